@@ -1,0 +1,30 @@
+/* cli.h: what the h5mr subcommands share. */
+#ifndef H5MR_CLI_H
+#define H5MR_CLI_H
+
+#include <stdint.h>
+
+#include "h5mr.h"
+
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
+
+typedef struct cli {
+    int rank, size; /* in MPI_COMM_WORLD */
+} cli;
+
+/* Print "h5mr: <message>" on stderr, on rank 0 only. */
+void cli_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The exit code of a library status. */
+int cli_exit_code(h5mr_status st);
+/* Parse a whole non-negative decimal number; 0 on success. */
+int cli_parse_u64(const char *s, uint64_t *out);
+/* Parse "AxBxC" into dims; returns the rank, or -1. */
+int cli_parse_dims(const char *s, uint64_t *dims, int max);
+/* The option that getopt_long could not use, for the message. */
+const char *cli_bad_option(char **argv, int optopt_char);
+
+int cmd_run(cli *c, int argc, char **argv);
+int cmd_gen(cli *c, int argc, char **argv);
+int cmd_kernels(cli *c, int argc, char **argv);
+
+#endif

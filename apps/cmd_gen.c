@@ -1,0 +1,349 @@
+/* cmd_gen.c: `h5mr gen` — write a synthetic dataset, streaming, in slabs of rows.
+ * Every element is a function of (seed, flat index) alone, so the data does not depend
+ * on the slab size and a file of any size takes a few MiB of memory to write. */
+#include <errno.h>
+#include <getopt.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char gen_usage[] =
+    "Usage: h5mr gen [OPTIONS] FILE DATASET\n"
+    "Write a synthetic dataset DATASET into FILE (created if missing).\n"
+    "\n"
+    "Options:\n"
+    "  --shape AxBx...      extents, dimension 0 first (required), e.g. 8760x73x144\n"
+    "  --dtype T            i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 (default f64)\n"
+    "  --chunk AxBx...      stored chunk shape, exactly (default: contiguous)\n"
+    "  --contiguous         contiguous storage (the default without --chunk/--gzip)\n"
+    "  --gzip 0-9           deflate level; without --chunk a chunk of ~1 MiB of rows\n"
+    "  --fill KIND          random: uniform, floats in [0,1), integers in the type's\n"
+    "                         range clipped to [-1000, 1000];\n"
+    "                       normal: centred on 0, sd 1 (integers: sd 100, rounded);\n"
+    "                       ramp: the C-order element index (scaled to fit small types);\n"
+    "                       zeros (default random)\n"
+    "  --seed N             seed of random and normal (default 1): same seed, same data\n"
+    "  --force              replace DATASET if it exists (otherwise an error)\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Example: h5mr gen --shape 8760x73x144 --dtype f32 --chunk 24x73x144 --fill normal t.h5 /temperature\n";
+
+enum { FILL_RANDOM, FILL_NORMAL, FILL_RAMP, FILL_ZEROS };
+enum { OPT_SHAPE = 256, OPT_DTYPE, OPT_CHUNK, OPT_CONTIG, OPT_GZIP, OPT_FILL, OPT_SEED, OPT_FORCE };
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t seed, uint64_t i) { return (double)(mix(seed ^ mix(i)) >> 11) * 0x1p-53; }
+
+static double normal(uint64_t seed, uint64_t i)
+{
+    double u1 = uniform(seed, 2 * i), u2 = uniform(seed, 2 * i + 1);
+    return sqrt(-2.0 * log1p(-u1)) * cos(6.283185307179586 * u2);
+}
+
+typedef struct gen_spec {
+    h5mr_dtype dtype;
+    int fill;
+    uint64_t seed, total;
+} gen_spec;
+
+static void type_range(h5mr_dtype t, double *lo, double *hi)
+{
+    int bits = (int)h5mr_dtype_size(t) * 8;
+    if (h5mr_dtype_is_signed(t)) {
+        *lo = -ldexp(1.0, bits - 1);
+        *hi = ldexp(1.0, bits - 1) - 1;
+    } else {
+        *lo = 0;
+        *hi = ldexp(1.0, bits) - 1;
+    }
+}
+
+/* The value of element i, as a double that the type holds exactly (floats: rounded). */
+static double value_at(const gen_spec *g, uint64_t i)
+{
+    int is_float = h5mr_dtype_is_float(g->dtype);
+    double lo, hi;
+    type_range(g->dtype, &lo, &hi);
+    switch (g->fill) {
+    case FILL_ZEROS: return 0.0;
+    case FILL_RAMP:
+        if (is_float || (double)(g->total - 1) <= hi) return (double)i;
+        return floor((double)i * (hi / (double)(g->total - 1)));
+    case FILL_NORMAL: {
+        double z = normal(g->seed, i);
+        if (is_float) return z;
+        double v = nearbyint(z * 100.0);
+        return v < lo ? lo : v > hi ? hi : v;
+    }
+    default: {
+        double u = uniform(g->seed, i);
+        if (is_float) return u;
+        double a = lo < -1000 ? -1000 : lo, b = hi > 1000 ? 1000 : hi;
+        if (h5mr_dtype_size(g->dtype) == 1) a = lo, b = hi;
+        return a + floor(u * (b - a + 1));
+    }
+    }
+}
+
+static void fill(const gen_spec *g, uint64_t first, uint64_t n, void *buf)
+{
+    switch (g->dtype) {
+#define X(e, name, ctype, isf, iss)                                                    \
+    case H5MR_DTYPE_##e:                                                               \
+        for (uint64_t k = 0; k < n; k++) ((ctype *)buf)[k] = (ctype)value_at(g, first + k); \
+        break;
+        H5MR_DTYPE_TABLE(X)
+#undef X
+    default: break;
+    }
+}
+
+static hid_t native(h5mr_dtype t)
+{
+    switch (t) {
+    case H5MR_DTYPE_I8: return H5T_NATIVE_INT8;
+    case H5MR_DTYPE_I16: return H5T_NATIVE_INT16;
+    case H5MR_DTYPE_I32: return H5T_NATIVE_INT32;
+    case H5MR_DTYPE_I64: return H5T_NATIVE_INT64;
+    case H5MR_DTYPE_U8: return H5T_NATIVE_UINT8;
+    case H5MR_DTYPE_U16: return H5T_NATIVE_UINT16;
+    case H5MR_DTYPE_U32: return H5T_NATIVE_UINT32;
+    case H5MR_DTYPE_U64: return H5T_NATIVE_UINT64;
+    case H5MR_DTYPE_F32: return H5T_NATIVE_FLOAT;
+    default: return H5T_NATIVE_DOUBLE;
+    }
+}
+
+typedef struct gen_opts {
+    uint64_t shape[32], chunk[32];
+    int ndims, nchunk, contiguous, gzip, force;
+    gen_spec g;
+    const char *file, *dataset;
+} gen_opts;
+
+static int parse(cli *c, int argc, char **argv, gen_opts *o)
+{
+    static const struct option longopts[] = {
+        {"shape", required_argument, NULL, OPT_SHAPE}, {"dtype", required_argument, NULL, OPT_DTYPE},
+        {"chunk", required_argument, NULL, OPT_CHUNK}, {"contiguous", no_argument, NULL, OPT_CONTIG},
+        {"gzip", required_argument, NULL, OPT_GZIP},   {"fill", required_argument, NULL, OPT_FILL},
+        {"seed", required_argument, NULL, OPT_SEED},   {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    opterr = 0;
+    optind = 1;
+    int ch;
+    uint64_t v;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_SHAPE:
+            if ((o->ndims = cli_parse_dims(optarg, o->shape, 32)) < 0) {
+                cli_error(c, "gen: --shape '%s' is not extents like 1000x64", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CHUNK:
+            if ((o->nchunk = cli_parse_dims(optarg, o->chunk, 32)) < 0) {
+                cli_error(c, "gen: --chunk '%s' is not a chunk shape like 4096x64", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_DTYPE:
+            if (h5mr_dtype_parse(optarg, &o->g.dtype) != H5MR_OK) {
+                cli_error(c, "gen: --dtype '%s' is not one of i8 i16 i32 i64 u8 u16 u32 u64 f32 f64", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CONTIG: o->contiguous = 1; break;
+        case OPT_GZIP:
+            if (cli_parse_u64(optarg, &v) || v > 9) {
+                cli_error(c, "gen: --gzip '%s' is not a level from 0 to 9", optarg);
+                return EXIT_USAGE;
+            }
+            o->gzip = (int)v;
+            break;
+        case OPT_FILL:
+            if (!strcmp(optarg, "random")) o->g.fill = FILL_RANDOM;
+            else if (!strcmp(optarg, "normal")) o->g.fill = FILL_NORMAL;
+            else if (!strcmp(optarg, "ramp")) o->g.fill = FILL_RAMP;
+            else if (!strcmp(optarg, "zeros")) o->g.fill = FILL_ZEROS;
+            else {
+                cli_error(c, "gen: --fill '%s' is not random, normal, ramp or zeros", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_SEED:
+            if (cli_parse_u64(optarg, &o->g.seed)) {
+                cli_error(c, "gen: --seed '%s' is not a non-negative integer", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_FORCE: o->force = 1; break;
+        case 'h':
+            if (c->rank == 0) fputs(gen_usage, stdout);
+            return -1;
+        default:
+            if (optopt >= OPT_SHAPE)
+                cli_error(c, "gen: option %s needs a value (see h5mr gen --help)", argv[optind - 1]);
+            else
+                cli_error(c, "gen: unknown option '%s' (see h5mr gen --help)", cli_bad_option(argv, optopt));
+            return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        cli_error(c, "gen: %s (usage: h5mr gen --shape AxB [OPTIONS] FILE DATASET)",
+                  argc - optind < 2 ? "missing FILE or DATASET" : "too many arguments");
+        return EXIT_USAGE;
+    }
+    o->file = argv[optind];
+    o->dataset = argv[optind + 1];
+    if (o->ndims <= 0) {
+        cli_error(c, "gen: --shape is required (e.g. --shape 1000000x64)");
+        return EXIT_USAGE;
+    }
+    if (o->contiguous && (o->nchunk > 0 || o->gzip > 0)) {
+        cli_error(c, "gen: --contiguous cannot go with --chunk or --gzip");
+        return EXIT_USAGE;
+    }
+    if (o->nchunk > 0) {
+        if (o->nchunk != o->ndims) {
+            cli_error(c, "gen: --chunk has %d extents but --shape has %d", o->nchunk, o->ndims);
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < o->ndims; i++) {
+            if (o->chunk[i] == 0 || (i > 0 && o->chunk[i] > o->shape[i] && o->shape[i] > 0)) {
+                cli_error(c, "gen: --chunk extent %d is %" PRIu64 ", it must be 1 to %" PRIu64, i, o->chunk[i],
+                          o->shape[i]);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    return 0;
+}
+
+static int write_dataset(cli *c, gen_opts *o)
+{
+    int code = EXIT_RUN;
+    hid_t file = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID, mem = H5I_INVALID_HID;
+    void *buf = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat sb;
+    if (stat(o->file, &sb) == 0) {
+        if (H5Fis_hdf5(o->file) <= 0) {
+            cli_error(c, "gen: '%s' exists and is not an HDF5 file; not touching it", o->file);
+            return EXIT_INPUT;
+        }
+        file = H5Fopen(o->file, H5F_ACC_RDWR, H5P_DEFAULT);
+    } else {
+        file = H5Fcreate(o->file, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    }
+    if (file < 0) {
+        cli_error(c, "gen: cannot open '%s' for writing: %s", o->file, errno ? strerror(errno) : "HDF5 error");
+        return EXIT_INPUT;
+    }
+    htri_t exists = H5Lexists(file, o->dataset, H5P_DEFAULT);
+    if (exists > 0) {
+        if (!o->force) {
+            cli_error(c, "gen: '%s' already has '%s' (use --force to replace it)", o->file, o->dataset);
+            code = EXIT_USAGE;
+            goto out;
+        }
+        H5Ldelete(file, o->dataset, H5P_DEFAULT);
+    }
+    hsize_t dims[32], maxdims[32], cdims[32];
+    uint64_t row_elems = 1;
+    for (int i = 0; i < o->ndims; i++) {
+        dims[i] = maxdims[i] = o->shape[i];
+        if (i) row_elems *= o->shape[i];
+    }
+    o->g.total = o->shape[0] * row_elems;
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int chunked = o->nchunk > 0 || o->gzip > 0;
+    if (chunked) {
+        if (o->nchunk > 0) {
+            for (int i = 0; i < o->ndims; i++) cdims[i] = o->chunk[i];
+        } else {
+            uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
+            uint64_t rows = row_bytes ? ((uint64_t)1 << 20) / row_bytes : 1;
+            cdims[0] = rows ? rows : 1;
+            for (int i = 1; i < o->ndims; i++) cdims[i] = o->shape[i] ? o->shape[i] : 1;
+        }
+        /* Dimension 0 may grow, so a chunk may be taller than the dataset. */
+        maxdims[0] = H5S_UNLIMITED;
+        H5Pset_chunk(dcpl, o->ndims, cdims);
+        if (o->gzip > 0) H5Pset_deflate(dcpl, (unsigned)o->gzip);
+    }
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    space = H5Screate_simple(o->ndims, dims, maxdims);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    dset = H5Dcreate2(file, o->dataset, native(o->g.dtype), space, lcpl, dcpl, H5P_DEFAULT);
+    if (dset < 0) {
+        cli_error(c, "gen: cannot create dataset '%s' in '%s'", o->dataset, o->file);
+        goto out;
+    }
+    /* Slabs of about 8 MiB, a whole number of chunk rows. */
+    uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
+    uint64_t slab = row_bytes ? ((uint64_t)8 << 20) / row_bytes : o->shape[0];
+    if (slab == 0) slab = 1;
+    if (chunked && slab > cdims[0]) slab -= slab % cdims[0];
+    if (o->shape[0] > 0 && slab > o->shape[0]) slab = o->shape[0];
+    buf = malloc(slab * row_bytes > 0 ? slab * row_bytes : 1);
+    if (!buf) {
+        cli_error(c, "gen: out of memory");
+        goto out;
+    }
+    for (uint64_t r = 0; r < o->shape[0] && row_bytes > 0; r += slab) {
+        uint64_t n = o->shape[0] - r < slab ? o->shape[0] - r : slab;
+        hsize_t start[32] = {0}, count[32];
+        start[0] = r;
+        count[0] = n;
+        for (int i = 1; i < o->ndims; i++) count[i] = dims[i];
+        fill(&o->g, r * row_elems, n * row_elems, buf);
+        mem = H5Screate_simple(o->ndims, count, NULL);
+        if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dwrite(dset, native(o->g.dtype), mem, space, H5P_DEFAULT, buf) < 0) {
+            cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed", r, r + n - 1, o->file);
+            goto out;
+        }
+        H5Sclose(mem);
+        mem = H5I_INVALID_HID;
+    }
+    code = EXIT_OK;
+out:
+    free(buf);
+    if (mem >= 0) H5Sclose(mem);
+    if (dset >= 0) H5Dclose(dset);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (file >= 0 && H5Fclose(file) < 0 && code == EXIT_OK) {
+        cli_error(c, "gen: closing '%s' failed", o->file);
+        code = EXIT_RUN;
+    }
+    return code;
+}
+
+int cmd_gen(cli *c, int argc, char **argv)
+{
+    gen_opts o = {.g = {.dtype = H5MR_DTYPE_F64, .fill = FILL_RANDOM, .seed = 1}};
+    int code = parse(c, argc, argv, &o);
+    if (code < 0) return EXIT_OK;
+    /* Only rank 0 writes; the others learn how it went. */
+    if (code == 0 && c->rank == 0) code = write_dataset(c, &o);
+    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return code;
+}

@@ -1,0 +1,321 @@
+/* dispatch.c: handing work items out in scatter mode.
+ *
+ * Rank 0 reads items and sends each as one message whose tag is H5MR__TAG_ITEM + the
+ * item number; a worker keeps WINDOW receives posted into its own buffers and maps an
+ * item straight from the buffer it arrived in.  A worker's stream ends with one STOP
+ * message, always the last message rank 0 sends it, so the worker knows when to leave
+ * and no message is left unmatched.
+ *
+ * dynamic: rank 0 first sends WINDOW items to every worker; after each item a worker
+ *   sends a REQUEST (carrying a failure flag) and rank 0 answers it with the next item
+ *   in the plan, or with STOP when none is left or a rank failed.  Rank 0 reads the
+ *   next item ahead, while workers compute, so a request is answered without a read.
+ * static: worker w gets the contiguous block of items h5mr__plan_block gives it, in
+ *   order, with no requests.  Rank 0 sends with MPI_Issend and keeps at most WINDOW
+ *   sends open per worker: a synchronous send completes only once the worker has a
+ *   receive posted for it, which bounds the memory of both sides without a reply. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW 3           /* receive buffers per worker: one mapped while two arrive */
+#define POOL_MAX_BYTES ((uint64_t)256 << 20)
+
+typedef struct pool {
+    int n;
+    void **buf;
+    MPI_Request *req; /* MPI_REQUEST_NULL when the buffer is free */
+    int *owner;       /* worker the buffer was sent to */
+} pool;
+
+static void pool_free(pool *p)
+{
+    for (int i = 0; p->buf && i < p->n; i++) free(p->buf[i]);
+    free(p->buf);
+    free(p->req);
+    free(p->owner);
+    memset(p, 0, sizeof *p);
+}
+
+static h5mr_status pool_init(pool *p, int n, uint64_t bytes, h5mr_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->buf = calloc((size_t)n, sizeof *p->buf);
+    p->req = malloc((size_t)n * sizeof *p->req);
+    p->owner = calloc((size_t)n, sizeof *p->owner);
+    if (!p->buf || !p->req || !p->owner) goto nomem;
+    for (int i = 0; i < n; i++) {
+        p->req[i] = MPI_REQUEST_NULL;
+        if (!(p->buf[i] = malloc(bytes ? bytes : 1))) goto nomem;
+    }
+    return H5MR_OK;
+nomem:
+    pool_free(p);
+    return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %d item buffers of %llu bytes", n,
+                           (unsigned long long)bytes);
+}
+
+/* A free buffer, waiting for a send to complete if all are in use.  *done_owner gets
+ * the worker whose send completed (or -1). */
+static int pool_take(pool *p, int *done_owner, double *wait_s)
+{
+    *done_owner = -1;
+    for (int i = 0; i < p->n; i++)
+        if (p->req[i] == MPI_REQUEST_NULL) return i;
+    int idx = MPI_UNDEFINED;
+    double t0 = h5mr__now();
+    MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE);
+    *wait_s += h5mr__now() - t0;
+    if (idx != MPI_UNDEFINED) *done_owner = p->owner[idx];
+    return idx;
+}
+
+static int tag_of(uint64_t item) { return H5MR__TAG_ITEM + (int)item; }
+
+static h5mr_status read_item(h5mr_job *job, h5mr__dset *d, uint64_t item, void *buf, h5mr_error *err)
+{
+    uint64_t first, n;
+    h5mr__plan_item(&job->plan, item, &first, &n);
+    double t0 = h5mr__now();
+    h5mr_status st = h5mr__dset_read_rows(d, first, n, buf, err);
+    job->mine.busy_s += h5mr__now() - t0;
+    return st;
+}
+
+/* One rank: read and map every item in turn. */
+static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
+{
+    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    void *buf = malloc(max_bytes ? max_bytes : 1);
+    if (!buf) return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
+                                     (unsigned long long)max_bytes);
+    h5mr_status st = H5MR_OK;
+    for (uint64_t i = 0; i < job->plan.items && st == H5MR_OK; i++) {
+        st = read_item(job, d, i, buf, err);
+        if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, i);
+    }
+    free(buf);
+    return st;
+}
+
+static void send_stop(h5mr_job *job, int w, MPI_Request *stops)
+{
+    MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &stops[w]);
+}
+
+static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Request *stops,
+                                h5mr_error *err)
+{
+    int nw = job->size - 1;
+    uint64_t items = job->plan.items, next = 0;
+    uint64_t *sent = calloc((size_t)job->size, sizeof *sent), *answered = calloc((size_t)job->size, sizeof *answered);
+    char *stopped = calloc((size_t)job->size, 1);
+    if (!sent || !answered || !stopped) {
+        free(sent), free(answered), free(stopped);
+        return h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
+    }
+    h5mr_status st = H5MR_OK;
+    int failed = 0, owner;
+    int ready = -1; /* buffer holding item `next`, read ahead */
+
+    for (int round = 0; round < WINDOW; round++) {
+        for (int w = 1; w <= nw; w++) {
+            if (failed || next == items) break;
+            int b = pool_take(p, &owner, &job->mine.wait_s);
+            if ((st = read_item(job, d, next, p->buf[b], err)) != H5MR_OK) {
+                failed = 1;
+                break;
+            }
+            p->owner[b] = w;
+            MPI_Isend(p->buf[b], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next), job->comm,
+                      &p->req[b]);
+            next++;
+            sent[w]++;
+        }
+    }
+    for (int w = 1; w <= nw; w++) {
+        if (sent[w] == 0) {
+            send_stop(job, w, stops);
+            stopped[w] = 1;
+        }
+    }
+    /* Every worker that got items sends one request per item; drain them all. */
+    uint64_t pending = 0;
+    for (int w = 1; w <= nw; w++) pending += sent[w];
+    while (pending > 0) {
+        if (!failed && ready < 0 && next < items) {
+            ready = pool_take(p, &owner, &job->mine.wait_s);
+            if ((st = read_item(job, d, next, p->buf[ready], err)) != H5MR_OK) {
+                failed = 1;
+                ready = -1;
+            }
+        }
+        int flag = 0;
+        MPI_Status ms;
+        double t0 = h5mr__now();
+        MPI_Recv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &ms);
+        job->mine.wait_s += h5mr__now() - t0;
+        int w = ms.MPI_SOURCE;
+        pending--;
+        answered[w]++;
+        if (flag) failed = 1;
+        if (stopped[w]) continue;
+        if (!failed && ready >= 0) {
+            p->owner[ready] = w;
+            MPI_Isend(p->buf[ready], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next),
+                      job->comm, &p->req[ready]);
+            ready = -1;
+            next++;
+            sent[w]++;
+            pending++;
+        } else {
+            /* Nothing read ahead means nothing is left or a rank failed. */
+            send_stop(job, w, stops);
+            stopped[w] = 1;
+        }
+    }
+    /* A worker still unstopped here had all its requests answered: stop it now. */
+    for (int w = 1; w <= nw; w++)
+        if (!stopped[w]) send_stop(job, w, stops);
+    free(sent);
+    free(answered);
+    free(stopped);
+    return st;
+}
+
+static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Request *stops, h5mr_error *err)
+{
+    int nw = job->size - 1;
+    uint64_t *next = calloc((size_t)job->size, sizeof *next), *hi = calloc((size_t)job->size, sizeof *hi);
+    int *open = calloc((size_t)job->size, sizeof *open);
+    if (!next || !hi || !open) {
+        free(next), free(hi), free(open);
+        return h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
+    }
+    for (int w = 1; w <= nw; w++) h5mr__plan_block(&job->plan, w - 1, nw, &next[w], &hi[w]);
+    h5mr_status st = H5MR_OK;
+    int failed = 0;
+    for (;;) {
+        int sent_any = 0, left = 0;
+        for (int w = 1; w <= nw && !failed; w++) {
+            if (next[w] == hi[w]) continue;
+            left = 1;
+            if (open[w] >= WINDOW) continue;
+            int b = -1;
+            for (int i = 0; i < p->n; i++)
+                if (p->req[i] == MPI_REQUEST_NULL) { b = i; break; }
+            if (b < 0) break;
+            if ((st = read_item(job, d, next[w], p->buf[b], err)) != H5MR_OK) {
+                failed = 1;
+                break;
+            }
+            p->owner[b] = w;
+            MPI_Issend(p->buf[b], (int)h5mr__plan_item_bytes(&job->plan, next[w]), MPI_BYTE, w, tag_of(next[w]),
+                       job->comm, &p->req[b]);
+            open[w]++;
+            next[w]++;
+            sent_any = 1;
+        }
+        if (failed || (!left && !sent_any)) break;
+        if (!sent_any) {
+            int idx = MPI_UNDEFINED;
+            double t0 = h5mr__now();
+            MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE);
+            job->mine.wait_s += h5mr__now() - t0;
+            if (idx == MPI_UNDEFINED) break;
+            open[p->owner[idx]]--;
+        }
+    }
+    for (int w = 1; w <= nw; w++) send_stop(job, w, stops);
+    free(next);
+    free(hi);
+    free(open);
+    return st;
+}
+
+static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
+{
+    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    void *buf[WINDOW] = {NULL};
+    MPI_Request req[WINDOW];
+    h5mr_status st = H5MR_OK;
+    int failed = 0;
+    for (int k = 0; k < WINDOW; k++) {
+        req[k] = MPI_REQUEST_NULL;
+        if (!(buf[k] = malloc(max_bytes ? max_bytes : 1))) {
+            st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
+                                 (unsigned long long)max_bytes);
+            failed = 1;
+        }
+    }
+    /* Even without buffers the worker must take its messages until STOP: it then
+     * receives into a zero-size dummy, which is a truncation error it ignores. */
+    static char dummy[1];
+    for (int k = 0; k < WINDOW; k++)
+        MPI_Irecv(buf[k] ? buf[k] : dummy, buf[k] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG, job->comm, &req[k]);
+    int head = 0;
+    for (;;) {
+        MPI_Status ms;
+        double t0 = h5mr__now();
+        MPI_Wait(&req[head], &ms);
+        job->mine.wait_s += h5mr__now() - t0;
+        if (ms.MPI_TAG == H5MR__TAG_STOP) break;
+        uint64_t item = (uint64_t)(ms.MPI_TAG - H5MR__TAG_ITEM);
+        if (!failed) {
+            st = h5mr__map_item(job, state, buf[head], item);
+            if (st != H5MR_OK) failed = 1;
+        }
+        MPI_Irecv(buf[head] ? buf[head] : dummy, buf[head] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG,
+                  job->comm, &req[head]);
+        if (job->schedule == H5MR_SCHEDULE_DYNAMIC) MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
+        head = (head + 1) % WINDOW;
+    }
+    for (int k = 0; k < WINDOW; k++) {
+        if (k == head || req[k] == MPI_REQUEST_NULL) continue;
+        MPI_Cancel(&req[k]);
+        MPI_Wait(&req[k], MPI_STATUS_IGNORE);
+    }
+    for (int k = 0; k < WINDOW; k++) free(buf[k]);
+    return st;
+}
+
+h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
+{
+    if (job->size == 1) return run_alone(job, d, state, err);
+    if (job->rank != 0) return worker(job, state, err);
+
+    int nw = job->size - 1;
+    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    /* WINDOW items per worker in flight, plus one read ahead, within POOL_MAX_BYTES. */
+    uint64_t want = (uint64_t)WINDOW * (uint64_t)nw + 1;
+    uint64_t cap = max_bytes ? POOL_MAX_BYTES / max_bytes : want;
+    if (cap < 2) cap = 2;
+    if (want > cap) want = cap;
+    if (want > job->plan.items + 1) want = job->plan.items + 1;
+    pool p;
+    MPI_Request *stops = malloc((size_t)job->size * sizeof *stops);
+    h5mr_status st = stops ? pool_init(&p, (int)want, max_bytes, err)
+                           : h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
+    if (st != H5MR_OK) {
+        /* Workers must still be released: an empty stream. */
+        MPI_Request r;
+        for (int w = 1; w <= nw; w++) {
+            MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &r);
+            MPI_Wait(&r, MPI_STATUS_IGNORE);
+        }
+        free(stops);
+        return st;
+    }
+    for (int w = 0; w < job->size; w++) stops[w] = MPI_REQUEST_NULL;
+    if (job->schedule == H5MR_SCHEDULE_STATIC) st = root_static(job, d, &p, stops, err);
+    else st = root_dynamic(job, d, &p, stops, err);
+    double t0 = h5mr__now();
+    MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE);
+    MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE);
+    job->mine.wait_s += h5mr__now() - t0;
+    pool_free(&p);
+    free(stops);
+    return st;
+}

@@ -1,0 +1,128 @@
+/* error.c: status names and messages, error details, and agreeing on one status. */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const char *const status_msg[] = {
+#define X(name, msg) msg,
+    H5MR_STATUS_TABLE(X)
+#undef X
+};
+
+static const char *const status_names[] = {
+#define X(name, msg) #name,
+    H5MR_STATUS_TABLE(X)
+#undef X
+};
+
+const char *h5mr_strerror(h5mr_status st)
+{
+    if ((unsigned)st >= H5MR_STATUS_COUNT) return "unknown status";
+    return status_msg[st];
+}
+
+const char *h5mr_status_name(h5mr_status st)
+{
+    if ((unsigned)st >= H5MR_STATUS_COUNT) return "UNKNOWN";
+    return status_names[st];
+}
+
+const char *h5mr_version(void) { return H5MR_VERSION; }
+
+static void error_vset(h5mr_error *err, h5mr_status st, const char *fmt, va_list ap)
+{
+    if (!err) return;
+    err->status = st;
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    err->rank = 0;
+    if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &err->rank);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+h5mr_status h5mr__error_set(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* Keep the innermost minor message: it says what went wrong ("file signature not
+ * found", "can't open file", "inflate() failed"), where the outer ones only repeat
+ * which API call failed. */
+struct walk_state {
+    char desc[160];
+    char minor[120];
+};
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    struct walk_state *w = data;
+    if (n == 0) {
+        char buf[120] = "";
+        if (H5Eget_msg(e->min_num, NULL, buf, sizeof buf) < 0) buf[0] = '\0';
+        snprintf(w->minor, sizeof w->minor, "%s", buf);
+        snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
+    }
+    return 0;
+}
+
+h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+{
+    struct walk_state w = {"", ""};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &w);
+    H5Eclear2(H5E_DEFAULT);
+    if (!err) return st;
+    char head[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    const char *detail = w.minor[0] ? w.minor : w.desc;
+    if (detail[0])
+        return h5mr__error_set(err, st, "%s: %s", head, detail);
+    return h5mr__error_set(err, st, "%s", head);
+}
+
+h5mr_status h5mr__mpi_error(h5mr_error *err, int mpi_rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(mpi_rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", mpi_rc);
+    return h5mr__error_set(err, H5MR_EMPI, "%s: %s", what, msg);
+}
+
+void h5mr__hdf5_quiet(void)
+{
+    static int done = 0;
+    if (done) return;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    done = 1;
+}
+
+h5mr_status h5mr__agree(MPI_Comm comm, h5mr_status st, h5mr_error *err)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    int mine = st == H5MR_OK ? INT_MAX : rank;
+    int first = INT_MAX;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+        return h5mr__error_set(err, H5MR_EMPI, "agreeing on a status failed");
+    if (first == INT_MAX) return H5MR_OK;
+    if (rank == first) {
+        err->status = st;
+        if (err->message[0] == '\0')
+            snprintf(err->message, sizeof err->message, "%s", h5mr_strerror(st));
+    }
+    /* The error struct is plain bytes: status, rank and a bounded message. */
+    if (MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, comm) != MPI_SUCCESS)
+        return H5MR_EMPI;
+    err->message[sizeof err->message - 1] = '\0';
+    return err->status;
+}

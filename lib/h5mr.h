@@ -1,0 +1,318 @@
+/* h5mr.h: the one public header of libh5mr, map-reduce over HDF5 datasets with MPI.
+ *
+ * A job applies one kernel to one dataset of rank >= 1.  Dimension 0 is split into
+ * work items of whole rows; every item is folded ("mapped") into a kernel state;
+ * the states of all ranks are combined by a binomial tree; rank 0 turns the final
+ * state into result fields.
+ *
+ * Conventions:
+ *  - Calls marked COLLECTIVE must be made by every rank of the job's communicator,
+ *    in the same order, and return the same status on every rank.
+ *  - The library never prints and never exits.  A failing call returns a status and,
+ *    where it takes an h5mr_error *, fills it (the pointer may be NULL).
+ *  - Strings passed in are copied; pointers handed out stay owned by the library.
+ */
+#ifndef H5MR_H
+#define H5MR_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "h5mr_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of the kernel interface below; a plugin built against another one is refused. */
+#define H5MR_KERNEL_ABI 1
+
+/* The version string of the library this program runs with (H5MR_VERSION is the
+ * version it was compiled against). */
+const char *h5mr_version(void);
+
+/* ---------------------------------------------------------------- statuses */
+
+/* X(name, message): every status, in one table. */
+#define H5MR_STATUS_TABLE(X)                                                       \
+    X(OK, "success")                                                               \
+    X(EUSAGE, "invalid usage")                                                     \
+    X(EINPUT, "invalid input")                                                     \
+    X(EIO, "I/O error")                                                            \
+    X(ENOMEM, "out of memory")                                                     \
+    X(EMPI, "MPI error")                                                           \
+    X(EKERNEL, "kernel error")                                                     \
+    X(ELIMIT, "size limit exceeded")                                               \
+    X(EINTERNAL, "internal error")
+
+typedef enum h5mr_status {
+#define H5MR_X_(name, msg) H5MR_##name,
+    H5MR_STATUS_TABLE(H5MR_X_)
+#undef H5MR_X_
+        H5MR_STATUS_COUNT
+} h5mr_status;
+
+const char *h5mr_strerror(h5mr_status st);    /* "invalid usage" */
+const char *h5mr_status_name(h5mr_status st); /* "EUSAGE" */
+
+/* Details of a failure.  `message` is one line without the "h5mr: " prefix, saying
+ * what was wrong and with what; `rank` is the rank that saw the failure first. */
+typedef struct h5mr_error {
+    h5mr_status status;
+    int rank;
+    char message[512];
+} h5mr_error;
+
+/* ---------------------------------------------------------------- data types */
+
+/* X(ENUM, name, C type, is_float, is_signed) */
+#define H5MR_DTYPE_TABLE(X)                                                        \
+    X(I8, "i8", int8_t, 0, 1)                                                      \
+    X(I16, "i16", int16_t, 0, 1)                                                   \
+    X(I32, "i32", int32_t, 0, 1)                                                   \
+    X(I64, "i64", int64_t, 0, 1)                                                   \
+    X(U8, "u8", uint8_t, 0, 0)                                                     \
+    X(U16, "u16", uint16_t, 0, 0)                                                  \
+    X(U32, "u32", uint32_t, 0, 0)                                                  \
+    X(U64, "u64", uint64_t, 0, 0)                                                  \
+    X(F32, "f32", float, 1, 1)                                                     \
+    X(F64, "f64", double, 1, 1)
+
+typedef enum h5mr_dtype {
+#define H5MR_X_(e, name, ctype, isf, iss) H5MR_DTYPE_##e,
+    H5MR_DTYPE_TABLE(H5MR_X_)
+#undef H5MR_X_
+        H5MR_DTYPE_COUNT
+} h5mr_dtype;
+
+const char *h5mr_dtype_name(h5mr_dtype t);                 /* "f32" */
+size_t h5mr_dtype_size(h5mr_dtype t);                      /* 4 */
+int h5mr_dtype_is_float(h5mr_dtype t);
+int h5mr_dtype_is_signed(h5mr_dtype t);
+h5mr_status h5mr_dtype_parse(const char *name, h5mr_dtype *out); /* EUSAGE if unknown */
+
+/* ---------------------------------------------------------------- exact sums */
+
+/* An exact accumulator of doubles: adding is exact, so the rounded total does not
+ * depend on the order of additions or on how they were grouped.  This is what makes
+ * the built-in float sums bit-reproducible whatever the number of ranks.  It is a
+ * plain value (no pointers): copy it, send it as bytes, zero it to clear it. */
+#define H5MR_XSUM_WORDS 70
+typedef struct h5mr_xsum {
+    int64_t w[H5MR_XSUM_WORDS]; /* w[i] holds bits at weight 2^(32*i - 1088), with carry room */
+    int64_t adds;               /* additions since the last carry propagation */
+    int64_t special;            /* bit 0: +inf seen, bit 1: -inf seen, bit 2: NaN seen */
+} h5mr_xsum;
+
+void h5mr_xsum_add(h5mr_xsum *s, double x);
+void h5mr_xsum_merge(h5mr_xsum *into, const h5mr_xsum *from);
+double h5mr_xsum_round(const h5mr_xsum *s); /* the exactly rounded total */
+/* The total as hi + lo with hi = round(total) and lo = round(total - hi). */
+void h5mr_xsum_round2(const h5mr_xsum *s, double *hi, double *lo);
+
+/* ---------------------------------------------------------------- results */
+
+typedef enum h5mr_field_type { H5MR_FIELD_I64, H5MR_FIELD_F64 } h5mr_field_type;
+
+/* One named result field: a scalar (ndims 0) or an array of `shape`.  A float that is
+ * NaN stands for "undefined" (JSON null); an integer element whose `valid` byte is 0
+ * does too (valid NULL: all valid). */
+typedef struct h5mr_field {
+    const char *name;
+    h5mr_field_type type;
+    int ndims;
+    const uint64_t *shape;
+    uint64_t nelems;
+    const void *data; /* int64_t[] or double[] */
+    const uint8_t *valid;
+} h5mr_field;
+
+typedef struct h5mr_result h5mr_result;
+
+/* Add a field; data is copied.  Used by a kernel's finish(). */
+h5mr_status h5mr_result_set_i64(h5mr_result *r, const char *name, int64_t v);
+h5mr_status h5mr_result_set_f64(h5mr_result *r, const char *name, double v);
+h5mr_status h5mr_result_set_null(h5mr_result *r, const char *name);
+h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_type type,
+                                  int ndims, const uint64_t *shape, const void *data,
+                                  const uint8_t *valid);
+
+size_t h5mr_result_count(const h5mr_result *r);
+const h5mr_field *h5mr_result_field(const h5mr_result *r, size_t i);      /* NULL past end */
+const h5mr_field *h5mr_result_find(const h5mr_result *r, const char *name); /* NULL if none */
+
+/* Write the fields as one JSON object ({"sum": 3, "mean": 1.5, ...}).  Floats are
+ * printed in the shortest form that reads back to the same double; non-finite → null. */
+h5mr_status h5mr_result_write_json(const h5mr_result *r, FILE *out);
+/* Write one double as JSON (shortest round-trip form, null if not finite). */
+void h5mr_json_write_double(FILE *out, double v);
+/* Write a string as a JSON string literal with escapes. */
+void h5mr_json_write_string(FILE *out, const char *s);
+
+/* ---------------------------------------------------------------- kernels */
+
+/* What a kernel sees of the job: its parameters, the input's type and shape, its own
+ * configuration, and a place to report an error. */
+typedef struct h5mr_ctx h5mr_ctx;
+
+/* One parameter a kernel accepts.  default_value NULL: no default (optional). */
+typedef struct h5mr_param_decl {
+    const char *key;
+    const char *default_value;
+    const char *help;
+} h5mr_param_decl;
+
+/* One work item as handed to map(): `rows` whole rows of `row_elems` elements each,
+ * C order, starting at row `first_row` of the dataset; `item` is its number in the
+ * plan.  The data is only valid during the call. */
+typedef struct h5mr_block {
+    const void *data;
+    h5mr_dtype dtype;
+    uint64_t rows;
+    uint64_t row_elems;
+    uint64_t first_row;
+    uint64_t item;
+} h5mr_block;
+
+/* A kernel.  Callbacks are called on every rank unless said otherwise.
+ *
+ * States come in two kinds.  A flat state is `state_size` bytes (set by setup() with
+ * h5mr_ctx_set_state_size) that the library allocates zeroed, calls init() on, and
+ * moves between ranks as its raw bytes.  A variable state is made by state_new() and
+ * freed by state_free(), and travels as the bytes pack() appends and unpack() reads.
+ *
+ * combine(into, from) folds `from` into `into`.  It must be associative; the library
+ * combines states in a fixed order (rank order, which is item order for the static
+ * schedule), but under the dynamic schedule a rank's items are not contiguous, so a
+ * kernel whose result must not depend on the schedule makes combine commutative too
+ * (every built-in does: see h5mr_xsum). */
+typedef struct h5mr_kernel {
+    unsigned abi; /* H5MR_KERNEL_ABI */
+    const char *name;
+    const char *description; /* one line */
+    const h5mr_param_decl *params; /* array ended by an entry with key NULL; may be NULL */
+
+    /* Validate parameters against the input, compute configuration
+     * (h5mr_ctx_set_config), set the state size.  Optional.  Return EUSAGE for a bad
+     * parameter, EINPUT for an input the kernel cannot take, with h5mr_ctx_error. */
+    h5mr_status (*setup)(h5mr_ctx *ctx);
+
+    /* Flat states: make the zeroed state the identity of combine.  Optional. */
+    h5mr_status (*init)(h5mr_ctx *ctx, void *state);
+
+    /* Variable states (all four or none). */
+    void *(*state_new)(h5mr_ctx *ctx);
+    void (*state_free)(h5mr_ctx *ctx, void *state);
+    h5mr_status (*pack)(h5mr_ctx *ctx, const void *state, void **bytes, size_t *nbytes);
+    h5mr_status (*unpack)(h5mr_ctx *ctx, void *state, const void *bytes, size_t nbytes);
+
+    /* Fold one item into the state.  Required. */
+    h5mr_status (*map)(h5mr_ctx *ctx, void *state, const h5mr_block *block);
+    /* Fold `from` into `into`.  Required. */
+    h5mr_status (*combine)(h5mr_ctx *ctx, void *into, const void *from);
+    /* Rank 0 only: turn the final state into result fields.  Required. */
+    h5mr_status (*finish)(h5mr_ctx *ctx, const void *state, h5mr_result *result);
+} h5mr_kernel;
+
+/* The value given for `key` with -p, else the declared default, else NULL. */
+const char *h5mr_ctx_param(const h5mr_ctx *ctx, const char *key);
+/* Parse a parameter: OK with *out set; OK and *out untouched when the parameter is
+ * absent with no default; EUSAGE (and the error set) when it does not parse. */
+h5mr_status h5mr_ctx_param_i64(h5mr_ctx *ctx, const char *key, int64_t *out);
+h5mr_status h5mr_ctx_param_f64(h5mr_ctx *ctx, const char *key, double *out);
+h5mr_status h5mr_ctx_param_bool(h5mr_ctx *ctx, const char *key, int *out);
+
+h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx);
+int h5mr_ctx_ndims(const h5mr_ctx *ctx);
+const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx);
+
+void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes);
+/* Kernel-private configuration, freed with free_fn (may be NULL) when the job ends. */
+void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *));
+void *h5mr_ctx_config(const h5mr_ctx *ctx);
+
+/* Record an error message (printf-style) and return `st`, for `return h5mr_ctx_error(...)`. */
+h5mr_status h5mr_ctx_error(h5mr_ctx *ctx, h5mr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Register a kernel for this process.  `k` must stay valid (static storage).
+ * EUSAGE: a kernel of that name exists, or required callbacks are missing;
+ * EINPUT: the ABI differs.  Not collective, but every rank must register the same set. */
+h5mr_status h5mr_kernel_register(const h5mr_kernel *k, h5mr_error *err);
+const h5mr_kernel *h5mr_kernel_find(const char *name);
+size_t h5mr_kernel_count(void);
+const h5mr_kernel *h5mr_kernel_at(size_t i); /* in registration order, built-ins first */
+
+/* ---------------------------------------------------------------- jobs */
+
+typedef enum h5mr_schedule { H5MR_SCHEDULE_DYNAMIC, H5MR_SCHEDULE_STATIC } h5mr_schedule;
+typedef enum h5mr_io { H5MR_IO_SCATTER, H5MR_IO_PARALLEL, H5MR_IO_AUTO } h5mr_io;
+
+const char *h5mr_schedule_name(h5mr_schedule s);
+h5mr_status h5mr_schedule_parse(const char *s, h5mr_schedule *out);
+const char *h5mr_io_name(h5mr_io io);
+h5mr_status h5mr_io_parse(const char *s, h5mr_io *out);
+
+typedef struct h5mr_job h5mr_job;
+
+/* COLLECTIVE.  Make a job on a duplicate of `comm` (library traffic never meets the
+ * caller's).  MPI must be initialised.  *out is NULL on failure. */
+h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err);
+/* COLLECTIVE (frees the duplicated communicator).  NULL is fine. */
+void h5mr_job_free(h5mr_job *job);
+
+/* Settings: local calls, but every rank must make the same ones before run.
+ * EUSAGE for a bad value, ENOMEM. */
+h5mr_status h5mr_job_set_input(h5mr_job *job, const char *file, const char *dataset);
+h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name);
+h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value);
+h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows); /* 0: automatic */
+h5mr_status h5mr_job_set_schedule(h5mr_job *job, h5mr_schedule s);
+h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
+
+/* COLLECTIVE.  Run the job.  The same status on every rank; on failure `err` holds
+ * the first failure's message on every rank.  Statuses: EUSAGE (kernel or parameter),
+ * EINPUT (file, dataset, type), EIO, ENOMEM, EMPI, EKERNEL, ELIMIT. */
+h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err);
+
+/* After a successful run: the result on rank 0 (NULL on other ranks). */
+const h5mr_result *h5mr_job_result(const h5mr_job *job);
+
+/* Per-rank figures of the last run. */
+typedef struct h5mr_rank_stats {
+    uint64_t items;
+    uint64_t bytes;
+    double busy_s; /* reading and mapping */
+    double wait_s; /* waiting for data or for other ranks */
+} h5mr_rank_stats;
+
+/* What the last run did; valid on every rank after a run that got past planning. */
+typedef struct h5mr_job_info {
+    const char *file;
+    const char *dataset;
+    const char *kernel;
+    h5mr_dtype dtype;
+    int ndims;
+    const uint64_t *shape;
+    int ranks;
+    h5mr_schedule schedule;
+    h5mr_io io; /* the mode used (never AUTO after a run) */
+    uint64_t items;
+    uint64_t chunk_rows;
+    uint64_t bytes;
+    double elapsed_s;
+    const h5mr_rank_stats *per_rank; /* rank 0 only: `ranks` entries; NULL elsewhere */
+} h5mr_job_info;
+
+h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);
+
+/* Given parameters, in the order set (for echoing). */
+size_t h5mr_job_param_count(const h5mr_job *job);
+void h5mr_job_param_at(const h5mr_job *job, size_t i, const char **key, const char **value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* H5MR_H */

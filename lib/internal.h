@@ -1,0 +1,172 @@
+/* internal.h: types shared by the library's modules; never installed. */
+#ifndef H5MR_INTERNAL_H
+#define H5MR_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "h5mr.h"
+
+#define H5MR__MAX_DIMS 32
+
+/* ---------------------------------------------------------------- error.c */
+
+h5mr_status h5mr__error_set(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like h5mr__error_set, appending ": <what HDF5 said>" from the current HDF5 error stack. */
+h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+h5mr_status h5mr__mpi_error(h5mr_error *err, int mpi_rc, const char *what);
+/* Silence HDF5's own printing of its error stack (once per process). */
+void h5mr__hdf5_quiet(void);
+
+/* COLLECTIVE over comm: every rank passes its local status; all return the status of
+ * the lowest failing rank, with its error copied into *err (err must not be NULL). */
+h5mr_status h5mr__agree(MPI_Comm comm, h5mr_status st, h5mr_error *err);
+
+/* ---------------------------------------------------------------- plan.c */
+
+/* How the rows of a dataset are cut into work items. */
+typedef struct h5mr__plan {
+    uint64_t rows;       /* extent of dimension 0 */
+    uint64_t row_elems;  /* elements per row (product of the trailing extents) */
+    uint64_t elem_size;  /* bytes per element */
+    uint64_t chunk_rows; /* rows per item (the last one may have fewer) */
+    uint64_t items;      /* ceil(rows / chunk_rows) */
+} h5mr__plan;
+
+#define H5MR__ITEM_TARGET_BYTES ((uint64_t)4 << 20)
+#define H5MR__ITEM_MIN_BYTES ((uint64_t)256 << 10)
+#define H5MR__ITEM_MAX_BYTES ((uint64_t)64 << 20)
+/* The largest item MPI can carry in one message of MPI_BYTE. */
+#define H5MR__ITEM_LIMIT_BYTES ((uint64_t)2147483647)
+
+/* Make a plan.  storage_rows: rows of one storage chunk (0 if contiguous).
+ * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
+h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size,
+                            uint64_t storage_rows, uint64_t requested, h5mr__plan *plan,
+                            h5mr_error *err);
+void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row,
+                     uint64_t *nrows);
+uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item);
+/* Static schedule: the contiguous block of items [lo, hi) of worker w of nworkers. */
+void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi);
+
+/* ---------------------------------------------------------------- io.c */
+
+typedef struct h5mr__dset_desc {
+    h5mr_dtype dtype;
+    int ndims;
+    uint64_t shape[H5MR__MAX_DIMS];
+    int chunked;
+    uint64_t chunk[H5MR__MAX_DIMS];
+    int nfilters;
+} h5mr__dset_desc;
+
+typedef struct h5mr__dset {
+    hid_t file;
+    hid_t dset;
+    hid_t space;
+    hid_t memtype;
+    h5mr__dset_desc desc;
+} h5mr__dset;
+
+/* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
+ * EINPUT with err naming the file or dataset.  On failure *d holds no handles. */
+h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d,
+                            h5mr_error *err);
+/* Read rows [first, first + n) into buf (n * row_elems elements of the native type). */
+h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf,
+                                 h5mr_error *err);
+void h5mr__dset_close(h5mr__dset *d);
+/* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
+h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
+hid_t h5mr__dtype_to_hdf5(h5mr_dtype t);
+
+/* ---------------------------------------------------------------- kernel context */
+
+typedef struct h5mr__kv {
+    char *key;
+    char *value;
+} h5mr__kv;
+
+struct h5mr_ctx {
+    const h5mr_kernel *kernel;
+    const h5mr__kv *params;
+    size_t nparams;
+    h5mr_dtype dtype;
+    int ndims;
+    const uint64_t *shape;
+    size_t state_size;
+    void *config;
+    void (*config_free)(void *);
+    h5mr_error *err;
+};
+
+/* Validate the given parameter keys against the kernel's declarations, then run its
+ * setup().  Local (every rank computes the same). */
+h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx);
+void h5mr__ctx_release(h5mr_ctx *ctx);
+
+/* A state and the calls on it, flat or variable alike. */
+void *h5mr__state_new(h5mr_ctx *ctx);
+void h5mr__state_free(h5mr_ctx *ctx, void *state);
+h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n,
+                             int *owned);
+h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
+
+/* ---------------------------------------------------------------- registry.c */
+
+void h5mr__builtins_register(void);
+
+/* ---------------------------------------------------------------- result.c */
+
+h5mr_result *h5mr__result_new(void);
+void h5mr__result_free(h5mr_result *r);
+
+/* ---------------------------------------------------------------- job internals */
+
+/* Every MPI tag the library uses. */
+enum h5mr__tag {
+    H5MR__TAG_REQUEST = 1, /* worker → 0: one int, 0 = ready for more, 1 = failed */
+    H5MR__TAG_STOP = 2,    /* 0 → worker: no more items */
+    H5MR__TAG_RSIZE = 3,   /* reduction: packed state size */
+    H5MR__TAG_RDATA = 4,   /* reduction: packed state bytes */
+    H5MR__TAG_ITEM = 16    /* 0 → worker: item i carries tag H5MR__TAG_ITEM + i */
+};
+
+struct h5mr_job {
+    MPI_Comm comm;
+    int rank, size;
+    char *file, *dataset;
+    const h5mr_kernel *kernel;
+    h5mr__kv *params;
+    size_t nparams;
+    uint64_t chunk_rows_req;
+    h5mr_schedule schedule;
+    h5mr_io io_req;
+
+    /* the last run */
+    h5mr__dset_desc desc;
+    h5mr__plan plan;
+    h5mr_io io;
+    h5mr_ctx ctx;
+    h5mr_rank_stats mine;
+    h5mr_rank_stats *per_rank;
+    double elapsed_s;
+    h5mr_result *result;
+    int ran;
+};
+
+/* The map step for one item held in memory: times it and counts it. */
+h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item);
+
+/* dispatch.c: scatter mode, both schedules.  Returns this rank's status; every rank
+ * leaves it (no rank waits for another that failed). */
+h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err);
+
+/* reduce.c: binomial tree of states to rank 0 in rank order.  COLLECTIVE. */
+h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err);
+
+double h5mr__now(void);
+
+#endif /* H5MR_INTERNAL_H */

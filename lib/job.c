@@ -1,0 +1,267 @@
+/* job.c: a job's settings and the collective run: plan → dispatch/map → reduce → result. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double h5mr__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *h5mr_schedule_name(h5mr_schedule s) { return s == H5MR_SCHEDULE_STATIC ? "static" : "dynamic"; }
+
+h5mr_status h5mr_schedule_parse(const char *s, h5mr_schedule *out)
+{
+    if (s && !strcmp(s, "static")) *out = H5MR_SCHEDULE_STATIC;
+    else if (s && !strcmp(s, "dynamic")) *out = H5MR_SCHEDULE_DYNAMIC;
+    else return H5MR_EUSAGE;
+    return H5MR_OK;
+}
+
+const char *h5mr_io_name(h5mr_io io)
+{
+    return io == H5MR_IO_PARALLEL ? "parallel" : io == H5MR_IO_AUTO ? "auto" : "scatter";
+}
+
+h5mr_status h5mr_io_parse(const char *s, h5mr_io *out)
+{
+    if (s && !strcmp(s, "scatter")) *out = H5MR_IO_SCATTER;
+    else if (s && !strcmp(s, "parallel")) *out = H5MR_IO_PARALLEL;
+    else if (s && !strcmp(s, "auto")) *out = H5MR_IO_AUTO;
+    else return H5MR_EUSAGE;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err)
+{
+    *out = NULL;
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init) return h5mr__error_set(err, H5MR_EUSAGE, "h5mr_job_create: MPI is not initialised");
+    h5mr_job *job = calloc(1, sizeof *job);
+    h5mr_status st = job ? H5MR_OK : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    st = h5mr__agree(comm, st, err ? err : &(h5mr_error){0});
+    if (st != H5MR_OK) {
+        free(job);
+        return st;
+    }
+    MPI_Comm_dup(comm, &job->comm);
+    /* Errors come back as codes on the library's communicator (a truncated receive
+     * while draining a failed stream is expected, not fatal). */
+    MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(job->comm, &job->rank);
+    MPI_Comm_size(job->comm, &job->size);
+    job->kernel = h5mr_kernel_find("stats");
+    job->schedule = H5MR_SCHEDULE_DYNAMIC;
+    job->io_req = H5MR_IO_SCATTER;
+    h5mr__hdf5_quiet();
+    *out = job;
+    return H5MR_OK;
+}
+
+static void clear_run(h5mr_job *job)
+{
+    h5mr__result_free(job->result);
+    job->result = NULL;
+    free(job->per_rank);
+    job->per_rank = NULL;
+    memset(&job->mine, 0, sizeof job->mine);
+    job->ran = 0;
+}
+
+void h5mr_job_free(h5mr_job *job)
+{
+    if (!job) return;
+    clear_run(job);
+    for (size_t i = 0; i < job->nparams; i++) {
+        free(job->params[i].key);
+        free(job->params[i].value);
+    }
+    free(job->params);
+    free(job->file);
+    free(job->dataset);
+    MPI_Comm_free(&job->comm);
+    free(job);
+}
+
+h5mr_status h5mr_job_set_input(h5mr_job *job, const char *file, const char *dataset)
+{
+    if (!file || !dataset) return H5MR_EUSAGE;
+    char *f = strdup(file), *d = strdup(dataset);
+    if (!f || !d) {
+        free(f);
+        free(d);
+        return H5MR_ENOMEM;
+    }
+    free(job->file);
+    free(job->dataset);
+    job->file = f;
+    job->dataset = d;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name)
+{
+    const h5mr_kernel *k = h5mr_kernel_find(name);
+    if (!k) return H5MR_EUSAGE;
+    job->kernel = k;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value)
+{
+    if (!key || !key[0] || !value) return H5MR_EUSAGE;
+    h5mr__kv *p = realloc(job->params, (job->nparams + 1) * sizeof *p);
+    if (!p) return H5MR_ENOMEM;
+    job->params = p;
+    p[job->nparams].key = strdup(key);
+    p[job->nparams].value = strdup(value);
+    if (!p[job->nparams].key || !p[job->nparams].value) {
+        free(p[job->nparams].key);
+        free(p[job->nparams].value);
+        return H5MR_ENOMEM;
+    }
+    job->nparams++;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows)
+{
+    job->chunk_rows_req = rows;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_schedule(h5mr_job *job, h5mr_schedule s)
+{
+    if (s != H5MR_SCHEDULE_STATIC && s != H5MR_SCHEDULE_DYNAMIC) return H5MR_EUSAGE;
+    job->schedule = s;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io)
+{
+    if (io != H5MR_IO_SCATTER && io != H5MR_IO_PARALLEL && io != H5MR_IO_AUTO) return H5MR_EUSAGE;
+    job->io_req = io;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
+{
+    uint64_t first, n;
+    h5mr__plan_item(&job->plan, item, &first, &n);
+    h5mr_block b = {data, job->desc.dtype, n, job->plan.row_elems, first, item};
+    double t0 = h5mr__now();
+    h5mr_status st = job->kernel->map(&job->ctx, state, &b);
+    job->mine.busy_s += h5mr__now() - t0;
+    job->mine.items++;
+    job->mine.bytes += n * job->plan.row_elems * job->plan.elem_size;
+    if (st != H5MR_OK && job->ctx.err->message[0] == '\0')
+        h5mr_ctx_error(&job->ctx, st, "kernel %s failed on item %llu (rows %llu..%llu)", job->kernel->name,
+                       (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
+    return st;
+}
+
+/* Rank 0: open the input and cut it into items; the description and plan go to all. */
+static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
+{
+    h5mr_status st = h5mr__dset_open(job->file, job->dataset, d, err);
+    if (st != H5MR_OK) return st;
+    job->desc = d->desc;
+    uint64_t row_elems = 1;
+    for (int i = 1; i < d->desc.ndims; i++) row_elems *= d->desc.shape[i];
+    uint64_t storage_rows = d->desc.chunked ? d->desc.chunk[0] : 0;
+    st = h5mr__plan_make(d->desc.shape[0], row_elems, h5mr_dtype_size(d->desc.dtype), storage_rows,
+                         job->chunk_rows_req, &job->plan, err);
+    if (st != H5MR_OK) return st;
+    /* Item numbers travel in message tags (see dispatch.c). */
+    int *tag_ub = NULL, flag = 0;
+    MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag);
+    if (flag && job->plan.items > 0 && job->plan.items - 1 > (uint64_t)(*tag_ub - H5MR__TAG_ITEM))
+        return h5mr__error_set(err, H5MR_ELIMIT, "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
+                               (unsigned long long)job->plan.items, *tag_ub - H5MR__TAG_ITEM);
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
+{
+    h5mr_error local;
+    if (!err) err = &local;
+    memset(err, 0, sizeof *err);
+    clear_run(job);
+    h5mr__dset d = {.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID};
+    void *state = NULL;
+    double t0 = 0;
+    h5mr_status st = H5MR_OK;
+
+    if (!job->file || !job->dataset) st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
+    else if (!job->kernel) st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
+    else if (job->io_req == H5MR_IO_PARALLEL)
+        st = h5mr__error_set(err, H5MR_EUSAGE, "--io parallel is not available yet in h5mr %s; use --io scatter", H5MR_VERSION);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) return st;
+    job->io = H5MR_IO_SCATTER;
+
+    if (job->rank == 0) st = plan_on_root(job, &d, err);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm);
+    MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
+    job->ran = 1;
+
+    job->ctx = (h5mr_ctx){.kernel = job->kernel, .params = job->params, .nparams = job->nparams,
+                          .dtype = job->desc.dtype, .ndims = job->desc.ndims, .shape = job->desc.shape, .err = err};
+    st = h5mr__ctx_setup(&job->ctx);
+    if (st == H5MR_OK && !(state = h5mr__state_new(&job->ctx)))
+        st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+
+    t0 = h5mr__now();
+    st = h5mr__dispatch_scatter(job, &d, state, err);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    st = h5mr__reduce(job, state, err);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+
+    if (job->rank == 0) {
+        if (!(job->result = h5mr__result_new())) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+        else st = job->kernel->finish(&job->ctx, state, job->result);
+        if (st != H5MR_OK && err->message[0] == '\0')
+            h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
+        job->elapsed_s = h5mr__now() - t0;
+    }
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+
+    if (job->rank == 0 && !(job->per_rank = malloc((size_t)job->size * sizeof *job->per_rank))) st = H5MR_ENOMEM;
+    MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine, MPI_BYTE, 0,
+               job->comm);
+out:
+    if (st != H5MR_OK && job->rank == 0) {
+        h5mr__result_free(job->result);
+        job->result = NULL;
+    }
+    h5mr__state_free(&job->ctx, state);
+    h5mr__ctx_release(&job->ctx);
+    h5mr__dset_close(&d);
+    return st;
+}
+
+const h5mr_result *h5mr_job_result(const h5mr_job *job) { return job->rank == 0 ? job->result : NULL; }
+
+h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
+{
+    if (!job->ran) return H5MR_EUSAGE;
+    *info = (h5mr_job_info){job->file, job->dataset, job->kernel->name, job->desc.dtype, job->desc.ndims,
+                            job->desc.shape, job->size, job->schedule, job->io, job->plan.items,
+                            job->plan.chunk_rows, job->plan.rows * job->plan.row_elems * job->plan.elem_size,
+                            job->elapsed_s, job->per_rank};
+    return H5MR_OK;
+}
+
+size_t h5mr_job_param_count(const h5mr_job *job) { return job->nparams; }
+
+void h5mr_job_param_at(const h5mr_job *job, size_t i, const char **key, const char **value)
+{
+    *key = i < job->nparams ? job->params[i].key : NULL;
+    *value = i < job->nparams ? job->params[i].value : NULL;
+}
