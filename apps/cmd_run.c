@@ -233,8 +233,11 @@ int cmd_run(cli *c, int argc, char **argv)
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
     if (!o.params) return EXIT_RUN;
     int code = parse(c, argc, argv, &o);
-    if (code < 0) code = EXIT_OK; /* --help */
-    else if (code == 0 && (!o.file || !o.dataset)) {
+    if (code < 0) { /* --help */
+        free(o.params);
+        return EXIT_OK;
+    }
+    if (code == 0 && (!o.file || !o.dataset)) {
         cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)", o.file ? "DATASET" : "FILE and DATASET");
         code = EXIT_USAGE;
     } else if (code == 0 && !h5mr_kernel_find(o.kernel)) {

@@ -1,0 +1,44 @@
+# tests/lib.sh: helpers shared by the test scripts (sourced).
+# TESTMPIRUN is a command line with NP where the rank count goes (configure sets it).
+set -u
+: "${TESTMPIRUN:=mpirun --oversubscribe -n NP}"
+: "${H5MR:=$top_builddir/apps/h5mr}"
+: "${TEST_TIMEOUT:=120}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# Idle ranks yield the core: with more ranks than cores, spinning ones starve the rest.
+export OMPI_MCA_mpi_yield_when_idle=1
+export CK_FORK=no
+
+failures=0
+passes=0
+
+# mpi NP CMD...: run CMD on NP ranks under a timeout (a hang fails, it does not wait).
+mpi() {
+    local np=$1
+    shift
+    timeout -k 5 "$TEST_TIMEOUT" ${TESTMPIRUN//NP/$np} "$@"
+}
+
+ok() { passes=$((passes + 1)); }
+fail() {
+    failures=$((failures + 1))
+    echo "FAIL: $*" >&2
+}
+
+# expect DESC COND...: evaluate a test command, count it.
+expect() {
+    local desc=$1
+    shift
+    if "$@"; then ok; else fail "$desc"; fi
+}
+
+finish() {
+    echo "$passes passed, $failures failed"
+    [ "$failures" -eq 0 ]
+}
+
+scratch() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/h5mr-test.XXXXXX")
+    trap 'rm -rf "$TMP"' EXIT
+}

@@ -1,0 +1,17 @@
+#!/bin/bash
+# The engine at 1, 2, 3 and 4 ranks: test_engine checks every job against its own
+# reference; here the result digests of all rank counts must be the same bits.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+scratch
+for np in 1 2 3 4; do
+    if mpi "$np" "$top_builddir/tests/mpi/test_engine" "$TMP" > "$TMP/digest.$np"; then
+        ok
+    else
+        fail "test_engine at $np ranks (exit $?)"
+    fi
+done
+for np in 2 3 4; do
+    expect "results at $np ranks are the same bits as at 1 rank" cmp -s "$TMP/digest.1" "$TMP/digest.$np"
+done
+expect "digests are not empty" test "$(wc -l < "$TMP/digest.1")" -ge 80
+finish
