@@ -106,6 +106,63 @@ typedef struct stats_state {
         }                                                                              \
     }
 
+/* The fast path of one item: eight lanes (element i in lane i mod 8) of TwoSum for Σx
+ * and for Σx² (x² split exactly into p + e), and min/max, with no NaN test.  Returns 0
+ * when a lane is not finite (a NaN, an infinity, an overflow): the item then takes the
+ * careful path above.  With exact = 1 the squares need no split (small types). */
+#define FAST(T, exact)                                                                 \
+    H5MR_HOT static int fast_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1) \
+    {                                                                                  \
+        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}};           \
+        h5mr_v4d mn[2], mx[2];                                                         \
+        for (int k = 0; k < 2; k++) mn[k] = mx[k] = h5mr_load4_##T(x);                 \
+        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                     \
+            for (int k = 0; k < 2; k++) {                                              \
+                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k), p, e;                      \
+                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                           \
+                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                           \
+                if (exact) {                                                           \
+                    p = v * v;                                                         \
+                    e = (h5mr_v4d){0};                                                 \
+                } else {                                                               \
+                    H5MR_EXACT_SQUARE(v, p, e);                                        \
+                }                                                                      \
+                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                      \
+                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                      \
+                l2[k] += e;                                                            \
+            }                                                                          \
+        }                                                                              \
+        for (int k = 0; k < 8; k++)                                                    \
+            if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) ||          \
+                !isfinite(h2[k / 4][k % 4]) || !isfinite(l2[k / 4][k % 4]))            \
+                return 0;                                                              \
+        for (int k = 0; k < 8; k++) {                                                  \
+            double a = mn[k / 4][k % 4], b = mx[k / 4][k % 4];                         \
+            s->fmin = a < s->fmin ? a : s->fmin;                                       \
+            s->fmax = b > s->fmax ? b : s->fmax;                                       \
+            if (s1) {                                                                  \
+                h5mr_xsum_add(s1, h1[k / 4][k % 4]);                                   \
+                h5mr_xsum_add(s1, l1[k / 4][k % 4]);                                   \
+            }                                                                          \
+            h5mr_xsum_add(&s->s2, h2[k / 4][k % 4]);                                   \
+            h5mr_xsum_add(&s->s2, l2[k / 4][k % 4]);                                   \
+        }                                                                              \
+        s->count += (int64_t)n;                                                        \
+        return 1;                                                                      \
+    }
+
+/* One item: the fast path over whole groups of eight, the careful one otherwise. */
+#define ITEM(T)                                                                        \
+    static void item_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)        \
+    {                                                                                  \
+        uint64_t body = n - n % 8;                                                     \
+        if (body > 0 && fast_##T(x, body, s, s1)) {                                    \
+            squares_##T(x + body, n - body, s, s1);                                    \
+            return;                                                                    \
+        }                                                                              \
+        squares_##T(x, n, s, s1);                                                      \
+    }
+
 /* Integer types also sum x exactly and track exact min/max. */
 #define INTS(T, ACC)                                                                   \
     static void ints_##T(const T *x, uint64_t n, stats_state *s)                       \
@@ -132,7 +189,7 @@ typedef struct stats_state {
             if (mn[k] < s->imin) s->imin = mn[k];                                      \
             if (mx[k] > s->imax) s->imax = mx[k];                                      \
         }                                                                              \
-        squares_##T(x, n, s, NULL);                                                    \
+        item_##T(x, n, s, NULL);                                                       \
     }
 
 SQUARES(int8_t, 1)
@@ -145,6 +202,26 @@ SQUARES(uint32_t, 0)
 SQUARES(uint64_t, 0)
 SQUARES(float, 1)
 SQUARES(double, 0)
+FAST(int8_t, 1)
+FAST(int16_t, 1)
+FAST(int32_t, 0)
+FAST(int64_t, 0)
+FAST(uint8_t, 1)
+FAST(uint16_t, 1)
+FAST(uint32_t, 0)
+FAST(uint64_t, 0)
+FAST(float, 1)
+FAST(double, 0)
+ITEM(int8_t)
+ITEM(int16_t)
+ITEM(int32_t)
+ITEM(int64_t)
+ITEM(uint8_t)
+ITEM(uint16_t)
+ITEM(uint32_t)
+ITEM(uint64_t)
+ITEM(float)
+ITEM(double)
 INTS(int8_t, int64_t)
 INTS(int16_t, int64_t)
 INTS(int32_t, int64_t)
@@ -183,8 +260,8 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     case H5MR_DTYPE_U16: ints_uint16_t(b->data, n, s); break;
     case H5MR_DTYPE_U32: ints_uint32_t(b->data, n, s); break;
     case H5MR_DTYPE_U64: ints_uint64_t(b->data, n, s); break;
-    case H5MR_DTYPE_F32: squares_float(b->data, n, s, &s->s1); break;
-    case H5MR_DTYPE_F64: squares_double(b->data, n, s, &s->s1); break;
+    case H5MR_DTYPE_F32: item_float(b->data, n, s, &s->s1); break;
+    case H5MR_DTYPE_F64: item_double(b->data, n, s, &s->s1); break;
     default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");
     }
     return H5MR_OK;
