@@ -122,14 +122,16 @@ static void print_shape(FILE *out, const h5mr_job_info *in, const char *sep)
 
 static double imbalance(const h5mr_job_info *in)
 {
-    /* Over the ranks that map items: with more than one rank, rank 0 only reads. */
-    int first = in->ranks > 1 ? 1 : 0;
+    /* Over the ranks that mapped items (rank 0 may only read and send). */
     double max = 0, sum = 0;
-    for (int r = first; r < in->ranks; r++) {
+    int n = 0;
+    for (int r = 0; r < in->ranks; r++) {
+        if (in->per_rank[r].items == 0) continue;
+        n++;
         sum += in->per_rank[r].busy_s;
         if (in->per_rank[r].busy_s > max) max = in->per_rank[r].busy_s;
     }
-    double mean = sum / (in->ranks - first);
+    double mean = n ? sum / n : 0;
     return mean > 0 ? max / mean - 1 : 0;
 }
 

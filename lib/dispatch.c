@@ -9,7 +9,10 @@
  * dynamic: rank 0 first sends WINDOW items to every worker; after each item a worker
  *   sends a REQUEST (carrying a failure flag) and rank 0 answers it with the next item
  *   in the plan, or with STOP when none is left or a rank failed.  Rank 0 reads the
- *   next item ahead, while workers compute, so a request is answered without a read.
+ *   next item ahead, while workers compute, so a request is answered without a read;
+ *   when no request is waiting and every worker has items queued, rank 0 maps the item
+ *   it read ahead itself instead of idling (with few ranks it reads far faster than a
+ *   worker can take items; with many, requests keep it serving).
  * static: worker w gets the contiguous block of items h5mr__plan_block gives it, in
  *   order, with no requests.  Rank 0 sends with MPI_Issend and keeps at most WINDOW
  *   sends open per worker: a synchronous send completes only once the worker has a
@@ -105,7 +108,15 @@ static void send_stop(h5mr_job *job, int w, MPI_Request *stops)
     MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &stops[w]);
 }
 
-static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Request *stops,
+/* Every worker still running has at least WINDOW - 1 items queued. */
+static int all_busy(const uint64_t *sent, const uint64_t *answered, const char *stopped, int nw)
+{
+    for (int w = 1; w <= nw; w++)
+        if (!stopped[w] && sent[w] - answered[w] < WINDOW - 1) return 0;
+    return 1;
+}
+
+static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool *p, MPI_Request *stops,
                                 h5mr_error *err)
 {
     int nw = job->size - 1;
@@ -144,6 +155,9 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reque
     /* Every worker that got items sends one request per item; drain them all. */
     uint64_t pending = 0;
     for (int w = 1; w <= nw; w++) pending += sent[w];
+    int flag = 0;
+    MPI_Request rreq = MPI_REQUEST_NULL;
+    if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
     while (pending > 0) {
         if (!failed && ready < 0 && next < items) {
             ready = pool_take(p, &owner, &job->mine.wait_s);
@@ -152,29 +166,52 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reque
                 ready = -1;
             }
         }
-        int flag = 0;
+        int got = 0;
         MPI_Status ms;
-        double t0 = h5mr__now();
-        MPI_Recv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &ms);
-        job->mine.wait_s += h5mr__now() - t0;
+        MPI_Test(&rreq, &got, &ms);
+        if (!got && !failed && ready >= 0 && all_busy(sent, answered, stopped, nw)) {
+            /* No worker is asking and each has items queued: rank 0 would only wait,
+             * so it maps the item it read ahead itself. */
+            if ((st = h5mr__map_item(job, state, p->buf[ready], next)) != H5MR_OK) failed = 1;
+            ready = -1;
+            next++;
+            continue;
+        }
+        if (!got) {
+            double t0 = h5mr__now();
+            MPI_Wait(&rreq, &ms);
+            job->mine.wait_s += h5mr__now() - t0;
+        }
         int w = ms.MPI_SOURCE;
         pending--;
         answered[w]++;
         if (flag) failed = 1;
-        if (stopped[w]) continue;
-        if (!failed && ready >= 0) {
-            p->owner[ready] = w;
-            MPI_Isend(p->buf[ready], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next),
-                      job->comm, &p->req[ready]);
-            ready = -1;
-            next++;
-            sent[w]++;
-            pending++;
-        } else {
-            /* Nothing read ahead means nothing is left or a rank failed. */
-            send_stop(job, w, stops);
-            stopped[w] = 1;
+        if (!stopped[w]) {
+            if (!failed && ready >= 0) {
+                p->owner[ready] = w;
+                MPI_Isend(p->buf[ready], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next),
+                          job->comm, &p->req[ready]);
+                ready = -1;
+                next++;
+                sent[w]++;
+                pending++;
+            } else {
+                /* Nothing read ahead means nothing is left or a rank failed. */
+                send_stop(job, w, stops);
+                stopped[w] = 1;
+            }
         }
+        if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+    }
+    /* Items nobody asked for any more (all workers stopped early): rank 0 maps them. */
+    while (!failed && next < items) {
+        if (ready < 0) {
+            ready = pool_take(p, &owner, &job->mine.wait_s);
+            if ((st = read_item(job, d, next, p->buf[ready], err)) != H5MR_OK) break;
+        }
+        if ((st = h5mr__map_item(job, state, p->buf[ready], next)) != H5MR_OK) break;
+        ready = -1;
+        next++;
     }
     /* A worker still unstopped here had all its requests answered: stop it now. */
     for (int w = 1; w <= nw; w++)
@@ -310,7 +347,7 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     }
     for (int w = 0; w < job->size; w++) stops[w] = MPI_REQUEST_NULL;
     if (job->schedule == H5MR_SCHEDULE_STATIC) st = root_static(job, d, &p, stops, err);
-    else st = root_dynamic(job, d, &p, stops, err);
+    else st = root_dynamic(job, d, state, &p, stops, err);
     double t0 = h5mr__now();
     MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE);
     MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE);
