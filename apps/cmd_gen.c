@@ -101,9 +101,10 @@ static double value_at(const gen_spec *g, uint64_t i)
 static void fill(const gen_spec *g, uint64_t first, uint64_t n, void *buf)
 {
     switch (g->dtype) {
-#define X(e, name, ctype, isf, iss)                                                    \
-    case H5MR_DTYPE_##e:                                                               \
-        for (uint64_t k = 0; k < n; k++) ((ctype *)buf)[k] = (ctype)value_at(g, first + k); \
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e:                                                                                               \
+        for (uint64_t k = 0; k < n; k++)                                                                               \
+            ((ctype *)buf)[k] = (ctype)value_at(g, first + k);                                                         \
         break;
         H5MR_DTYPE_TABLE(X)
 #undef X
@@ -136,12 +137,16 @@ typedef struct gen_opts {
 
 static int parse(cli *c, int argc, char **argv, gen_opts *o)
 {
-    static const struct option longopts[] = {
-        {"shape", required_argument, NULL, OPT_SHAPE}, {"dtype", required_argument, NULL, OPT_DTYPE},
-        {"chunk", required_argument, NULL, OPT_CHUNK}, {"contiguous", no_argument, NULL, OPT_CONTIG},
-        {"gzip", required_argument, NULL, OPT_GZIP},   {"fill", required_argument, NULL, OPT_FILL},
-        {"seed", required_argument, NULL, OPT_SEED},   {"force", no_argument, NULL, OPT_FORCE},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"shape", required_argument, NULL, OPT_SHAPE},
+                                             {"dtype", required_argument, NULL, OPT_DTYPE},
+                                             {"chunk", required_argument, NULL, OPT_CHUNK},
+                                             {"contiguous", no_argument, NULL, OPT_CONTIG},
+                                             {"gzip", required_argument, NULL, OPT_GZIP},
+                                             {"fill", required_argument, NULL, OPT_FILL},
+                                             {"seed", required_argument, NULL, OPT_SEED},
+                                             {"force", no_argument, NULL, OPT_FORCE},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
     int ch;
@@ -175,10 +180,14 @@ static int parse(cli *c, int argc, char **argv, gen_opts *o)
             o->gzip = (int)v;
             break;
         case OPT_FILL:
-            if (!strcmp(optarg, "random")) o->g.fill = FILL_RANDOM;
-            else if (!strcmp(optarg, "normal")) o->g.fill = FILL_NORMAL;
-            else if (!strcmp(optarg, "ramp")) o->g.fill = FILL_RAMP;
-            else if (!strcmp(optarg, "zeros")) o->g.fill = FILL_ZEROS;
+            if (!strcmp(optarg, "random"))
+                o->g.fill = FILL_RANDOM;
+            else if (!strcmp(optarg, "normal"))
+                o->g.fill = FILL_NORMAL;
+            else if (!strcmp(optarg, "ramp"))
+                o->g.fill = FILL_RAMP;
+            else if (!strcmp(optarg, "zeros"))
+                o->g.fill = FILL_ZEROS;
             else {
                 cli_error(c, "gen: --fill '%s' is not random, normal, ramp or zeros", optarg);
                 return EXIT_USAGE;
@@ -274,12 +283,14 @@ static int write_dataset(cli *c, gen_opts *o)
     int chunked = o->nchunk > 0 || o->gzip > 0;
     if (chunked) {
         if (o->nchunk > 0) {
-            for (int i = 0; i < o->ndims; i++) cdims[i] = o->chunk[i];
+            for (int i = 0; i < o->ndims; i++)
+                cdims[i] = o->chunk[i];
         } else {
             uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
             uint64_t rows = row_bytes ? ((uint64_t)1 << 20) / row_bytes : 1;
             cdims[0] = rows ? rows : 1;
-            for (int i = 1; i < o->ndims; i++) cdims[i] = o->shape[i] ? o->shape[i] : 1;
+            for (int i = 1; i < o->ndims; i++)
+                cdims[i] = o->shape[i] ? o->shape[i] : 1;
         }
         /* Dimension 0 may grow, so a chunk may be taller than the dataset. */
         maxdims[0] = H5S_UNLIMITED;
@@ -311,7 +322,8 @@ static int write_dataset(cli *c, gen_opts *o)
         hsize_t start[32] = {0}, count[32];
         start[0] = r;
         count[0] = n;
-        for (int i = 1; i < o->ndims; i++) count[i] = dims[i];
+        for (int i = 1; i < o->ndims; i++)
+            count[i] = dims[i];
         fill(&o->g, r * row_elems, n * row_elems, buf);
         mem = H5Screate_simple(o->ndims, count, NULL);
         if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||

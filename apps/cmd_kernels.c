@@ -4,17 +4,17 @@
 
 #include "cli.h"
 
-static const char kernels_usage[] =
-    "Usage: h5mr kernels [--json]\n"
-    "List the registered kernels, their parameters and defaults.\n"
-    "  --json      one JSON object on stdout\n"
-    "  -h, --help  this text\n";
+static const char kernels_usage[] = "Usage: h5mr kernels [--json]\n"
+                                    "List the registered kernels, their parameters and defaults.\n"
+                                    "  --json      one JSON object on stdout\n"
+                                    "  -h, --help  this text\n";
 
 int cmd_kernels(cli *c, int argc, char **argv)
 {
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             if (c->rank == 0) fputs(kernels_usage, stdout);
             return EXIT_OK;
@@ -41,14 +41,16 @@ int cmd_kernels(cli *c, int argc, char **argv)
                 fputs(p == k->params ? "{\"key\": " : ", {\"key\": ", stdout);
                 h5mr_json_write_string(stdout, p->key);
                 fputs(", \"default\": ", stdout);
-                if (p->default_value) h5mr_json_write_string(stdout, p->default_value);
-                else fputs("null", stdout);
+                if (p->default_value)
+                    h5mr_json_write_string(stdout, p->default_value);
+                else
+                    fputs("null", stdout);
                 fputs(", \"help\": ", stdout);
                 h5mr_json_write_string(stdout, p->help ? p->help : "");
                 fputc('}', stdout);
             } else {
-                printf("  -p %s=...%*s %s (default: %s)\n", p->key, (int)(10 - strlen(p->key)), "", p->help ? p->help : "",
-                       p->default_value ? p->default_value : "none");
+                printf("  -p %s=...%*s %s (default: %s)\n", p->key, (int)(10 - strlen(p->key)), "",
+                       p->help ? p->help : "", p->default_value ? p->default_value : "none");
             }
         }
         if (json) fputs("]}", stdout);

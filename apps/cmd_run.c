@@ -48,12 +48,15 @@ typedef struct run_opts {
 
 static int parse(cli *c, int argc, char **argv, run_opts *o)
 {
-    static const struct option longopts[] = {
-        {"kernel", required_argument, NULL, 'k'},        {"param", required_argument, NULL, 'p'},
-        {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS}, {"schedule", required_argument, NULL, OPT_SCHEDULE},
-        {"io", required_argument, NULL, OPT_IO},         {"json", no_argument, NULL, OPT_JSON},
-        {"stats", no_argument, NULL, OPT_STATS},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"kernel", required_argument, NULL, 'k'},
+                                             {"param", required_argument, NULL, 'p'},
+                                             {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
+                                             {"schedule", required_argument, NULL, OPT_SCHEDULE},
+                                             {"io", required_argument, NULL, OPT_IO},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"stats", no_argument, NULL, OPT_STATS},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
     int ch;
@@ -104,8 +107,10 @@ static int parse(cli *c, int argc, char **argv, run_opts *o)
     /* GNU getopt moved the operands to the end, so options may come after them too. */
     int npos = 0;
     for (int i = optind; i < argc; i++) {
-        if (npos == 0) o->file = argv[i];
-        else if (npos == 1) o->dataset = argv[i];
+        if (npos == 0)
+            o->file = argv[i];
+        else if (npos == 1)
+            o->dataset = argv[i];
         else {
             cli_error(c, "run: unexpected argument '%s' (usage: h5mr run [OPTIONS] FILE DATASET)", argv[i]);
             return EXIT_USAGE;
@@ -117,7 +122,8 @@ static int parse(cli *c, int argc, char **argv, run_opts *o)
 
 static void print_shape(FILE *out, const h5mr_job_info *in, const char *sep)
 {
-    for (int i = 0; i < in->ndims; i++) fprintf(out, "%s%" PRIu64, i ? sep : "", in->shape[i]);
+    for (int i = 0; i < in->ndims; i++)
+        fprintf(out, "%s%" PRIu64, i ? sep : "", in->shape[i]);
 }
 
 static double imbalance(const h5mr_job_info *in)
@@ -158,8 +164,9 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
     fprintf(f, "], \"dtype\": \"%s\"}, ", h5mr_dtype_name(in->dtype));
     fprintf(f, "\"ranks\": %d, \"schedule\": \"%s\", \"io\": \"%s\", ", in->ranks, h5mr_schedule_name(in->schedule),
             h5mr_io_name(in->io));
-    fprintf(f, "\"items\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"elapsed_s\": ",
-            in->items, in->chunk_rows, in->bytes);
+    fprintf(f,
+            "\"items\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"elapsed_s\": ", in->items,
+            in->chunk_rows, in->bytes);
     h5mr_json_write_double(f, in->elapsed_s);
     fputs(", \"result\": ", f);
     h5mr_result_write_json(h5mr_job_result(job), f);
@@ -169,8 +176,8 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
         fputs(", \"per_rank\": [", f);
         for (int r = 0; r < in->ranks; r++) {
             const h5mr_rank_stats *s = &in->per_rank[r];
-            fprintf(f, "%s{\"rank\": %d, \"items\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"busy_s\": ", r ? ", " : "", r,
-                    s->items, s->bytes);
+            fprintf(f, "%s{\"rank\": %d, \"items\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"busy_s\": ", r ? ", " : "",
+                    r, s->items, s->bytes);
             h5mr_json_write_double(f, s->busy_s);
             fputs(", \"wait_s\": ", f);
             h5mr_json_write_double(f, s->wait_s);
@@ -185,7 +192,8 @@ static void print_value(const h5mr_field *f)
 {
     if (f->ndims > 0) {
         printf("array of shape ");
-        for (int d = 0; d < f->ndims; d++) printf("%s%" PRIu64, d ? "x" : "", f->shape[d]);
+        for (int d = 0; d < f->ndims; d++)
+            printf("%s%" PRIu64, d ? "x" : "", f->shape[d]);
         printf(" (use --json to see it)");
     } else if (f->valid && !f->valid[0]) {
         printf("-");
@@ -193,8 +201,10 @@ static void print_value(const h5mr_field *f)
         printf("%" PRId64, ((const int64_t *)f->data)[0]);
     } else {
         double v = ((const double *)f->data)[0];
-        if (isnan(v)) printf("-");
-        else printf("%.17g", v);
+        if (isnan(v))
+            printf("-");
+        else
+            printf("%.17g", v);
     }
 }
 
@@ -240,7 +250,8 @@ int cmd_run(cli *c, int argc, char **argv)
         return EXIT_OK;
     }
     if (code == 0 && (!o.file || !o.dataset)) {
-        cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)", o.file ? "DATASET" : "FILE and DATASET");
+        cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)",
+                  o.file ? "DATASET" : "FILE and DATASET");
         code = EXIT_USAGE;
     } else if (code == 0 && !h5mr_kernel_find(o.kernel)) {
         char names[512] = "";
@@ -276,8 +287,10 @@ int cmd_run(cli *c, int argc, char **argv)
     } else if (c->rank == 0) {
         h5mr_job_info in;
         h5mr_job_get_info(job, &in);
-        if (o.json) print_json(job, &in, &o);
-        else print_human(job, &in, &o);
+        if (o.json)
+            print_json(job, &in, &o);
+        else
+            print_human(job, &in, &o);
     }
     h5mr_job_free(job);
     free(o.params);

@@ -6,21 +6,20 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "Usage: h5mr COMMAND [OPTIONS] ...\n"
-    "Map-reduce over HDF5 datasets with MPI.\n"
-    "\n"
-    "Commands:\n"
-    "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun)\n"
-    "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
-    "  kernels [--json]                 list the registered kernels and their parameters\n"
-    "\n"
-    "Options:\n"
-    "  -h, --help      this text (also `h5mr COMMAND --help`)\n"
-    "  -V, --version   print the version\n"
-    "\n"
-    "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
-    "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
+static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
+                            "Map-reduce over HDF5 datasets with MPI.\n"
+                            "\n"
+                            "Commands:\n"
+                            "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun)\n"
+                            "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
+                            "  kernels [--json]                 list the registered kernels and their parameters\n"
+                            "\n"
+                            "Options:\n"
+                            "  -h, --help      this text (also `h5mr COMMAND --help`)\n"
+                            "  -V, --version   print the version\n"
+                            "\n"
+                            "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
+                            "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
 
 void cli_error(const cli *c, const char *fmt, ...)
 {
@@ -97,9 +96,12 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     int (*fn)(cli *, int, char **) = NULL;
-    if (!strcmp(sub, "run")) fn = cmd_run;
-    else if (!strcmp(sub, "gen")) fn = cmd_gen;
-    else if (!strcmp(sub, "kernels")) fn = cmd_kernels;
+    if (!strcmp(sub, "run"))
+        fn = cmd_run;
+    else if (!strcmp(sub, "gen"))
+        fn = cmd_gen;
+    else if (!strcmp(sub, "kernels"))
+        fn = cmd_kernels;
 
     MPI_Init(&argc, &argv);
     cli c = {0, 1};

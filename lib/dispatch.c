@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WINDOW 3           /* receive buffers per worker: one mapped while two arrive */
+#define WINDOW 3 /* receive buffers per worker: one mapped while two arrive */
 #define POOL_MAX_BYTES ((uint64_t)256 << 20)
 
 typedef struct pool {
@@ -34,7 +34,8 @@ typedef struct pool {
 
 static void pool_free(pool *p)
 {
-    for (int i = 0; p->buf && i < p->n; i++) free(p->buf[i]);
+    for (int i = 0; p->buf && i < p->n; i++)
+        free(p->buf[i]);
     free(p->buf);
     free(p->req);
     free(p->owner);
@@ -92,8 +93,9 @@ static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_err
 {
     uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
     void *buf = malloc(max_bytes ? max_bytes : 1);
-    if (!buf) return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
-                                     (unsigned long long)max_bytes);
+    if (!buf)
+        return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
+                               (unsigned long long)max_bytes);
     h5mr_status st = H5MR_OK;
     for (uint64_t i = 0; i < job->plan.items && st == H5MR_OK; i++) {
         st = read_item(job, d, i, buf, err);
@@ -116,8 +118,7 @@ static int all_busy(const uint64_t *sent, const uint64_t *answered, const char *
     return 1;
 }
 
-static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool *p, MPI_Request *stops,
-                                h5mr_error *err)
+static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool *p, MPI_Request *stops, h5mr_error *err)
 {
     int nw = job->size - 1;
     uint64_t items = job->plan.items, next = 0;
@@ -154,7 +155,8 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
     }
     /* Every worker that got items sends one request per item; drain them all. */
     uint64_t pending = 0;
-    for (int w = 1; w <= nw; w++) pending += sent[w];
+    for (int w = 1; w <= nw; w++)
+        pending += sent[w];
     int flag = 0;
     MPI_Request rreq = MPI_REQUEST_NULL;
     if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
@@ -231,7 +233,8 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
         free(next), free(hi), free(open);
         return h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
     }
-    for (int w = 1; w <= nw; w++) h5mr__plan_block(&job->plan, w - 1, nw, &next[w], &hi[w]);
+    for (int w = 1; w <= nw; w++)
+        h5mr__plan_block(&job->plan, w - 1, nw, &next[w], &hi[w]);
     h5mr_status st = H5MR_OK;
     int failed = 0;
     for (;;) {
@@ -242,7 +245,10 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
             if (open[w] >= WINDOW) continue;
             int b = -1;
             for (int i = 0; i < p->n; i++)
-                if (p->req[i] == MPI_REQUEST_NULL) { b = i; break; }
+                if (p->req[i] == MPI_REQUEST_NULL) {
+                    b = i;
+                    break;
+                }
             if (b < 0) break;
             if ((st = read_item(job, d, next[w], p->buf[b], err)) != H5MR_OK) {
                 failed = 1;
@@ -265,7 +271,8 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
             open[p->owner[idx]]--;
         }
     }
-    for (int w = 1; w <= nw; w++) send_stop(job, w, stops);
+    for (int w = 1; w <= nw; w++)
+        send_stop(job, w, stops);
     free(next);
     free(hi);
     free(open);
@@ -304,8 +311,8 @@ static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
             st = h5mr__map_item(job, state, buf[head], item);
             if (st != H5MR_OK) failed = 1;
         }
-        MPI_Irecv(buf[head] ? buf[head] : dummy, buf[head] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG,
-                  job->comm, &req[head]);
+        MPI_Irecv(buf[head] ? buf[head] : dummy, buf[head] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG, job->comm,
+                  &req[head]);
         if (job->schedule == H5MR_SCHEDULE_DYNAMIC) MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
         head = (head + 1) % WINDOW;
     }
@@ -314,7 +321,8 @@ static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
         MPI_Cancel(&req[k]);
         MPI_Wait(&req[k], MPI_STATUS_IGNORE);
     }
-    for (int k = 0; k < WINDOW; k++) free(buf[k]);
+    for (int k = 0; k < WINDOW; k++)
+        free(buf[k]);
     return st;
 }
 
@@ -345,9 +353,12 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
         free(stops);
         return st;
     }
-    for (int w = 0; w < job->size; w++) stops[w] = MPI_REQUEST_NULL;
-    if (job->schedule == H5MR_SCHEDULE_STATIC) st = root_static(job, d, &p, stops, err);
-    else st = root_dynamic(job, d, state, &p, stops, err);
+    for (int w = 0; w < job->size; w++)
+        stops[w] = MPI_REQUEST_NULL;
+    if (job->schedule == H5MR_SCHEDULE_STATIC)
+        st = root_static(job, d, &p, stops, err);
+    else
+        st = root_dynamic(job, d, state, &p, stops, err);
     double t0 = h5mr__now();
     MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE);
     MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE);

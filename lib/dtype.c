@@ -81,8 +81,14 @@ h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t
          * width (or float16 stored in 2 bytes) is refused rather than converted. */
         size_t spos, epos, esize, mpos, msize;
         if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0) {
-            if (size == 4 && esize == 8 && msize == 23) { *out = H5MR_DTYPE_F32; return H5MR_OK; }
-            if (size == 8 && esize == 11 && msize == 52) { *out = H5MR_DTYPE_F64; return H5MR_OK; }
+            if (size == 4 && esize == 8 && msize == 23) {
+                *out = H5MR_DTYPE_F32;
+                return H5MR_OK;
+            }
+            if (size == 8 && esize == 11 && msize == 52) {
+                *out = H5MR_DTYPE_F64;
+                return H5MR_OK;
+            }
         }
         snprintf(why, whylen, "%zu-byte floats%s", size, size == 2 ? " (float16)" : "");
         return H5MR_EINPUT;

@@ -85,8 +85,7 @@ h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, .
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     const char *detail = w.minor[0] ? w.minor : w.desc;
-    if (detail[0])
-        return h5mr__error_set(err, st, "%s: %s", head, detail);
+    if (detail[0]) return h5mr__error_set(err, st, "%s: %s", head, detail);
     return h5mr__error_set(err, st, "%s", head);
 }
 
@@ -117,12 +116,10 @@ h5mr_status h5mr__agree(MPI_Comm comm, h5mr_status st, h5mr_error *err)
     if (first == INT_MAX) return H5MR_OK;
     if (rank == first) {
         err->status = st;
-        if (err->message[0] == '\0')
-            snprintf(err->message, sizeof err->message, "%s", h5mr_strerror(st));
+        if (err->message[0] == '\0') snprintf(err->message, sizeof err->message, "%s", h5mr_strerror(st));
     }
     /* The error struct is plain bytes: status, rank and a bounded message. */
-    if (MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, comm) != MPI_SUCCESS)
-        return H5MR_EMPI;
+    if (MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, comm) != MPI_SUCCESS) return H5MR_EMPI;
     err->message[sizeof err->message - 1] = '\0';
     return err->status;
 }

@@ -36,15 +36,15 @@ const char *h5mr_version(void);
 /* ---------------------------------------------------------------- statuses */
 
 /* X(name, message): every status, in one table. */
-#define H5MR_STATUS_TABLE(X)                                                       \
-    X(OK, "success")                                                               \
-    X(EUSAGE, "invalid usage")                                                     \
-    X(EINPUT, "invalid input")                                                     \
-    X(EIO, "I/O error")                                                            \
-    X(ENOMEM, "out of memory")                                                     \
-    X(EMPI, "MPI error")                                                           \
-    X(EKERNEL, "kernel error")                                                     \
-    X(ELIMIT, "size limit exceeded")                                               \
+#define H5MR_STATUS_TABLE(X)                                                                                           \
+    X(OK, "success")                                                                                                   \
+    X(EUSAGE, "invalid usage")                                                                                         \
+    X(EINPUT, "invalid input")                                                                                         \
+    X(EIO, "I/O error")                                                                                                \
+    X(ENOMEM, "out of memory")                                                                                         \
+    X(EMPI, "MPI error")                                                                                               \
+    X(EKERNEL, "kernel error")                                                                                         \
+    X(ELIMIT, "size limit exceeded")                                                                                   \
     X(EINTERNAL, "internal error")
 
 typedef enum h5mr_status {
@@ -68,16 +68,16 @@ typedef struct h5mr_error {
 /* ---------------------------------------------------------------- data types */
 
 /* X(ENUM, name, C type, is_float, is_signed) */
-#define H5MR_DTYPE_TABLE(X)                                                        \
-    X(I8, "i8", int8_t, 0, 1)                                                      \
-    X(I16, "i16", int16_t, 0, 1)                                                   \
-    X(I32, "i32", int32_t, 0, 1)                                                   \
-    X(I64, "i64", int64_t, 0, 1)                                                   \
-    X(U8, "u8", uint8_t, 0, 0)                                                     \
-    X(U16, "u16", uint16_t, 0, 0)                                                  \
-    X(U32, "u32", uint32_t, 0, 0)                                                  \
-    X(U64, "u64", uint64_t, 0, 0)                                                  \
-    X(F32, "f32", float, 1, 1)                                                     \
+#define H5MR_DTYPE_TABLE(X)                                                                                            \
+    X(I8, "i8", int8_t, 0, 1)                                                                                          \
+    X(I16, "i16", int16_t, 0, 1)                                                                                       \
+    X(I32, "i32", int32_t, 0, 1)                                                                                       \
+    X(I64, "i64", int64_t, 0, 1)                                                                                       \
+    X(U8, "u8", uint8_t, 0, 0)                                                                                         \
+    X(U16, "u16", uint16_t, 0, 0)                                                                                      \
+    X(U32, "u32", uint32_t, 0, 0)                                                                                      \
+    X(U64, "u64", uint64_t, 0, 0)                                                                                      \
+    X(F32, "f32", float, 1, 1)                                                                                         \
     X(F64, "f64", double, 1, 1)
 
 typedef enum h5mr_dtype {
@@ -87,8 +87,8 @@ typedef enum h5mr_dtype {
         H5MR_DTYPE_COUNT
 } h5mr_dtype;
 
-const char *h5mr_dtype_name(h5mr_dtype t);                 /* "f32" */
-size_t h5mr_dtype_size(h5mr_dtype t);                      /* 4 */
+const char *h5mr_dtype_name(h5mr_dtype t); /* "f32" */
+size_t h5mr_dtype_size(h5mr_dtype t);      /* 4 */
 int h5mr_dtype_is_float(h5mr_dtype t);
 int h5mr_dtype_is_signed(h5mr_dtype t);
 h5mr_status h5mr_dtype_parse(const char *name, h5mr_dtype *out); /* EUSAGE if unknown */
@@ -135,12 +135,11 @@ typedef struct h5mr_result h5mr_result;
 h5mr_status h5mr_result_set_i64(h5mr_result *r, const char *name, int64_t v);
 h5mr_status h5mr_result_set_f64(h5mr_result *r, const char *name, double v);
 h5mr_status h5mr_result_set_null(h5mr_result *r, const char *name);
-h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_type type,
-                                  int ndims, const uint64_t *shape, const void *data,
-                                  const uint8_t *valid);
+h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_type type, int ndims,
+                                  const uint64_t *shape, const void *data, const uint8_t *valid);
 
 size_t h5mr_result_count(const h5mr_result *r);
-const h5mr_field *h5mr_result_field(const h5mr_result *r, size_t i);      /* NULL past end */
+const h5mr_field *h5mr_result_field(const h5mr_result *r, size_t i);        /* NULL past end */
 const h5mr_field *h5mr_result_find(const h5mr_result *r, const char *name); /* NULL if none */
 
 /* Write the fields as one JSON object ({"sum": 3, "mean": 1.5, ...}).  Floats are
@@ -191,7 +190,7 @@ typedef struct h5mr_block {
 typedef struct h5mr_kernel {
     unsigned abi; /* H5MR_KERNEL_ABI */
     const char *name;
-    const char *description; /* one line */
+    const char *description;       /* one line */
     const h5mr_param_decl *params; /* array ended by an entry with key NULL; may be NULL */
 
     /* Validate parameters against the input, compute configuration
@@ -234,8 +233,7 @@ void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *));
 void *h5mr_ctx_config(const h5mr_ctx *ctx);
 
 /* Record an error message (printf-style) and return `st`, for `return h5mr_ctx_error(...)`. */
-h5mr_status h5mr_ctx_error(h5mr_ctx *ctx, h5mr_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+h5mr_status h5mr_ctx_error(h5mr_ctx *ctx, h5mr_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Register a kernel for this process.  `k` must stay valid (static storage).
  * EUSAGE: a kernel of that name exists, or required callbacks are missing;

@@ -42,11 +42,9 @@ typedef struct h5mr__plan {
 
 /* Make a plan.  storage_rows: rows of one storage chunk (0 if contiguous).
  * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
-h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size,
-                            uint64_t storage_rows, uint64_t requested, h5mr__plan *plan,
-                            h5mr_error *err);
-void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row,
-                     uint64_t *nrows);
+h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
+                            uint64_t requested, h5mr__plan *plan, h5mr_error *err);
+void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row, uint64_t *nrows);
 uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item);
 /* Static schedule: the contiguous block of items [lo, hi) of worker w of nworkers. */
 void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi);
@@ -72,11 +70,9 @@ typedef struct h5mr__dset {
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
  * EINPUT with err naming the file or dataset.  On failure *d holds no handles. */
-h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d,
-                            h5mr_error *err);
+h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err);
 /* Read rows [first, first + n) into buf (n * row_elems elements of the native type). */
-h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf,
-                                 h5mr_error *err);
+h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err);
 void h5mr__dset_close(h5mr__dset *d);
 /* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
 h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
@@ -110,8 +106,7 @@ void h5mr__ctx_release(h5mr_ctx *ctx);
 /* A state and the calls on it, flat or variable alike. */
 void *h5mr__state_new(h5mr_ctx *ctx);
 void h5mr__state_free(h5mr_ctx *ctx, void *state);
-h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n,
-                             int *owned);
+h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n, int *owned);
 h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
 
 /* ---------------------------------------------------------------- registry.c */

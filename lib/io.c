@@ -9,8 +9,7 @@
 static h5mr_status check_file(const char *file, h5mr_error *err)
 {
     struct stat st;
-    if (stat(file, &st) != 0)
-        return h5mr__error_set(err, H5MR_EINPUT, "cannot open '%s': %s", file, strerror(errno));
+    if (stat(file, &st) != 0) return h5mr__error_set(err, H5MR_EINPUT, "cannot open '%s': %s", file, strerror(errno));
     if (S_ISDIR(st.st_mode)) return h5mr__error_set(err, H5MR_EINPUT, "cannot open '%s': it is a directory", file);
     FILE *f = fopen(file, "rb");
     if (!f) return h5mr__error_set(err, H5MR_EINPUT, "cannot open '%s': %s", file, strerror(errno));
@@ -82,7 +81,8 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     hsize_t dims[H5MR__MAX_DIMS];
     H5Sget_simple_extent_dims(d->space, dims, NULL);
     d->desc.ndims = nd;
-    for (int i = 0; i < nd; i++) d->desc.shape[i] = dims[i];
+    for (int i = 0; i < nd; i++)
+        d->desc.shape[i] = dims[i];
 
     if ((dcpl = H5Dget_create_plist(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the storage layout of '%s' in '%s'", dataset, file);
@@ -92,7 +92,8 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         hsize_t cd[H5MR__MAX_DIMS];
         d->desc.chunked = 1;
         H5Pget_chunk(dcpl, nd, cd);
-        for (int i = 0; i < nd; i++) d->desc.chunk[i] = cd[i];
+        for (int i = 0; i < nd; i++)
+            d->desc.chunk[i] = cd[i];
         d->desc.nfilters = H5Pget_nfilters(dcpl);
     }
 out:
@@ -120,8 +121,8 @@ h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void
     h5mr_status st = H5MR_OK;
     if (H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
         H5Dread(d->dset, d->memtype, mem, d->space, H5P_DEFAULT, buf) < 0)
-        st = h5mr__hdf5_error(err, H5MR_EIO, "reading rows %llu..%llu failed",
-                              (unsigned long long)first, (unsigned long long)(first + n - 1));
+        st = h5mr__hdf5_error(err, H5MR_EIO, "reading rows %llu..%llu failed", (unsigned long long)first,
+                              (unsigned long long)(first + n - 1));
     H5Sclose(mem);
     return st;
 }

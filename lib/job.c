@@ -16,9 +16,12 @@ const char *h5mr_schedule_name(h5mr_schedule s) { return s == H5MR_SCHEDULE_STAT
 
 h5mr_status h5mr_schedule_parse(const char *s, h5mr_schedule *out)
 {
-    if (s && !strcmp(s, "static")) *out = H5MR_SCHEDULE_STATIC;
-    else if (s && !strcmp(s, "dynamic")) *out = H5MR_SCHEDULE_DYNAMIC;
-    else return H5MR_EUSAGE;
+    if (s && !strcmp(s, "static"))
+        *out = H5MR_SCHEDULE_STATIC;
+    else if (s && !strcmp(s, "dynamic"))
+        *out = H5MR_SCHEDULE_DYNAMIC;
+    else
+        return H5MR_EUSAGE;
     return H5MR_OK;
 }
 
@@ -29,10 +32,14 @@ const char *h5mr_io_name(h5mr_io io)
 
 h5mr_status h5mr_io_parse(const char *s, h5mr_io *out)
 {
-    if (s && !strcmp(s, "scatter")) *out = H5MR_IO_SCATTER;
-    else if (s && !strcmp(s, "parallel")) *out = H5MR_IO_PARALLEL;
-    else if (s && !strcmp(s, "auto")) *out = H5MR_IO_AUTO;
-    else return H5MR_EUSAGE;
+    if (s && !strcmp(s, "scatter"))
+        *out = H5MR_IO_SCATTER;
+    else if (s && !strcmp(s, "parallel"))
+        *out = H5MR_IO_PARALLEL;
+    else if (s && !strcmp(s, "auto"))
+        *out = H5MR_IO_AUTO;
+    else
+        return H5MR_EUSAGE;
     return H5MR_OK;
 }
 
@@ -172,16 +179,18 @@ static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
     if (st != H5MR_OK) return st;
     job->desc = d->desc;
     uint64_t row_elems = 1;
-    for (int i = 1; i < d->desc.ndims; i++) row_elems *= d->desc.shape[i];
+    for (int i = 1; i < d->desc.ndims; i++)
+        row_elems *= d->desc.shape[i];
     uint64_t storage_rows = d->desc.chunked ? d->desc.chunk[0] : 0;
-    st = h5mr__plan_make(d->desc.shape[0], row_elems, h5mr_dtype_size(d->desc.dtype), storage_rows,
-                         job->chunk_rows_req, &job->plan, err);
+    st = h5mr__plan_make(d->desc.shape[0], row_elems, h5mr_dtype_size(d->desc.dtype), storage_rows, job->chunk_rows_req,
+                         &job->plan, err);
     if (st != H5MR_OK) return st;
     /* Item numbers travel in message tags (see dispatch.c). */
     int *tag_ub = NULL, flag = 0;
     MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag);
     if (flag && job->plan.items > 0 && job->plan.items - 1 > (uint64_t)(*tag_ub - H5MR__TAG_ITEM))
-        return h5mr__error_set(err, H5MR_ELIMIT, "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
+        return h5mr__error_set(err, H5MR_ELIMIT,
+                               "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
                                (unsigned long long)job->plan.items, *tag_ub - H5MR__TAG_ITEM);
     return H5MR_OK;
 }
@@ -197,10 +206,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     double t0 = 0;
     h5mr_status st = H5MR_OK;
 
-    if (!job->file || !job->dataset) st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
-    else if (!job->kernel) st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
+    if (!job->file || !job->dataset)
+        st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
+    else if (!job->kernel)
+        st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
     else if (job->io_req == H5MR_IO_PARALLEL)
-        st = h5mr__error_set(err, H5MR_EUSAGE, "--io parallel is not available yet in h5mr %s; use --io scatter", H5MR_VERSION);
+        st = h5mr__error_set(err, H5MR_EUSAGE, "--io parallel is not available yet in h5mr %s; use --io scatter",
+                             H5MR_VERSION);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) return st;
     job->io = H5MR_IO_SCATTER;
 
@@ -210,8 +222,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
     job->ran = 1;
 
-    job->ctx = (h5mr_ctx){.kernel = job->kernel, .params = job->params, .nparams = job->nparams,
-                          .dtype = job->desc.dtype, .ndims = job->desc.ndims, .shape = job->desc.shape, .err = err};
+    job->ctx = (h5mr_ctx){.kernel = job->kernel,
+                          .params = job->params,
+                          .nparams = job->nparams,
+                          .dtype = job->desc.dtype,
+                          .ndims = job->desc.ndims,
+                          .shape = job->desc.shape,
+                          .err = err};
     st = h5mr__ctx_setup(&job->ctx);
     if (st == H5MR_OK && !(state = h5mr__state_new(&job->ctx)))
         st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
@@ -224,8 +241,10 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
     if (job->rank == 0) {
-        if (!(job->result = h5mr__result_new())) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
-        else st = job->kernel->finish(&job->ctx, state, job->result);
+        if (!(job->result = h5mr__result_new()))
+            st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+        else
+            st = job->kernel->finish(&job->ctx, state, job->result);
         if (st != H5MR_OK && err->message[0] == '\0')
             h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
         job->elapsed_s = h5mr__now() - t0;
@@ -251,10 +270,12 @@ const h5mr_result *h5mr_job_result(const h5mr_job *job) { return job->rank == 0 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
 {
     if (!job->ran) return H5MR_EUSAGE;
-    *info = (h5mr_job_info){job->file, job->dataset, job->kernel->name, job->desc.dtype, job->desc.ndims,
-                            job->desc.shape, job->size, job->schedule, job->io, job->plan.items,
-                            job->plan.chunk_rows, job->plan.rows * job->plan.row_elems * job->plan.elem_size,
-                            job->elapsed_s, job->per_rank};
+    *info = (h5mr_job_info){
+        job->file,       job->dataset,         job->kernel->name,
+        job->desc.dtype, job->desc.ndims,      job->desc.shape,
+        job->size,       job->schedule,        job->io,
+        job->plan.items, job->plan.chunk_rows, job->plan.rows * job->plan.row_elems * job->plan.elem_size,
+        job->elapsed_s,  job->per_rank};
     return H5MR_OK;
 }
 

@@ -15,8 +15,7 @@ static size_t nregistered;
 
 static h5mr_status kernel_add(const h5mr_kernel *k, h5mr_error *err)
 {
-    if (!k || !k->name || !k->name[0])
-        return h5mr__error_set(err, H5MR_EUSAGE, "kernel without a name");
+    if (!k || !k->name || !k->name[0]) return h5mr__error_set(err, H5MR_EUSAGE, "kernel without a name");
     if (k->abi != H5MR_KERNEL_ABI)
         return h5mr__error_set(err, H5MR_EINPUT, "kernel '%s' was built for kernel ABI %u, this h5mr has ABI %u",
                                k->name, k->abi, (unsigned)H5MR_KERNEL_ABI);
@@ -97,7 +96,8 @@ h5mr_status h5mr_ctx_param_i64(h5mr_ctx *ctx, const char *key, int64_t *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end != '\0')
-        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not an integer", ctx->kernel->name, key, s);
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not an integer", ctx->kernel->name, key,
+                              s);
     *out = v;
     return H5MR_OK;
 }
@@ -110,7 +110,8 @@ h5mr_status h5mr_ctx_param_f64(h5mr_ctx *ctx, const char *key, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end != '\0' || isnan(v))
-        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not a number", ctx->kernel->name, key, s);
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not a number", ctx->kernel->name, key,
+                              s);
     *out = v;
     return H5MR_OK;
 }
@@ -119,9 +120,13 @@ h5mr_status h5mr_ctx_param_bool(h5mr_ctx *ctx, const char *key, int *out)
 {
     const char *s = h5mr_ctx_param(ctx, key);
     if (!s) return H5MR_OK;
-    if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes")) *out = 1;
-    else if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no")) *out = 0;
-    else return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not true or false", ctx->kernel->name, key, s);
+    if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
+        *out = 1;
+    else if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no"))
+        *out = 0;
+    else
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s=%s is not true or false", ctx->kernel->name,
+                              key, s);
     return H5MR_OK;
 }
 
@@ -200,8 +205,10 @@ void *h5mr__state_new(h5mr_ctx *ctx)
 void h5mr__state_free(h5mr_ctx *ctx, void *state)
 {
     if (!state) return;
-    if (ctx->kernel->state_free) ctx->kernel->state_free(ctx, state);
-    else free(state);
+    if (ctx->kernel->state_free)
+        ctx->kernel->state_free(ctx, state);
+    else
+        free(state);
 }
 
 h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n, int *owned)

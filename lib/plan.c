@@ -1,9 +1,8 @@
 /* plan.c: cutting dimension 0 into work items of whole rows, aligned to storage chunks. */
 #include "internal.h"
 
-h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size,
-                            uint64_t storage_rows, uint64_t requested, h5mr__plan *plan,
-                            h5mr_error *err)
+h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
+                            uint64_t requested, h5mr__plan *plan, h5mr_error *err)
 {
     unsigned __int128 row_bytes = (unsigned __int128)row_elems * elem_size;
     uint64_t chunk;
@@ -13,18 +12,21 @@ h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_siz
         uint64_t unit = storage_rows > 0 ? storage_rows : 1;
         unsigned __int128 unit_bytes = row_bytes * unit;
         uint64_t k = 1;
-        if (unit_bytes == 0) k = rows > 0 ? (rows + unit - 1) / unit : 1;
-        else if (unit_bytes < H5MR__ITEM_TARGET_BYTES) k = (uint64_t)(H5MR__ITEM_TARGET_BYTES / unit_bytes);
+        if (unit_bytes == 0)
+            k = rows > 0 ? (rows + unit - 1) / unit : 1;
+        else if (unit_bytes < H5MR__ITEM_TARGET_BYTES)
+            k = (uint64_t)(H5MR__ITEM_TARGET_BYTES / unit_bytes);
         chunk = k * unit;
         if (rows > 0 && chunk > rows) chunk = rows;
     }
     unsigned __int128 item_bytes = row_bytes * (rows > 0 && chunk > rows ? rows : chunk);
     if (rows > 0 && item_bytes > H5MR__ITEM_LIMIT_BYTES) {
         if (requested > 0)
-            return h5mr__error_set(err, H5MR_ELIMIT,
-                                   "--chunk-rows %llu makes items of %.3g GB, more than the 2 GiB one MPI message can carry; "
-                                   "give a smaller --chunk-rows",
-                                   (unsigned long long)requested, (double)item_bytes / 1e9);
+            return h5mr__error_set(
+                err, H5MR_ELIMIT,
+                "--chunk-rows %llu makes items of %.3g GB, more than the 2 GiB one MPI message can carry; "
+                "give a smaller --chunk-rows",
+                (unsigned long long)requested, (double)item_bytes / 1e9);
         return h5mr__error_set(err, H5MR_ELIMIT,
                                "one storage chunk of the dataset is %.3g GB, more than the 2 GiB one MPI message can "
                                "carry; pass --chunk-rows to cut smaller items",

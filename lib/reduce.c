@@ -53,7 +53,8 @@ h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err)
         MPI_Recv(&hdr, 1, MPI_UINT64_T, rank + mask, H5MR__TAG_RSIZE, job->comm, MPI_STATUS_IGNORE);
         if (hdr == UINT64_MAX) {
             /* The child failed; its own error reaches everyone at the next agreement. */
-            if (st == H5MR_OK) st = h5mr__error_set(err, H5MR_EINTERNAL, "a rank below %d failed in the reduction", rank);
+            if (st == H5MR_OK)
+                st = h5mr__error_set(err, H5MR_EINTERNAL, "a rank below %d failed in the reduction", rank);
             continue;
         }
         void *bytes = malloc(hdr ? hdr : 1);
@@ -64,8 +65,9 @@ h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err)
             char sink[64];
             for (uint64_t off = 0; off < hdr; off += PIECE)
                 MPI_Recv(sink, (int)sizeof sink, MPI_BYTE, rank + mask, H5MR__TAG_RDATA, job->comm, MPI_STATUS_IGNORE);
-            if (st == H5MR_OK) st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %llu bytes for a state",
-                                                    (unsigned long long)hdr);
+            if (st == H5MR_OK)
+                st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %llu bytes for a state",
+                                     (unsigned long long)hdr);
             continue;
         }
         recv_bytes(bytes, hdr, rank + mask, job->comm);

@@ -34,9 +34,8 @@ void h5mr__result_free(h5mr_result *r)
     free(r);
 }
 
-h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_type type,
-                                  int ndims, const uint64_t *shape, const void *data,
-                                  const uint8_t *valid)
+h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_type type, int ndims,
+                                  const uint64_t *shape, const void *data, const uint8_t *valid)
 {
     if (!r || !name || ndims < 0 || ndims > H5MR__MAX_DIMS || (ndims > 0 && !shape)) return H5MR_EUSAGE;
     if (h5mr_result_find(r, name)) return H5MR_EUSAGE;
@@ -48,7 +47,8 @@ h5mr_status h5mr_result_set_array(h5mr_result *r, const char *name, h5mr_field_t
         r->cap = cap;
     }
     uint64_t n = 1;
-    for (int d = 0; d < ndims; d++) n *= shape[d];
+    for (int d = 0; d < ndims; d++)
+        n *= shape[d];
     field_store *s = &r->fields[r->n];
     memset(s, 0, sizeof *s);
     s->name = strdup(name);
@@ -84,10 +84,7 @@ h5mr_status h5mr_result_set_null(h5mr_result *r, const char *name) { return h5mr
 
 size_t h5mr_result_count(const h5mr_result *r) { return r ? r->n : 0; }
 
-const h5mr_field *h5mr_result_field(const h5mr_result *r, size_t i)
-{
-    return r && i < r->n ? &r->fields[i].f : NULL;
-}
+const h5mr_field *h5mr_result_field(const h5mr_result *r, size_t i) { return r && i < r->n ? &r->fields[i].f : NULL; }
 
 const h5mr_field *h5mr_result_find(const h5mr_result *r, const char *name)
 {
@@ -123,8 +120,10 @@ void h5mr_json_write_string(FILE *out, const char *s)
         case '\t': fputs("\\t", out); break;
         case '\r': fputs("\\r", out); break;
         default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
         }
     }
     fputc('"', out);

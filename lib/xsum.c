@@ -65,7 +65,8 @@ void h5mr_xsum_merge(h5mr_xsum *into, const h5mr_xsum *from)
     h5mr_xsum f = *from;
     carry(&f);
     carry(into);
-    for (int i = 0; i < NW; i++) into->w[i] += f.w[i];
+    for (int i = 0; i < NW; i++)
+        into->w[i] += f.w[i];
     into->adds = 2; /* every word grew by less than 2^33 */
     into->special |= from->special;
 }
@@ -85,11 +86,13 @@ double h5mr_xsum_round(const h5mr_xsum *src)
      * whole is the sign of the top word. */
     int neg = s.w[NW - 1] < 0;
     if (neg) {
-        for (int i = 0; i < NW; i++) s.w[i] = -s.w[i];
+        for (int i = 0; i < NW; i++)
+            s.w[i] = -s.w[i];
         carry(&s);
     }
     int k = NW - 1;
-    while (k >= 0 && s.w[k] == 0) k--;
+    while (k >= 0 && s.w[k] == 0)
+        k--;
     if (k < 0) return 0.0;
     /* Take the top 96 bits (words k, k-1, k-2) and fold the rest into a sticky bit. */
     unsigned __int128 top = 0;
@@ -99,9 +102,13 @@ double h5mr_xsum_round(const h5mr_xsum *src)
         if (k - j >= 0) top |= (uint64_t)s.w[k - j];
     }
     for (int i = k - 3; i >= 0; i--)
-        if (s.w[i]) { sticky = 1; break; }
+        if (s.w[i]) {
+            sticky = 1;
+            break;
+        }
     int lead = 0; /* bits in top */
-    for (unsigned __int128 t = top; t; t >>= 1) lead++;
+    for (unsigned __int128 t = top; t; t >>= 1)
+        lead++;
     int shift = lead - 64; /* shift top right to get 64 significant bits */
     uint64_t mant;
     if (shift > 0) {

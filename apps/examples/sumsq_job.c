@@ -5,7 +5,9 @@
 #include <h5mr.h>
 #include <stdio.h>
 
-typedef struct { double sum; } sumsq_state; /* flat state: moved between ranks as bytes */
+typedef struct {
+    double sum;
+} sumsq_state; /* flat state: moved between ranks as bytes */
 
 static h5mr_status sumsq_setup(h5mr_ctx *ctx)
 {
@@ -19,7 +21,8 @@ static h5mr_status sumsq_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const double *x = b->data;
     sumsq_state *s = state;
-    for (uint64_t i = 0; i < b->rows * b->row_elems; i++) s->sum += x[i] * x[i];
+    for (uint64_t i = 0; i < b->rows * b->row_elems; i++)
+        s->sum += x[i] * x[i];
     return H5MR_OK;
 }
 

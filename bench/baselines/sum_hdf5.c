@@ -29,7 +29,8 @@ int main(int argc, char **argv)
     hsize_t dims[32], start[32] = {0}, count[32];
     H5Sget_simple_extent_dims(s, dims, NULL);
     hsize_t row = 1;
-    for (int i = 1; i < nd; i++) row *= dims[i];
+    for (int i = 1; i < nd; i++)
+        row *= dims[i];
     hsize_t per = argc > 3 ? strtoull(argv[3], NULL, 10) : ((4u << 20) / 8 + row - 1) / row;
     double *buf = malloc(per * row * sizeof *buf);
     double acc[8] = {0};
@@ -37,18 +38,22 @@ int main(int argc, char **argv)
         hsize_t n = dims[0] - r < per ? dims[0] - r : per;
         start[0] = r;
         count[0] = n;
-        for (int i = 1; i < nd; i++) count[i] = dims[i];
+        for (int i = 1; i < nd; i++)
+            count[i] = dims[i];
         hid_t m = H5Screate_simple(nd, count, NULL);
         H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, count, NULL);
         H5Dread(d, H5T_NATIVE_DOUBLE, m, s, H5P_DEFAULT, buf);
         H5Sclose(m);
         hsize_t i = 0, len = n * row;
         for (; i + 8 <= len; i += 8)
-            for (int k = 0; k < 8; k++) acc[k] += buf[i + k];
-        for (; i < len; i++) acc[0] += buf[i];
+            for (int k = 0; k < 8; k++)
+                acc[k] += buf[i + k];
+        for (; i < len; i++)
+            acc[0] += buf[i];
     }
     double sum = 0;
-    for (int k = 0; k < 8; k++) sum += acc[k];
+    for (int k = 0; k < 8; k++)
+        sum += acc[k];
     double t = now() - t0;
     printf("%.6f %llu %.17g\n", t, (unsigned long long)(dims[0] * row * 8), sum);
     free(buf);

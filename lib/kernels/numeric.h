@@ -21,13 +21,13 @@ typedef double h5mr_v2d __attribute__((vector_size(16)));
 typedef int64_t h5mr_v2l __attribute__((vector_size(16)));
 
 /* h5mr_load2_<ctype>(p): two elements from p (any alignment) as doubles. */
-#define H5MR_DEFINE_LOAD2(T)                                                           \
-    typedef T h5mr_v2_##T __attribute__((vector_size(2 * sizeof(T))));                \
-    static inline h5mr_v2d h5mr_load2_##T(const T *p)                                  \
-    {                                                                                  \
-        h5mr_v2_##T v;                                                                 \
-        memcpy(&v, p, sizeof v);                                                       \
-        return __builtin_convertvector(v, h5mr_v2d);                                   \
+#define H5MR_DEFINE_LOAD2(T)                                                                                           \
+    typedef T h5mr_v2_##T __attribute__((vector_size(2 * sizeof(T))));                                                 \
+    static inline h5mr_v2d h5mr_load2_##T(const T *p)                                                                  \
+    {                                                                                                                  \
+        h5mr_v2_##T v;                                                                                                 \
+        memcpy(&v, p, sizeof v);                                                                                       \
+        return __builtin_convertvector(v, h5mr_v2d);                                                                   \
     }
 H5MR_DEFINE_LOAD2(int8_t)
 H5MR_DEFINE_LOAD2(int16_t)
@@ -47,13 +47,13 @@ H5MR_DEFINE_LOAD2(double)
 #pragma GCC diagnostic ignored "-Wpsabi"
 typedef double h5mr_v4d __attribute__((vector_size(32)));
 typedef int64_t h5mr_v4l __attribute__((vector_size(32)));
-#define H5MR_DEFINE_LOAD4(T)                                                           \
-    typedef T h5mr_v4_##T __attribute__((vector_size(4 * sizeof(T))));                \
-    static inline h5mr_v4d h5mr_load4_##T(const T *p)                                  \
-    {                                                                                  \
-        h5mr_v4_##T v;                                                                 \
-        memcpy(&v, p, sizeof v);                                                       \
-        return __builtin_convertvector(v, h5mr_v4d);                                   \
+#define H5MR_DEFINE_LOAD4(T)                                                                                           \
+    typedef T h5mr_v4_##T __attribute__((vector_size(4 * sizeof(T))));                                                 \
+    static inline h5mr_v4d h5mr_load4_##T(const T *p)                                                                  \
+    {                                                                                                                  \
+        h5mr_v4_##T v;                                                                                                 \
+        memcpy(&v, p, sizeof v);                                                                                       \
+        return __builtin_convertvector(v, h5mr_v4d);                                                                   \
     }
 H5MR_DEFINE_LOAD4(int8_t)
 H5MR_DEFINE_LOAD4(int16_t)
@@ -86,22 +86,22 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
 }
 
 /* hi + v → hi (rounded) with the rounding error added to lo. */
-#define H5MR_TWOSUM_ACC(hi, lo, v)                                                     \
-    do {                                                                               \
-        __typeof__(hi) t_ = (hi) + (v);                                                \
-        __typeof__(hi) b_ = t_ - (hi);                                                 \
-        (lo) += ((hi) - (t_ - b_)) + ((v)-b_);                                         \
-        (hi) = t_;                                                                     \
+#define H5MR_TWOSUM_ACC(hi, lo, v)                                                                                     \
+    do {                                                                                                               \
+        __typeof__(hi) t_ = (hi) + (v);                                                                                \
+        __typeof__(hi) b_ = t_ - (hi);                                                                                 \
+        (lo) += ((hi) - (t_ - b_)) + ((v)-b_);                                                                         \
+        (hi) = t_;                                                                                                     \
     } while (0)
 
 /* Exact square x*x = p + e (Veltkamp/Dekker, no FMA needed).  Valid for |x| < 2^996. */
-#define H5MR_EXACT_SQUARE(x, p, e)                                                     \
-    do {                                                                               \
-        __typeof__(x) c_ = 134217729.0 * (x);                                               \
-        __typeof__(x) h_ = c_ - (c_ - (x));                                               \
-        __typeof__(x) l_ = (x)-h_;                                                        \
-        (p) = (x) * (x);                                                               \
-        (e) = ((h_ * h_ - (p)) + 2.0 * h_ * l_) + l_ * l_;                             \
+#define H5MR_EXACT_SQUARE(x, p, e)                                                                                     \
+    do {                                                                                                               \
+        __typeof__(x) c_ = 134217729.0 * (x);                                                                          \
+        __typeof__(x) h_ = c_ - (c_ - (x));                                                                            \
+        __typeof__(x) l_ = (x)-h_;                                                                                     \
+        (p) = (x) * (x);                                                                                               \
+        (e) = ((h_ * h_ - (p)) + 2.0 * h_ * l_) + l_ * l_;                                                             \
     } while (0)
 
 /* A double-double number hi + lo, for the few operations of finish(). */

@@ -21,175 +21,177 @@ typedef struct stats_state {
 } stats_state;
 
 /* Σx² and the count of one item into lanes, then into the exact sum. */
-#define SQUARES(T, exact)                                                              \
-    static void squares_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)     \
-    {                                                                                  \
-        double h1[H5MR_LANES] = {0}, l1[H5MR_LANES] = {0};                             \
-        double h2[H5MR_LANES] = {0}, l2[H5MR_LANES] = {0};                             \
-        double mn[H5MR_LANES], mx[H5MR_LANES];                                         \
-        int64_t cnt[H5MR_LANES] = {0};                                                 \
-        for (int k = 0; k < H5MR_LANES; k++) {                                         \
-            mn[k] = INFINITY;                                                          \
-            mx[k] = -INFINITY;                                                         \
-        }                                                                              \
-        uint64_t i = 0;                                                                \
-        for (; i + H5MR_LANES <= n; i += H5MR_LANES) {                                 \
-            for (int k = 0; k < H5MR_LANES; k++) {                                     \
-                double v = (double)x[i + k];                                           \
-                int ok = v == v;                                                       \
-                mn[k] = v < mn[k] ? v : mn[k];                                         \
-                mx[k] = v > mx[k] ? v : mx[k];                                         \
-                v = ok ? v : 0.0;                                                      \
-                cnt[k] += ok;                                                          \
-                double p, e;                                                           \
-                if (exact) {                                                           \
-                    p = v * v;                                                         \
-                    e = 0.0;                                                           \
-                } else {                                                               \
-                    H5MR_EXACT_SQUARE(v, p, e);                                        \
-                }                                                                      \
-                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                      \
-                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                      \
-                l2[k] += e;                                                            \
-            }                                                                          \
-        }                                                                              \
-        for (; i < n; i++) {                                                           \
-            double v = (double)x[i], p, e;                                             \
-            if (v != v) continue;                                                      \
-            mn[0] = v < mn[0] ? v : mn[0];                                             \
-            mx[0] = v > mx[0] ? v : mx[0];                                             \
-            cnt[0]++;                                                                  \
-            if (exact) {                                                               \
-                p = v * v;                                                             \
-                e = 0.0;                                                               \
-            } else {                                                                   \
-                H5MR_EXACT_SQUARE(v, p, e);                                            \
-            }                                                                          \
-            H5MR_TWOSUM_ACC(h1[0], l1[0], v);                                          \
-            H5MR_TWOSUM_ACC(h2[0], l2[0], p);                                          \
-            l2[0] += e;                                                                \
-        }                                                                              \
-        int finite = 1;                                                                \
-        int64_t c = 0;                                                                 \
-        for (int k = 0; k < H5MR_LANES; k++) {                                         \
-            finite &= isfinite(h1[k]) && isfinite(l1[k]) && isfinite(h2[k]) && isfinite(l2[k]); \
-            c += cnt[k];                                                               \
-            s->fmin = mn[k] < s->fmin ? mn[k] : s->fmin;                               \
-            s->fmax = mx[k] > s->fmax ? mx[k] : s->fmax;                               \
-        }                                                                              \
-        s->count += c;                                                                 \
-        s->nan_count += (int64_t)n - c;                                                \
-        if (finite) {                                                                  \
-            for (int k = 0; k < H5MR_LANES; k++) {                                     \
-                if (s1) {                                                              \
-                    h5mr_xsum_add(s1, h1[k]);                                          \
-                    h5mr_xsum_add(s1, l1[k]);                                          \
-                }                                                                      \
-                h5mr_xsum_add(&s->s2, h2[k]);                                          \
-                h5mr_xsum_add(&s->s2, l2[k]);                                          \
-            }                                                                          \
-            return;                                                                    \
-        }                                                                              \
-        /* Infinities, or squares beyond the double range: one by one.  x² of a     \
-         * huge finite x is +inf here, as numpy's float64 variance would be. */       \
-        for (i = 0; i < n; i++) {                                                      \
-            double v = (double)x[i], p, e = 0.0;                                       \
-            if (v != v) continue;                                                      \
-            if (s1) h5mr_xsum_add(s1, v);                                              \
-            if (fabs(v) < 0x1p996) {                                                   \
-                H5MR_EXACT_SQUARE(v, p, e);                                            \
-            } else {                                                                   \
-                p = v * v;                                                             \
-            }                                                                          \
-            h5mr_xsum_add(&s->s2, p);                                                  \
-            h5mr_xsum_add(&s->s2, e);                                                  \
-        }                                                                              \
+#define SQUARES(T, exact)                                                                                              \
+    static void squares_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                     \
+    {                                                                                                                  \
+        double h1[H5MR_LANES] = {0}, l1[H5MR_LANES] = {0};                                                             \
+        double h2[H5MR_LANES] = {0}, l2[H5MR_LANES] = {0};                                                             \
+        double mn[H5MR_LANES], mx[H5MR_LANES];                                                                         \
+        int64_t cnt[H5MR_LANES] = {0};                                                                                 \
+        for (int k = 0; k < H5MR_LANES; k++) {                                                                         \
+            mn[k] = INFINITY;                                                                                          \
+            mx[k] = -INFINITY;                                                                                         \
+        }                                                                                                              \
+        uint64_t i = 0;                                                                                                \
+        for (; i + H5MR_LANES <= n; i += H5MR_LANES) {                                                                 \
+            for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
+                double v = (double)x[i + k];                                                                           \
+                int ok = v == v;                                                                                       \
+                mn[k] = v < mn[k] ? v : mn[k];                                                                         \
+                mx[k] = v > mx[k] ? v : mx[k];                                                                         \
+                v = ok ? v : 0.0;                                                                                      \
+                cnt[k] += ok;                                                                                          \
+                double p, e;                                                                                           \
+                if (exact) {                                                                                           \
+                    p = v * v;                                                                                         \
+                    e = 0.0;                                                                                           \
+                } else {                                                                                               \
+                    H5MR_EXACT_SQUARE(v, p, e);                                                                        \
+                }                                                                                                      \
+                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                                                      \
+                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                                                      \
+                l2[k] += e;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (; i < n; i++) {                                                                                           \
+            double v = (double)x[i], p, e;                                                                             \
+            if (v != v) continue;                                                                                      \
+            mn[0] = v < mn[0] ? v : mn[0];                                                                             \
+            mx[0] = v > mx[0] ? v : mx[0];                                                                             \
+            cnt[0]++;                                                                                                  \
+            if (exact) {                                                                                               \
+                p = v * v;                                                                                             \
+                e = 0.0;                                                                                               \
+            } else {                                                                                                   \
+                H5MR_EXACT_SQUARE(v, p, e);                                                                            \
+            }                                                                                                          \
+            H5MR_TWOSUM_ACC(h1[0], l1[0], v);                                                                          \
+            H5MR_TWOSUM_ACC(h2[0], l2[0], p);                                                                          \
+            l2[0] += e;                                                                                                \
+        }                                                                                                              \
+        int finite = 1;                                                                                                \
+        int64_t c = 0;                                                                                                 \
+        for (int k = 0; k < H5MR_LANES; k++) {                                                                         \
+            finite &= isfinite(h1[k]) && isfinite(l1[k]) && isfinite(h2[k]) && isfinite(l2[k]);                        \
+            c += cnt[k];                                                                                               \
+            s->fmin = mn[k] < s->fmin ? mn[k] : s->fmin;                                                               \
+            s->fmax = mx[k] > s->fmax ? mx[k] : s->fmax;                                                               \
+        }                                                                                                              \
+        s->count += c;                                                                                                 \
+        s->nan_count += (int64_t)n - c;                                                                                \
+        if (finite) {                                                                                                  \
+            for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
+                if (s1) {                                                                                              \
+                    h5mr_xsum_add(s1, h1[k]);                                                                          \
+                    h5mr_xsum_add(s1, l1[k]);                                                                          \
+                }                                                                                                      \
+                h5mr_xsum_add(&s->s2, h2[k]);                                                                          \
+                h5mr_xsum_add(&s->s2, l2[k]);                                                                          \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        /* Infinities, or squares beyond the double range: one by one.  x² of a                                       \
+         * huge finite x is +inf here, as numpy's float64 variance would be. */                                        \
+        for (i = 0; i < n; i++) {                                                                                      \
+            double v = (double)x[i], p, e = 0.0;                                                                       \
+            if (v != v) continue;                                                                                      \
+            if (s1) h5mr_xsum_add(s1, v);                                                                              \
+            if (fabs(v) < 0x1p996) {                                                                                   \
+                H5MR_EXACT_SQUARE(v, p, e);                                                                            \
+            } else {                                                                                                   \
+                p = v * v;                                                                                             \
+            }                                                                                                          \
+            h5mr_xsum_add(&s->s2, p);                                                                                  \
+            h5mr_xsum_add(&s->s2, e);                                                                                  \
+        }                                                                                                              \
     }
 
 /* The fast path of one item: eight lanes (element i in lane i mod 8) of TwoSum for Σx
  * and for Σx² (x² split exactly into p + e), and min/max, with no NaN test.  Returns 0
  * when a lane is not finite (a NaN, an infinity, an overflow): the item then takes the
  * careful path above.  With exact = 1 the squares need no split (small types). */
-#define FAST(T, exact)                                                                 \
-    H5MR_HOT static int fast_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1) \
-    {                                                                                  \
-        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}};           \
-        h5mr_v4d mn[2], mx[2];                                                         \
-        for (int k = 0; k < 2; k++) mn[k] = mx[k] = h5mr_load4_##T(x);                 \
-        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                     \
-            for (int k = 0; k < 2; k++) {                                              \
-                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k), p, e;                      \
-                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                           \
-                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                           \
-                if (exact) {                                                           \
-                    p = v * v;                                                         \
-                    e = (h5mr_v4d){0};                                                 \
-                } else {                                                               \
-                    H5MR_EXACT_SQUARE(v, p, e);                                        \
-                }                                                                      \
-                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                      \
-                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                      \
-                l2[k] += e;                                                            \
-            }                                                                          \
-        }                                                                              \
-        for (int k = 0; k < 8; k++)                                                    \
-            if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) ||          \
-                !isfinite(h2[k / 4][k % 4]) || !isfinite(l2[k / 4][k % 4]))            \
-                return 0;                                                              \
-        for (int k = 0; k < 8; k++) {                                                  \
-            double a = mn[k / 4][k % 4], b = mx[k / 4][k % 4];                         \
-            s->fmin = a < s->fmin ? a : s->fmin;                                       \
-            s->fmax = b > s->fmax ? b : s->fmax;                                       \
-            if (s1) {                                                                  \
-                h5mr_xsum_add(s1, h1[k / 4][k % 4]);                                   \
-                h5mr_xsum_add(s1, l1[k / 4][k % 4]);                                   \
-            }                                                                          \
-            h5mr_xsum_add(&s->s2, h2[k / 4][k % 4]);                                   \
-            h5mr_xsum_add(&s->s2, l2[k / 4][k % 4]);                                   \
-        }                                                                              \
-        s->count += (int64_t)n;                                                        \
-        return 1;                                                                      \
+#define FAST(T, exact)                                                                                                 \
+    H5MR_HOT static int fast_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                \
+    {                                                                                                                  \
+        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}};                                           \
+        h5mr_v4d mn[2], mx[2];                                                                                         \
+        for (int k = 0; k < 2; k++)                                                                                    \
+            mn[k] = mx[k] = h5mr_load4_##T(x);                                                                         \
+        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
+            for (int k = 0; k < 2; k++) {                                                                              \
+                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k), p, e;                                                      \
+                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                           \
+                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                           \
+                if (exact) {                                                                                           \
+                    p = v * v;                                                                                         \
+                    e = (h5mr_v4d){0};                                                                                 \
+                } else {                                                                                               \
+                    H5MR_EXACT_SQUARE(v, p, e);                                                                        \
+                }                                                                                                      \
+                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                                                      \
+                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                                                      \
+                l2[k] += e;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int k = 0; k < 8; k++)                                                                                    \
+            if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) || !isfinite(h2[k / 4][k % 4]) ||           \
+                !isfinite(l2[k / 4][k % 4]))                                                                           \
+                return 0;                                                                                              \
+        for (int k = 0; k < 8; k++) {                                                                                  \
+            double a = mn[k / 4][k % 4], b = mx[k / 4][k % 4];                                                         \
+            s->fmin = a < s->fmin ? a : s->fmin;                                                                       \
+            s->fmax = b > s->fmax ? b : s->fmax;                                                                       \
+            if (s1) {                                                                                                  \
+                h5mr_xsum_add(s1, h1[k / 4][k % 4]);                                                                   \
+                h5mr_xsum_add(s1, l1[k / 4][k % 4]);                                                                   \
+            }                                                                                                          \
+            h5mr_xsum_add(&s->s2, h2[k / 4][k % 4]);                                                                   \
+            h5mr_xsum_add(&s->s2, l2[k / 4][k % 4]);                                                                   \
+        }                                                                                                              \
+        s->count += (int64_t)n;                                                                                        \
+        return 1;                                                                                                      \
     }
 
 /* One item: the fast path over whole groups of eight, the careful one otherwise. */
-#define ITEM(T)                                                                        \
-    static void item_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)        \
-    {                                                                                  \
-        uint64_t body = n - n % 8;                                                     \
-        if (body > 0 && fast_##T(x, body, s, s1)) {                                    \
-            squares_##T(x + body, n - body, s, s1);                                    \
-            return;                                                                    \
-        }                                                                              \
-        squares_##T(x, n, s, s1);                                                      \
+#define ITEM(T)                                                                                                        \
+    static void item_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                        \
+    {                                                                                                                  \
+        uint64_t body = n - n % 8;                                                                                     \
+        if (body > 0 && fast_##T(x, body, s, s1)) {                                                                    \
+            squares_##T(x + body, n - body, s, s1);                                                                    \
+            return;                                                                                                    \
+        }                                                                                                              \
+        squares_##T(x, n, s, s1);                                                                                      \
     }
 
 /* Integer types also sum x exactly and track exact min/max. */
-#define INTS(T, ACC)                                                                   \
-    static void ints_##T(const T *x, uint64_t n, stats_state *s)                       \
-    {                                                                                  \
-        ACC acc[H5MR_LANES] = {0};                                                     \
-        T mn[H5MR_LANES], mx[H5MR_LANES];                                              \
-        if (n == 0) return;                                                            \
-        for (int k = 0; k < H5MR_LANES; k++) mn[k] = mx[k] = x[0];                     \
-        uint64_t i = 0;                                                                \
-        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                   \
-            for (int k = 0; k < H5MR_LANES; k++) {                                     \
-                T v = x[i + k];                                                        \
-                acc[k] += v;                                                           \
-                mn[k] = v < mn[k] ? v : mn[k];                                         \
-                mx[k] = v > mx[k] ? v : mx[k];                                         \
-            }                                                                          \
-        for (; i < n; i++) {                                                           \
-            acc[0] += x[i];                                                            \
-            mn[0] = x[i] < mn[0] ? x[i] : mn[0];                                       \
-            mx[0] = x[i] > mx[0] ? x[i] : mx[0];                                       \
-        }                                                                              \
-        for (int k = 0; k < H5MR_LANES; k++) {                                         \
-            s->isum += acc[k];                                                         \
-            if (mn[k] < s->imin) s->imin = mn[k];                                      \
-            if (mx[k] > s->imax) s->imax = mx[k];                                      \
-        }                                                                              \
-        item_##T(x, n, s, NULL);                                                       \
+#define INTS(T, ACC)                                                                                                   \
+    static void ints_##T(const T *x, uint64_t n, stats_state *s)                                                       \
+    {                                                                                                                  \
+        ACC acc[H5MR_LANES] = {0};                                                                                     \
+        T mn[H5MR_LANES], mx[H5MR_LANES];                                                                              \
+        if (n == 0) return;                                                                                            \
+        for (int k = 0; k < H5MR_LANES; k++)                                                                           \
+            mn[k] = mx[k] = x[0];                                                                                      \
+        uint64_t i = 0;                                                                                                \
+        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                                                   \
+            for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
+                T v = x[i + k];                                                                                        \
+                acc[k] += v;                                                                                           \
+                mn[k] = v < mn[k] ? v : mn[k];                                                                         \
+                mx[k] = v > mx[k] ? v : mx[k];                                                                         \
+            }                                                                                                          \
+        for (; i < n; i++) {                                                                                           \
+            acc[0] += x[i];                                                                                            \
+            mn[0] = x[i] < mn[0] ? x[i] : mn[0];                                                                       \
+            mx[0] = x[i] > mx[0] ? x[i] : mx[0];                                                                       \
+        }                                                                                                              \
+        for (int k = 0; k < H5MR_LANES; k++) {                                                                         \
+            s->isum += acc[k];                                                                                         \
+            if (mn[k] < s->imin) s->imin = mn[k];                                                                      \
+            if (mx[k] > s->imax) s->imax = mx[k];                                                                      \
+        }                                                                                                              \
+        item_##T(x, n, s, NULL);                                                                                       \
     }
 
 SQUARES(int8_t, 1)
@@ -310,7 +312,8 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
     if (st != H5MR_OK) return st;
     if (s->count == 0) {
         const char *undefined[] = {"mean", "var", "std", "min", "max"};
-        for (int i = 0; i < 5 && st == H5MR_OK; i++) st = h5mr_result_set_null(r, undefined[i]);
+        for (int i = 0; i < 5 && st == H5MR_OK; i++)
+            st = h5mr_result_set_null(r, undefined[i]);
         return st;
     }
     double mean = h5mr_dd_div(s1, n);

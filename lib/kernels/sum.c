@@ -23,116 +23,121 @@ typedef struct sum_state {
 } sum_state;
 
 /* Types of 32 bits or less: an item (< 2^31 bytes) cannot overflow int64 lanes. */
-#define SUM_SMALL_INT(T)                                                               \
-    static void sum_##T(const T *x, uint64_t n, sum_state *s)                          \
-    {                                                                                  \
-        int64_t acc[H5MR_LANES] = {0};                                                 \
-        uint64_t i = 0;                                                                \
-        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                   \
-            for (int k = 0; k < H5MR_LANES; k++) acc[k] += x[i + k];                   \
-        for (; i < n; i++) acc[0] += x[i];                                             \
-        int64_t t = 0;                                                                 \
-        for (int k = 0; k < H5MR_LANES; k++) t += acc[k];                              \
-        s->isum += t;                                                                  \
-        s->count += (int64_t)n;                                                        \
+#define SUM_SMALL_INT(T)                                                                                               \
+    static void sum_##T(const T *x, uint64_t n, sum_state *s)                                                          \
+    {                                                                                                                  \
+        int64_t acc[H5MR_LANES] = {0};                                                                                 \
+        uint64_t i = 0;                                                                                                \
+        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                                                   \
+            for (int k = 0; k < H5MR_LANES; k++)                                                                       \
+                acc[k] += x[i + k];                                                                                    \
+        for (; i < n; i++)                                                                                             \
+            acc[0] += x[i];                                                                                            \
+        int64_t t = 0;                                                                                                 \
+        for (int k = 0; k < H5MR_LANES; k++)                                                                           \
+            t += acc[k];                                                                                               \
+        s->isum += t;                                                                                                  \
+        s->count += (int64_t)n;                                                                                        \
     }
 
-#define SUM_BIG_INT(T)                                                                 \
-    static void sum_##T(const T *x, uint64_t n, sum_state *s)                          \
-    {                                                                                  \
-        __int128 acc = 0;                                                              \
-        for (uint64_t i = 0; i < n; i++) acc += x[i];                                  \
-        s->isum += acc;                                                                \
-        s->count += (int64_t)n;                                                        \
+#define SUM_BIG_INT(T)                                                                                                 \
+    static void sum_##T(const T *x, uint64_t n, sum_state *s)                                                          \
+    {                                                                                                                  \
+        __int128 acc = 0;                                                                                              \
+        for (uint64_t i = 0; i < n; i++)                                                                               \
+            acc += x[i];                                                                                               \
+        s->isum += acc;                                                                                                \
+        s->count += (int64_t)n;                                                                                        \
     }
 
 /* Eight TwoSum lanes (element i in lane i mod 8) over one item, into h[8], l[8].
  * Returns 0 when a lane is not finite: a NaN or an infinity was met (or an overflow). */
-#define SUM_LANES_FAST(T)                                                              \
-    H5MR_HOT static int lanes_fast_##T(const T *x, uint64_t n, double *h, double *l)   \
-    {                                                                                  \
-        h5mr_v4d hi0 = {0}, hi1 = {0}, lo0 = {0}, lo1 = {0};                           \
-        uint64_t i = 0;                                                                \
-        for (; i + 32 <= n; i += 32) {                                                 \
-            h5mr_v4d v0 = (h5mr_load4_##T(x + i) + h5mr_load4_##T(x + i + 8)) +        \
-                          (h5mr_load4_##T(x + i + 16) + h5mr_load4_##T(x + i + 24));   \
-            h5mr_v4d v1 = (h5mr_load4_##T(x + i + 4) + h5mr_load4_##T(x + i + 12)) +   \
-                          (h5mr_load4_##T(x + i + 20) + h5mr_load4_##T(x + i + 28));   \
-            H5MR_TWOSUM_ACC(hi0, lo0, v0);                                             \
-            H5MR_TWOSUM_ACC(hi1, lo1, v1);                                             \
-        }                                                                              \
-        for (; i + 8 <= n; i += 8) {                                                   \
-            h5mr_v4d v0 = h5mr_load4_##T(x + i), v1 = h5mr_load4_##T(x + i + 4);       \
-            H5MR_TWOSUM_ACC(hi0, lo0, v0);                                             \
-            H5MR_TWOSUM_ACC(hi1, lo1, v1);                                             \
-        }                                                                              \
-        int finite = 1;                                                                \
-        for (int k = 0; k < 4; k++) {                                                  \
-            h[k] = hi0[k], h[k + 4] = hi1[k], l[k] = lo0[k], l[k + 4] = lo1[k];        \
-            finite &= isfinite(h[k]) && isfinite(h[k + 4]);                            \
-            finite &= isfinite(l[k]) && isfinite(l[k + 4]);                            \
-        }                                                                              \
-        return finite;                                                                 \
+#define SUM_LANES_FAST(T)                                                                                              \
+    H5MR_HOT static int lanes_fast_##T(const T *x, uint64_t n, double *h, double *l)                                   \
+    {                                                                                                                  \
+        h5mr_v4d hi0 = {0}, hi1 = {0}, lo0 = {0}, lo1 = {0};                                                           \
+        uint64_t i = 0;                                                                                                \
+        for (; i + 32 <= n; i += 32) {                                                                                 \
+            h5mr_v4d v0 = (h5mr_load4_##T(x + i) + h5mr_load4_##T(x + i + 8)) +                                        \
+                          (h5mr_load4_##T(x + i + 16) + h5mr_load4_##T(x + i + 24));                                   \
+            h5mr_v4d v1 = (h5mr_load4_##T(x + i + 4) + h5mr_load4_##T(x + i + 12)) +                                   \
+                          (h5mr_load4_##T(x + i + 20) + h5mr_load4_##T(x + i + 28));                                   \
+            H5MR_TWOSUM_ACC(hi0, lo0, v0);                                                                             \
+            H5MR_TWOSUM_ACC(hi1, lo1, v1);                                                                             \
+        }                                                                                                              \
+        for (; i + 8 <= n; i += 8) {                                                                                   \
+            h5mr_v4d v0 = h5mr_load4_##T(x + i), v1 = h5mr_load4_##T(x + i + 4);                                       \
+            H5MR_TWOSUM_ACC(hi0, lo0, v0);                                                                             \
+            H5MR_TWOSUM_ACC(hi1, lo1, v1);                                                                             \
+        }                                                                                                              \
+        int finite = 1;                                                                                                \
+        for (int k = 0; k < 4; k++) {                                                                                  \
+            h[k] = hi0[k], h[k + 4] = hi1[k], l[k] = lo0[k], l[k + 4] = lo1[k];                                        \
+            finite &= isfinite(h[k]) && isfinite(h[k + 4]);                                                            \
+            finite &= isfinite(l[k]) && isfinite(l[k + 4]);                                                            \
+        }                                                                                                              \
+        return finite;                                                                                                 \
     }
 
 /* The same lanes skipping NaN, counting the elements that are not NaN. */
-#define SUM_LANES_NAN(T)                                                               \
-    static int64_t lanes_nan_##T(const T *x, uint64_t n, double *h, double *l)         \
-    {                                                                                  \
-        h5mr_v2d hi[4] = {{0}}, lo[4] = {{0}};                                         \
-        h5mr_v2l cnt[4] = {{0}};                                                       \
-        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                     \
-            for (int k = 0; k < 4; k++) {                                              \
-                h5mr_v2d v = h5mr_load2_##T(x + i + 2 * k);                            \
-                h5mr_v2l m = v == v;                                                   \
-                v = (h5mr_v2d)((h5mr_v2l)v & m);                                       \
-                cnt[k] -= m;                                                           \
-                H5MR_TWOSUM_ACC(hi[k], lo[k], v);                                      \
-            }                                                                          \
-        }                                                                              \
-        int64_t count = 0;                                                             \
-        for (int k = 0; k < 8; k++) {                                                  \
-            h[k] = hi[k / 2][k % 2], l[k] = lo[k / 2][k % 2];                          \
-            count += cnt[k / 2][k % 2];                                                \
-        }                                                                              \
-        return count;                                                                  \
+#define SUM_LANES_NAN(T)                                                                                               \
+    static int64_t lanes_nan_##T(const T *x, uint64_t n, double *h, double *l)                                         \
+    {                                                                                                                  \
+        h5mr_v2d hi[4] = {{0}}, lo[4] = {{0}};                                                                         \
+        h5mr_v2l cnt[4] = {{0}};                                                                                       \
+        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
+            for (int k = 0; k < 4; k++) {                                                                              \
+                h5mr_v2d v = h5mr_load2_##T(x + i + 2 * k);                                                            \
+                h5mr_v2l m = v == v;                                                                                   \
+                v = (h5mr_v2d)((h5mr_v2l)v & m);                                                                       \
+                cnt[k] -= m;                                                                                           \
+                H5MR_TWOSUM_ACC(hi[k], lo[k], v);                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        int64_t count = 0;                                                                                             \
+        for (int k = 0; k < 8; k++) {                                                                                  \
+            h[k] = hi[k / 2][k % 2], l[k] = lo[k / 2][k % 2];                                                          \
+            count += cnt[k / 2][k % 2];                                                                                \
+        }                                                                                                              \
+        return count;                                                                                                  \
     }
 
 /* An item of floats: the fast lanes; if they met NaN, the NaN-skipping lanes; if an
  * infinity or an overflow remains, exact addition one element at a time.  Which path
  * an item takes depends on its data alone, so the bits do not depend on the ranks. */
-#define SUM_FLOAT(T)                                                                   \
-    SUM_LANES_FAST(T)                                                                  \
-    SUM_LANES_NAN(T)                                                                   \
-    static void sum_##T(const T *x, uint64_t n, sum_state *s)                          \
-    {                                                                                  \
-        double h[9], l[9];                                                             \
-        uint64_t body = n - n % 8, i;                                                  \
-        int64_t count = (int64_t)body;                                                 \
-        int finite = lanes_fast_##T(x, body, h, l);                                    \
-        if (!finite) {                                                                 \
-            count = lanes_nan_##T(x, body, h, l);                                      \
-            finite = 1;                                                                \
-            for (int k = 0; k < 8; k++) finite &= isfinite(h[k]) && isfinite(l[k]);    \
-        }                                                                              \
-        h[8] = l[8] = 0;                                                               \
-        for (i = body; i < n; i++) {                                                   \
-            double v = (double)x[i];                                                   \
-            if (v != v) continue;                                                      \
-            count++;                                                                   \
-            H5MR_TWOSUM_ACC(h[8], l[8], v);                                            \
-        }                                                                              \
-        finite &= isfinite(h[8]) && isfinite(l[8]);                                    \
-        s->count += count;                                                             \
-        if (finite) {                                                                  \
-            for (int k = 0; k < 9; k++) {                                              \
-                h5mr_xsum_add(&s->fsum, h[k]);                                         \
-                h5mr_xsum_add(&s->fsum, l[k]);                                         \
-            }                                                                          \
-        } else {                                                                       \
-            for (i = 0; i < n; i++)                                                    \
-                if (x[i] == x[i]) h5mr_xsum_add(&s->fsum, (double)x[i]);               \
-        }                                                                              \
+#define SUM_FLOAT(T)                                                                                                   \
+    SUM_LANES_FAST(T)                                                                                                  \
+    SUM_LANES_NAN(T)                                                                                                   \
+    static void sum_##T(const T *x, uint64_t n, sum_state *s)                                                          \
+    {                                                                                                                  \
+        double h[9], l[9];                                                                                             \
+        uint64_t body = n - n % 8, i;                                                                                  \
+        int64_t count = (int64_t)body;                                                                                 \
+        int finite = lanes_fast_##T(x, body, h, l);                                                                    \
+        if (!finite) {                                                                                                 \
+            count = lanes_nan_##T(x, body, h, l);                                                                      \
+            finite = 1;                                                                                                \
+            for (int k = 0; k < 8; k++)                                                                                \
+                finite &= isfinite(h[k]) && isfinite(l[k]);                                                            \
+        }                                                                                                              \
+        h[8] = l[8] = 0;                                                                                               \
+        for (i = body; i < n; i++) {                                                                                   \
+            double v = (double)x[i];                                                                                   \
+            if (v != v) continue;                                                                                      \
+            count++;                                                                                                   \
+            H5MR_TWOSUM_ACC(h[8], l[8], v);                                                                            \
+        }                                                                                                              \
+        finite &= isfinite(h[8]) && isfinite(l[8]);                                                                    \
+        s->count += count;                                                                                             \
+        if (finite) {                                                                                                  \
+            for (int k = 0; k < 9; k++) {                                                                              \
+                h5mr_xsum_add(&s->fsum, h[k]);                                                                         \
+                h5mr_xsum_add(&s->fsum, l[k]);                                                                         \
+            }                                                                                                          \
+        } else {                                                                                                       \
+            for (i = 0; i < n; i++)                                                                                    \
+                if (x[i] == x[i]) h5mr_xsum_add(&s->fsum, (double)x[i]);                                               \
+        }                                                                                                              \
     }
 
 SUM_SMALL_INT(int8_t)
@@ -156,7 +161,7 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     uint64_t n = b->rows * b->row_elems;
     switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                    \
+#define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e: sum_##ctype(b->data, n, state); break;
         H5MR_DTYPE_TABLE(X)
 #undef X

@@ -18,14 +18,14 @@
 
 static int rank, nranks, failures;
 
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            failures++;                                                                \
-            fprintf(stderr, "FAIL (%d ranks) %s:%d: ", nranks, __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-        }                                                                              \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            failures++;                                                                                                \
+            fprintf(stderr, "FAIL (%d ranks) %s:%d: ", nranks, __FILE__, __LINE__);                                    \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
 typedef struct dcase {
@@ -40,7 +40,7 @@ typedef struct dcase {
 
 static hid_t native(h5mr_dtype t)
 {
-    hid_t m[] = {H5T_NATIVE_INT8,  H5T_NATIVE_INT16,  H5T_NATIVE_INT32,  H5T_NATIVE_INT64, H5T_NATIVE_UINT8,
+    hid_t m[] = {H5T_NATIVE_INT8,   H5T_NATIVE_INT16,  H5T_NATIVE_INT32,  H5T_NATIVE_INT64, H5T_NATIVE_UINT8,
                  H5T_NATIVE_UINT16, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64, H5T_NATIVE_FLOAT, H5T_NATIVE_DOUBLE};
     return m[t];
 }
@@ -48,7 +48,8 @@ static hid_t native(h5mr_dtype t)
 static uint64_t nelems(const dcase *c)
 {
     uint64_t n = 1;
-    for (int i = 0; i < c->ndims; i++) n *= c->shape[i];
+    for (int i = 0; i < c->ndims; i++)
+        n *= c->shape[i];
     return n;
 }
 
@@ -75,7 +76,7 @@ static void write_case(hid_t file, const dcase *c)
             v = (double)(rnd() % 200) - (h5mr_dtype_is_signed(c->t) ? 100 : 0);
         }
         switch (c->t) {
-#define X(e, name, ctype, isf, iss)                                                    \
+#define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e: ((ctype *)buf)[i] = (ctype)v; break;
             H5MR_DTYPE_TABLE(X)
 #undef X
@@ -120,7 +121,7 @@ static ref reference(hid_t file, const dcase *c)
     long double *x = malloc((n + 1) * sizeof *x);
     for (uint64_t i = 0; i < n; i++) {
         switch (c->t) {
-#define X(e, name, ctype, isf, iss)                                                    \
+#define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e: x[i] = (long double)((ctype *)buf)[i]; break;
             H5MR_DTYPE_TABLE(X)
 #undef X
@@ -133,8 +134,10 @@ static ref reference(hid_t file, const dcase *c)
             r.nan_count++;
             continue;
         }
-        if (c->t == H5MR_DTYPE_I64) r.isum += ((int64_t *)buf)[i];
-        else if (!h5mr_dtype_is_float(c->t)) r.isum += (__int128)x[i];
+        if (c->t == H5MR_DTYPE_I64)
+            r.isum += ((int64_t *)buf)[i];
+        else if (!h5mr_dtype_is_float(c->t))
+            r.isum += (__int128)x[i];
         r.sum += x[i];
         r.count++;
         if (x[i] < r.min) r.min = x[i];
@@ -192,7 +195,8 @@ static void check_result(const h5mr_result *r, const dcase *c, const ref *w, con
     CHECK(num(f) == w->nan_count, "%s: nan_count %.0Lf want %" PRId64, ctx, num(f), w->nan_count);
     if (w->count == 0) {
         const char *nul[] = {"mean", "var", "std", "min", "max"};
-        for (int i = 0; i < 5; i++) close_to(r, nul[i], NAN, 0, ctx);
+        for (int i = 0; i < 5; i++)
+            close_to(r, nul[i], NAN, 0, ctx);
         return;
     }
     close_to(r, "mean", w->mean, 1e-14, ctx);
@@ -267,10 +271,12 @@ int main(int argc, char **argv)
     ref *refs = calloc(ncases, sizeof *refs);
     if (rank == 0) {
         hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        for (size_t i = 0; i < ncases; i++) write_case(f, &cases[i]);
+        for (size_t i = 0; i < ncases; i++)
+            write_case(f, &cases[i]);
         H5Fclose(f);
         f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        for (size_t i = 0; i < ncases; i++) refs[i] = reference(f, &cases[i]);
+        for (size_t i = 0; i < ncases; i++)
+            refs[i] = reference(f, &cases[i]);
         H5Fclose(f);
     }
     MPI_Barrier(MPI_COMM_WORLD);
@@ -302,7 +308,8 @@ int main(int argc, char **argv)
                         }
                         CHECK(items == in.items && bytes == in.bytes, "%s: per-rank items/bytes do not add up", ctx);
                         uint64_t want_items = chunks[ci] ? (cases[i].shape[0] + chunks[ci] - 1) / chunks[ci] : in.items;
-                        CHECK(in.items == want_items, "%s: %" PRIu64 " items, want %" PRIu64, ctx, in.items, want_items);
+                        CHECK(in.items == want_items, "%s: %" PRIu64 " items, want %" PRIu64, ctx, in.items,
+                              want_items);
                         check_result(h5mr_job_result(job), &cases[i], &refs[i], kernels[k], ctx);
                         digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
                     } else if (rank == 0) {

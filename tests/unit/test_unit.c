@@ -198,7 +198,8 @@ START_TEST(xsum_order_and_grouping_do_not_matter)
         x[i] = ldexp(m, (int)(rnd() % 200) - 100);
     }
     h5mr_xsum a = {0};
-    for (int i = 0; i < N; i++) h5mr_xsum_add(&a, x[i]);
+    for (int i = 0; i < N; i++)
+        h5mr_xsum_add(&a, x[i]);
     double ref = h5mr_xsum_round(&a);
     for (int trial = 0; trial < 10; trial++) {
         /* shuffle, cut into random groups, merge the groups in reverse */
@@ -213,7 +214,8 @@ START_TEST(xsum_order_and_grouping_do_not_matter)
         while (i < N) {
             int len = 1 + (int)(rnd() % 400);
             h5mr_xsum g = {0};
-            for (int k = 0; k < len && i < N; k++, i++) h5mr_xsum_add(&g, x[i]);
+            for (int k = 0; k < len && i < N; k++, i++)
+                h5mr_xsum_add(&g, x[i]);
             h5mr_xsum_merge(&g, &total);
             total = g;
         }
@@ -232,8 +234,8 @@ END_TEST
 /* Run kernel `name` over n elements of type t cut into items of `per` elements,
  * mapping items into `nstates` states round-robin, moving each through pack/unpack,
  * combining them in the given order.  The result goes to *out (caller frees). */
-static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data, uint64_t n, uint64_t per,
-                               int nstates, int reverse)
+static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data, uint64_t n, uint64_t per, int nstates,
+                               int reverse)
 {
     static h5mr_error err;
     uint64_t shape[1] = {n};
@@ -241,7 +243,8 @@ static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data,
     ck_assert_ptr_nonnull(ctx.kernel);
     ck_assert_int_eq(h5mr__ctx_setup(&ctx), H5MR_OK);
     void *states[8];
-    for (int s = 0; s < nstates; s++) ck_assert_ptr_nonnull(states[s] = h5mr__state_new(&ctx));
+    for (int s = 0; s < nstates; s++)
+        ck_assert_ptr_nonnull(states[s] = h5mr__state_new(&ctx));
     size_t esize = h5mr_dtype_size(t);
     uint64_t item = 0;
     for (uint64_t off = 0; off < n; off += per, item++) {
@@ -266,7 +269,8 @@ static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data,
     }
     h5mr_result *r = h5mr__result_new();
     ck_assert_int_eq(ctx.kernel->finish(&ctx, states[reverse ? nstates - 1 : 0], r), H5MR_OK);
-    for (int s = 0; s < nstates; s++) h5mr__state_free(&ctx, states[s]);
+    for (int s = 0; s < nstates; s++)
+        h5mr__state_free(&ctx, states[s]);
     h5mr__ctx_release(&ctx);
     return r;
 }
@@ -336,7 +340,7 @@ static void *make_data(h5mr_dtype t, uint64_t n, double *img, int with_nan)
         }
         img[i] = v;
         switch (t) {
-#define X(e, name, ctype, isf, iss)                                                    \
+#define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e: ((ctype *)d)[i] = (ctype)v; break;
             H5MR_DTYPE_TABLE(X)
 #undef X
@@ -388,7 +392,8 @@ START_TEST(kernels_same_bits_whatever_the_grouping)
     uint64_t n = 20000;
     double *img = malloc(n * sizeof *img);
     double *d = make_data(H5MR_DTYPE_F64, n, img, 0);
-    for (uint64_t i = 0; i < n; i++) d[i] = ldexp(d[i], (int)(i % 60) - 30); /* wide range */
+    for (uint64_t i = 0; i < n; i++)
+        d[i] = ldexp(d[i], (int)(i % 60) - 30); /* wide range */
     h5mr_result *a = run_kernel("stats", H5MR_DTYPE_F64, d, n, 256, 1, 0);
     for (int nstates = 2; nstates <= 8; nstates++) {
         h5mr_result *b = run_kernel("stats", H5MR_DTYPE_F64, d, n, 256, nstates, nstates % 2);
@@ -409,7 +414,8 @@ START_TEST(stats_variance_survives_a_large_mean)
     /* mean 1e9, spread ±0.5: var·n ≪ mean²·n, where Σx² − (Σx)²/n in double fails */
     uint64_t n = 10001;
     double *x = malloc(n * sizeof *x);
-    for (uint64_t i = 0; i < n; i++) x[i] = 1e9 + ((double)i / (double)(n - 1) - 0.5);
+    for (uint64_t i = 0; i < n; i++)
+        x[i] = 1e9 + ((double)i / (double)(n - 1) - 0.5);
     ref want = reference(x, n);
     h5mr_result *r = run_kernel("stats", H5MR_DTYPE_F64, x, n, 1000, 3, 0);
     assert_close(fval(r, "var"), want.var, 1e-6, "var with a large mean");
@@ -455,8 +461,13 @@ START_TEST(unknown_parameter_is_usage)
     h5mr_error err = {0};
     h5mr__kv kv = {"bins", "3"};
     uint64_t shape[1] = {1};
-    h5mr_ctx ctx = {.kernel = h5mr_kernel_find("sum"), .params = &kv, .nparams = 1, .dtype = H5MR_DTYPE_F64,
-                    .ndims = 1, .shape = shape, .err = &err};
+    h5mr_ctx ctx = {.kernel = h5mr_kernel_find("sum"),
+                    .params = &kv,
+                    .nparams = 1,
+                    .dtype = H5MR_DTYPE_F64,
+                    .ndims = 1,
+                    .shape = shape,
+                    .err = &err};
     ck_assert_int_eq(h5mr__ctx_setup(&ctx), H5MR_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.message, "'bins'"));
 }
