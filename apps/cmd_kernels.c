@@ -49,8 +49,9 @@ int cmd_kernels(cli *c, int argc, char **argv)
                 h5mr_json_write_string(stdout, p->help ? p->help : "");
                 fputc('}', stdout);
             } else {
-                printf("  -p %s=...%*s %s (default: %s)\n", p->key, (int)(10 - strlen(p->key)), "",
-                       p->help ? p->help : "", p->default_value ? p->default_value : "none");
+                printf("  -p %s=...%*s %s", p->key, (int)(10 - strlen(p->key)), "", p->help ? p->help : "");
+                if (p->default_value) printf(" (default: %s)", p->default_value);
+                putchar('\n');
             }
         }
         if (json) fputs("]}", stdout);

@@ -112,6 +112,22 @@ double h5mr_xsum_round(const h5mr_xsum *s); /* the exactly rounded total */
 /* The total as hi + lo with hi = round(total) and lo = round(total - hi). */
 void h5mr_xsum_round2(const h5mr_xsum *s, double *hi, double *lo);
 
+/* A compact sum that is the same bits in any order: the exact sum of every value's
+ * binary digits from 96 bits below the largest value's leading 32-bit word upwards
+ * (digits below are dropped, the same ones whatever the order).  Error below
+ * n·2^-96·max|x|; 80 bytes, so one per pixel of an image is affordable.  A plain value:
+ * zero it to clear it, copy it, send it as bytes. */
+typedef struct h5mr_rsum {
+    __int128 bin[4]; /* bin[j]: digits of word top - j, summed exactly */
+    int32_t top1;    /* top word + 1; 0 while empty */
+    int32_t special; /* as in h5mr_xsum */
+} h5mr_rsum;
+
+void h5mr_rsum_add(h5mr_rsum *s, double x);
+void h5mr_rsum_merge(h5mr_rsum *into, const h5mr_rsum *from);
+double h5mr_rsum_round(const h5mr_rsum *s);
+void h5mr_rsum_round2(const h5mr_rsum *s, double *hi, double *lo); /* as h5mr_xsum_round2 */
+
 /* ---------------------------------------------------------------- results */
 
 typedef enum h5mr_field_type { H5MR_FIELD_I64, H5MR_FIELD_F64 } h5mr_field_type;
@@ -213,6 +229,12 @@ typedef struct h5mr_kernel {
     h5mr_status (*combine)(h5mr_ctx *ctx, void *into, const void *from);
     /* Rank 0 only: turn the final state into result fields.  Required. */
     h5mr_status (*finish)(h5mr_ctx *ctx, const void *state, h5mr_result *result);
+
+    /* Kernels of several passes over the data (setup calls h5mr_ctx_set_passes):
+     * called on every rank after each pass but the last, with that pass's combined
+     * state (the same bytes on every rank), to prepare the next pass: configuration
+     * and, if it changes, the state size.  The next pass starts from fresh states. */
+    h5mr_status (*end_pass)(h5mr_ctx *ctx, const void *state);
 } h5mr_kernel;
 
 /* The value given for `key` with -p, else the declared default, else NULL. */
@@ -228,6 +250,9 @@ int h5mr_ctx_ndims(const h5mr_ctx *ctx);
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx);
 
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes);
+/* Passes over the data (default 1; more needs end_pass).  Call from setup. */
+void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
+int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */
 /* Kernel-private configuration, freed with free_fn (may be NULL) when the job ends. */
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *));
 void *h5mr_ctx_config(const h5mr_ctx *ctx);

@@ -93,6 +93,7 @@ struct h5mr_ctx {
     int ndims;
     const uint64_t *shape;
     size_t state_size;
+    int passes, pass;
     void *config;
     void (*config_free)(void *);
     h5mr_error *err;

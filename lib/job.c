@@ -1,6 +1,7 @@
 /* job.c: a job's settings and the collective run: plan → dispatch/map → reduce → result. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -195,6 +196,39 @@ static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
     return H5MR_OK;
 }
 
+/* Between passes: rank 0's combined state goes to every rank, as packed bytes. */
+static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
+{
+    void *bytes = NULL;
+    size_t n = 0;
+    int owned = 0;
+    h5mr_status st = H5MR_OK;
+    uint64_t size = UINT64_MAX;
+    if (job->rank == 0 && h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned) == H5MR_OK) size = n;
+    MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm);
+    if (size == UINT64_MAX) return h5mr__error_set(err, H5MR_EKERNEL, "kernel %s could not pack its state", job->kernel->name);
+    if (size > (uint64_t)INT_MAX) {
+        if (owned) free(bytes);
+        return h5mr__error_set(err, H5MR_ELIMIT, "a state of %llu bytes is too large to share between passes",
+                               (unsigned long long)size);
+    }
+    if (job->rank != 0 && !(bytes = malloc(size ? size : 1)))
+        st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %llu bytes for a state", (unsigned long long)size);
+    /* Every rank has its buffer, or none takes part in the broadcast. */
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) {
+        if (job->rank != 0 || owned) free(bytes);
+        return st;
+    }
+    MPI_Bcast(bytes, (int)size, MPI_BYTE, 0, job->comm);
+    if (job->rank != 0) {
+        st = h5mr__state_unpack(&job->ctx, state, bytes, size);
+        free(bytes);
+    } else if (owned) {
+        free(bytes);
+    }
+    return st;
+}
+
 h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 {
     h5mr_error local;
@@ -222,23 +256,33 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
     job->ran = 1;
 
-    job->ctx = (h5mr_ctx){.kernel = job->kernel,
-                          .params = job->params,
-                          .nparams = job->nparams,
-                          .dtype = job->desc.dtype,
-                          .ndims = job->desc.ndims,
-                          .shape = job->desc.shape,
-                          .err = err};
+    job->ctx = (h5mr_ctx){.kernel = job->kernel, .params = job->params, .nparams = job->nparams,
+                          .dtype = job->desc.dtype, .ndims = job->desc.ndims, .shape = job->desc.shape, .err = err};
     st = h5mr__ctx_setup(&job->ctx);
-    if (st == H5MR_OK && !(state = h5mr__state_new(&job->ctx)))
-        st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
     t0 = h5mr__now();
-    st = h5mr__dispatch_scatter(job, &d, state, err);
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
-    st = h5mr__reduce(job, state, err);
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    for (job->ctx.pass = 0; job->ctx.pass < job->ctx.passes; job->ctx.pass++) {
+        if (job->ctx.pass > 0) {
+            h5mr__state_free(&job->ctx, state);
+            state = NULL;
+        }
+        if (!(state = h5mr__state_new(&job->ctx)))
+            st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
+        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        /* Items and bytes count the last pass only, so they add up to the plan. */
+        job->mine.items = job->mine.bytes = 0;
+        st = h5mr__dispatch_scatter(job, &d, state, err);
+        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        st = h5mr__reduce(job, state, err);
+        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        if (job->ctx.pass + 1 < job->ctx.passes) {
+            st = share_state(job, state, err);
+            if (st == H5MR_OK) st = job->kernel->end_pass(&job->ctx, state);
+            if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        }
+    }
+    job->ctx.pass = job->ctx.passes - 1;
 
     if (job->rank == 0) {
         if (!(job->result = h5mr__result_new()))

@@ -134,6 +134,8 @@ h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx) { return ctx->dtype; }
 int h5mr_ctx_ndims(const h5mr_ctx *ctx) { return ctx->ndims; }
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx) { return ctx->shape; }
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes) { ctx->state_size = nbytes; }
+void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes) { ctx->passes = passes > 1 ? passes : 1; }
+int h5mr_ctx_pass(const h5mr_ctx *ctx) { return ctx->pass; }
 
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *))
 {
@@ -171,6 +173,8 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
         }
     }
     ctx->state_size = 0;
+    ctx->passes = 1;
+    ctx->pass = 0;
     if (ctx->kernel->setup) {
         h5mr_status st = ctx->kernel->setup(ctx);
         if (st != H5MR_OK) {
@@ -181,6 +185,9 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
     }
     if (!ctx->kernel->state_new && ctx->state_size == 0)
         return h5mr_ctx_error(ctx, H5MR_EKERNEL, "kernel %s set no state size", ctx->kernel->name);
+    if (ctx->passes > 1 && !ctx->kernel->end_pass)
+        return h5mr_ctx_error(ctx, H5MR_EKERNEL, "kernel %s asks for %d passes but has no end_pass", ctx->kernel->name,
+                              ctx->passes);
     return H5MR_OK;
 }
 

@@ -7,6 +7,8 @@
  * about 100 bits before the subtraction and so stays accurate when mean² ≫ variance. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "h5mr.h"
 #include "numeric.h"
@@ -233,14 +235,253 @@ INTS(uint16_t, int64_t)
 INTS(uint32_t, int64_t)
 INTS(uint64_t, __int128)
 
+/* ---------------------------------------------------------------- axis=0
+ * Per pixel: n, nan_count, min, max (widened), exact Σx² (h5mr_rsum) and Σx (h5mr_rsum
+ * for floats, 128 bits for integers).  An item's rows are folded per pixel in TwoSum
+ * pairs along the row (one pixel per lane), then each pixel's pairs go into its sums. */
+
+typedef struct stats_config {
+    int over_rows;
+    uint64_t pixels;
+    double *h1, *l1, *h2, *l2, *cnt; /* per-pixel scratch of one item */
+    h5mr_wide *mn, *mx;
+    int64_t *iacc;
+} stats_config;
+
+static void stats_config_free(void *p)
+{
+    stats_config *c = p;
+    free(c->h1), free(c->l1), free(c->h2), free(c->l2), free(c->cnt), free(c->mn), free(c->mx), free(c->iacc);
+    free(c);
+}
+
+/* The arrays of a per-pixel state, one after the other. */
+typedef struct rows_view {
+    int64_t *n, *nan;
+    h5mr_wide *mn, *mx;
+    h5mr_rsum *s2;
+    void *s1; /* h5mr_rsum[] or __int128[] */
+} rows_view;
+
+static size_t rows_size(uint64_t P, int is_float)
+{
+    return (size_t)P * (32 + sizeof(h5mr_rsum) + (is_float ? sizeof(h5mr_rsum) : sizeof(__int128))) + 16;
+}
+
+static rows_view rows_of(void *state, uint64_t P)
+{
+    rows_view v;
+    v.n = state;
+    v.nan = v.n + P;
+    v.mn = (h5mr_wide *)(v.nan + P);
+    v.mx = v.mn + P;
+    v.s2 = (h5mr_rsum *)(((uintptr_t)(v.mx + P) + 15) & ~(uintptr_t)15);
+    v.s1 = v.s2 + P;
+    return v;
+}
+
+#define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
+    H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
+    {                                                                                                                  \
+        double *restrict h1 = c->h1, *restrict l1 = c->l1, *restrict h2 = c->h2, *restrict l2 = c->l2;                \
+        double *restrict cnt = c->cnt;                                                                                 \
+        h5mr_wide *restrict mn = c->mn, *restrict mx = c->mx;                                                          \
+        for (uint64_t r = 0; r < rows; r++) {                                                                          \
+            const T *row = x + r * P;                                                                                  \
+            for (uint64_t p = 0; p < P; p++) {                                                                         \
+                T t = row[p];                                                                                          \
+                mn[p].F = t < mn[p].F ? t : mn[p].F;                                                                   \
+                mx[p].F = t > mx[p].F ? t : mx[p].F;                                                                   \
+                double v = (double)t, sq, e;                                                                           \
+                cnt[p] += v == v ? 1.0 : 0.0;                                                                          \
+                v = v == v ? v : 0.0;                                                                                  \
+                if (EXACT) {                                                                                           \
+                    sq = v * v;                                                                                        \
+                    e = 0.0;                                                                                           \
+                } else {                                                                                               \
+                    H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
+                }                                                                                                      \
+                if (ISF) H5MR_TWOSUM_ACC(h1[p], l1[p], v);                                                             \
+                H5MR_TWOSUM_ACC(h2[p], l2[p], sq);                                                                     \
+                l2[p] += e;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    static void rows_##T(const T *x, uint64_t rows, stats_config *c, void *state)                                      \
+    {                                                                                                                  \
+        uint64_t P = c->pixels;                                                                                        \
+        rows_view s = rows_of(state, P);                                                                               \
+        memset(c->h1, 0, P * 8), memset(c->l1, 0, P * 8), memset(c->h2, 0, P * 8), memset(c->l2, 0, P * 8);            \
+        memset(c->cnt, 0, P * 8);                                                                                      \
+        for (uint64_t p = 0; p < P; p++) c->mn[p].F = HI, c->mx[p].F = LO;                                             \
+        pairs_##T(x, rows, P, c);                                                                                      \
+        if (!ISF) { /* Σx exactly */                                                                                   \
+            __int128 *s1 = s.s1;                                                                                       \
+            if (WIDE) {                                                                                                \
+                for (uint64_t r = 0; r < rows; r++)                                                                    \
+                    for (uint64_t p = 0; p < P; p++) s1[p] += x[r * P + p];                                            \
+            } else {                                                                                                   \
+                memset(c->iacc, 0, P * 8);                                                                             \
+                for (uint64_t r = 0; r < rows; r++)                                                                    \
+                    for (uint64_t p = 0; p < P; p++) c->iacc[p] += x[r * P + p];                                       \
+                for (uint64_t p = 0; p < P; p++) s1[p] += c->iacc[p];                                                  \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (uint64_t p = 0; p < P; p++) {                                                                             \
+            int64_t k = (int64_t)c->cnt[p];                                                                            \
+            if (k > 0) {                                                                                               \
+                if (s.n[p] == 0 || c->mn[p].F < s.mn[p].F) s.mn[p].F = c->mn[p].F;                                     \
+                if (s.n[p] == 0 || c->mx[p].F > s.mx[p].F) s.mx[p].F = c->mx[p].F;                                     \
+            }                                                                                                          \
+            s.n[p] += k;                                                                                               \
+            s.nan[p] += (int64_t)rows - k;                                                                             \
+            int ok = isfinite(c->h2[p]) && isfinite(c->l2[p]) && (!ISF || (isfinite(c->h1[p]) && isfinite(c->l1[p]))); \
+            if (ok) {                                                                                                  \
+                if (ISF) {                                                                                             \
+                    h5mr_rsum_add((h5mr_rsum *)s.s1 + p, c->h1[p]);                                                    \
+                    h5mr_rsum_add((h5mr_rsum *)s.s1 + p, c->l1[p]);                                                    \
+                }                                                                                                      \
+                h5mr_rsum_add(&s.s2[p], c->h2[p]);                                                                     \
+                h5mr_rsum_add(&s.s2[p], c->l2[p]);                                                                     \
+                continue;                                                                                              \
+            }                                                                                                          \
+            /* an infinity or a square past the double range: this pixel value by value */                            \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                double v = (double)x[r * P + p], sq, e = 0.0;                                                          \
+                if (v != v) continue;                                                                                  \
+                if (ISF) h5mr_rsum_add((h5mr_rsum *)s.s1 + p, v);                                                      \
+                if (fabs(v) < 0x1p996) {                                                                               \
+                    H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
+                } else {                                                                                               \
+                    sq = v * v;                                                                                        \
+                }                                                                                                      \
+                h5mr_rsum_add(&s.s2[p], sq);                                                                           \
+                h5mr_rsum_add(&s.s2[p], e);                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+STATS_ROWS(int8_t, i, 0, 1, INT8_MIN, INT8_MAX, 0)
+STATS_ROWS(int16_t, i, 0, 1, INT16_MIN, INT16_MAX, 0)
+STATS_ROWS(int32_t, i, 0, 0, INT32_MIN, INT32_MAX, 0)
+STATS_ROWS(int64_t, i, 0, 0, INT64_MIN, INT64_MAX, 1)
+STATS_ROWS(uint8_t, u, 0, 1, 0, UINT8_MAX, 0)
+STATS_ROWS(uint16_t, u, 0, 1, 0, UINT16_MAX, 0)
+STATS_ROWS(uint32_t, u, 0, 0, 0, UINT32_MAX, 0)
+STATS_ROWS(uint64_t, u, 0, 0, 0, UINT64_MAX, 1)
+STATS_ROWS(float, f, 1, 1, -INFINITY, INFINITY, 0)
+STATS_ROWS(double, f, 1, 0, -INFINITY, INFINITY, 0)
+
+static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
+{
+    rows_view a = rows_of(into, P), b = rows_of((void *)from, P);
+    int is_float = h5mr_dtype_is_float(t), is_signed = h5mr_dtype_is_signed(t);
+    for (uint64_t p = 0; p < P; p++) {
+        if (b.n[p] > 0) {
+            int lo, hi;
+            if (is_float) lo = b.mn[p].f < a.mn[p].f, hi = b.mx[p].f > a.mx[p].f;
+            else if (is_signed) lo = b.mn[p].i < a.mn[p].i, hi = b.mx[p].i > a.mx[p].i;
+            else lo = b.mn[p].u < a.mn[p].u, hi = b.mx[p].u > a.mx[p].u;
+            if (a.n[p] == 0 || lo) a.mn[p] = b.mn[p];
+            if (a.n[p] == 0 || hi) a.mx[p] = b.mx[p];
+        }
+        a.n[p] += b.n[p];
+        a.nan[p] += b.nan[p];
+        h5mr_rsum_merge(&a.s2[p], &b.s2[p]);
+        if (is_float) h5mr_rsum_merge((h5mr_rsum *)a.s1 + p, (const h5mr_rsum *)b.s1 + p);
+        else ((__int128 *)a.s1)[p] += ((const __int128 *)b.s1)[p];
+    }
+}
+
+static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
+{
+    const uint64_t *shape;
+    int nd;
+    uint64_t P = h5mr_trailing(ctx, &shape, &nd);
+    h5mr_dtype t = h5mr_ctx_dtype(ctx);
+    int is_float = h5mr_dtype_is_float(t), is_signed = h5mr_dtype_is_signed(t), wide = 0, big = 0;
+    rows_view s = rows_of(state, P);
+    double *sum = malloc(P * 8 + 8), *mean = malloc(P * 8 + 8), *var = malloc(P * 8 + 8), *sd = malloc(P * 8 + 8);
+    double *fmn = malloc(P * 8 + 8), *fmx = malloc(P * 8 + 8);
+    int64_t *isum = malloc(P * 8 + 8), *imn = malloc(P * 8 + 8), *imx = malloc(P * 8 + 8);
+    uint8_t *valid = malloc(P + 1);
+    h5mr_status st = H5MR_ENOMEM;
+    if (!sum || !mean || !var || !sd || !fmn || !fmx || !isum || !imn || !imx || !valid) goto out;
+    for (uint64_t p = 0; p < P; p++) {
+        h5mr_dd s1, s2;
+        if (is_float) {
+            h5mr_rsum_round2((h5mr_rsum *)s.s1 + p, &s1.hi, &s1.lo);
+        } else {
+            __int128 v = ((__int128 *)s.s1)[p];
+            s1.hi = (double)v;
+            s1.lo = (double)(v - (__int128)s1.hi);
+            wide |= v < INT64_MIN || v > INT64_MAX;
+            isum[p] = (int64_t)v;
+            big |= !is_signed && s.n[p] > 0 && s.mx[p].u > INT64_MAX;
+        }
+        h5mr_rsum_round2(&s.s2[p], &s2.hi, &s2.lo);
+        double n = (double)s.n[p];
+        valid[p] = s.n[p] > 0;
+        sum[p] = s1.hi;
+        mean[p] = valid[p] ? h5mr_dd_div(s1, n) : NAN;
+        var[p] = valid[p] ? h5mr_variance(n, s1, s2) : NAN;
+        sd[p] = sqrt(var[p]);
+        if (is_float) {
+            fmn[p] = valid[p] ? s.mn[p].f : NAN;
+            fmx[p] = valid[p] ? s.mx[p].f : NAN;
+        } else if (is_signed) {
+            imn[p] = s.mn[p].i, imx[p] = s.mx[p].i;
+            fmn[p] = valid[p] ? (double)s.mn[p].i : NAN, fmx[p] = valid[p] ? (double)s.mx[p].i : NAN;
+        } else {
+            imn[p] = (int64_t)s.mn[p].u, imx[p] = (int64_t)s.mx[p].u;
+            fmn[p] = valid[p] ? (double)s.mn[p].u : NAN, fmx[p] = valid[p] ? (double)s.mx[p].u : NAN;
+        }
+    }
+    int fsum = is_float || wide, fmm = is_float || big;
+    st = h5mr_result_set_array(r, "count", H5MR_FIELD_I64, nd, shape, s.n, NULL);
+    if (st == H5MR_OK) st = h5mr_result_set_array(r, "nan_count", H5MR_FIELD_I64, nd, shape, s.nan, NULL);
+    if (st == H5MR_OK)
+        st = h5mr_result_set_array(r, "sum", fsum ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fsum ? (void *)sum : isum,
+                                   NULL);
+    if (st == H5MR_OK) st = h5mr_result_set_array(r, "mean", H5MR_FIELD_F64, nd, shape, mean, NULL);
+    if (st == H5MR_OK) st = h5mr_result_set_array(r, "var", H5MR_FIELD_F64, nd, shape, var, NULL);
+    if (st == H5MR_OK) st = h5mr_result_set_array(r, "std", H5MR_FIELD_F64, nd, shape, sd, NULL);
+    if (st == H5MR_OK)
+        st = h5mr_result_set_array(r, "min", fmm ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fmm ? (void *)fmn : imn,
+                                   fmm ? NULL : valid);
+    if (st == H5MR_OK)
+        st = h5mr_result_set_array(r, "max", fmm ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fmm ? (void *)fmx : imx,
+                                   fmm ? NULL : valid);
+out:
+    free(sum), free(mean), free(var), free(sd), free(fmn), free(fmx), free(isum), free(imn), free(imx), free(valid);
+    return st;
+}
+
 static h5mr_status stats_setup(h5mr_ctx *ctx)
 {
-    h5mr_ctx_set_state_size(ctx, sizeof(stats_state));
+    stats_config *c = calloc(1, sizeof *c);
+    if (!c) return H5MR_ENOMEM;
+    h5mr_ctx_set_config(ctx, c, stats_config_free);
+    h5mr_status st = h5mr_param_axis(ctx, "stats", &c->over_rows);
+    if (st != H5MR_OK) return st;
+    if (!c->over_rows) {
+        h5mr_ctx_set_state_size(ctx, sizeof(stats_state));
+        return H5MR_OK;
+    }
+    const uint64_t *shape;
+    int nd;
+    uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd), m = (P ? P : 1) * 8;
+    c->h1 = malloc(m), c->l1 = malloc(m), c->h2 = malloc(m), c->l2 = malloc(m), c->cnt = malloc(m);
+    c->mn = malloc(m), c->mx = malloc(m), c->iacc = malloc(m);
+    if (!c->h1 || !c->l1 || !c->h2 || !c->l2 || !c->cnt || !c->mn || !c->mx || !c->iacc) return H5MR_ENOMEM;
+    h5mr_ctx_set_state_size(ctx, rows_size(P, h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))));
     return H5MR_OK;
 }
 
 static h5mr_status stats_init(h5mr_ctx *ctx, void *state)
 {
+    const stats_config *c = h5mr_ctx_config(ctx);
+    if (c->over_rows) return H5MR_OK; /* zero counts: min and max are unset */
     stats_state *s = state;
     s->fmin = INFINITY;
     s->fmax = -INFINITY;
@@ -253,6 +494,17 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     uint64_t n = b->rows * b->row_elems;
     stats_state *s = state;
+    stats_config *c = h5mr_ctx_config(ctx);
+    if (c->over_rows) {
+        switch (b->dtype) {
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e: rows_##ctype(b->data, b->rows, c, state); break;
+            H5MR_DTYPE_TABLE(X)
+#undef X
+        default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");
+        }
+        return H5MR_OK;
+    }
     switch (b->dtype) {
     case H5MR_DTYPE_I8: ints_int8_t(b->data, n, s); break;
     case H5MR_DTYPE_I16: ints_int16_t(b->data, n, s); break;
@@ -271,6 +523,11 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 
 static h5mr_status stats_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
+    const stats_config *c = h5mr_ctx_config(ctx);
+    if (c->over_rows) {
+        rows_combine(into, from, c->pixels, h5mr_ctx_dtype(ctx));
+        return H5MR_OK;
+    }
     stats_state *a = into;
     const stats_state *b = from;
     a->isum += b->isum;
@@ -293,6 +550,7 @@ static h5mr_status set_int(h5mr_result *r, const char *name, __int128 v)
 
 static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
+    if (((const stats_config *)h5mr_ctx_config(ctx))->over_rows) return rows_finish(ctx, (void *)state, r);
     const stats_state *s = state;
     int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx));
     double n = (double)s->count;
@@ -317,16 +575,7 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
         return st;
     }
     double mean = h5mr_dd_div(s1, n);
-    double var;
-    if (!isfinite(s1.hi) || !isfinite(s2.hi)) {
-        var = isnan(s1.hi) || isnan(s2.hi) || isinf(s1.hi) ? NAN : INFINITY;
-    } else {
-        /* (n·Σx² − (Σx)²) / n² */
-        h5mr_dd nd = {n, 0.0};
-        h5mr_dd a = h5mr_dd_add(h5mr_dd_mul(nd, s2), h5mr_dd_neg(h5mr_dd_mul(s1, s1)));
-        var = h5mr_dd_div(a, n) / n;
-        if (var < 0) var = 0;
-    }
+    double var = h5mr_variance(n, s1, s2);
     st = h5mr_result_set_f64(r, "mean", mean);
     if (st == H5MR_OK) st = h5mr_result_set_f64(r, "var", var);
     if (st == H5MR_OK) st = h5mr_result_set_f64(r, "std", sqrt(var));
@@ -340,11 +589,13 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
     return st;
 }
 
+static const h5mr_param_decl stats_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
+
 const h5mr_kernel h5mr__kernel_stats = {
     .abi = H5MR_KERNEL_ABI,
     .name = "stats",
     .description = "count, nan_count, sum, mean, var (ddof 0), std, min, max of non-NaN elements",
-    .params = NULL,
+    .params = stats_params,
     .setup = stats_setup,
     .init = stats_init,
     .map = stats_map,

@@ -11,6 +11,8 @@
  * the time (bench/RESULTS.md): the loop would no longer keep up with memory. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "h5mr.h"
 #include "numeric.h"
@@ -151,18 +153,128 @@ SUM_BIG_INT(uint64_t)
 SUM_FLOAT(float)
 SUM_FLOAT(double)
 
+/* ---------------------------------------------------------------- axis=0
+ * Per pixel (element of a row): a count and a sum.  An item's rows are summed per pixel
+ * in TwoSum pairs (the loop runs along the row, one pixel per lane), then each pixel's
+ * pair goes into its h5mr_rsum (floats) or its 128-bit sum (integers). */
+
+typedef struct sum_config {
+    int over_rows;
+    uint64_t pixels;
+    double *hi, *lo, *cnt; /* per-pixel scratch of one item */
+    int64_t *iacc;
+} sum_config;
+
+static void sum_config_free(void *p)
+{
+    sum_config *c = p;
+    free(c->hi), free(c->lo), free(c->cnt), free(c->iacc);
+    free(c);
+}
+
+/* Layout of a per-pixel state: int64 count[P], then the sums (h5mr_rsum or __int128). */
+static size_t rows_state_size(uint64_t P, int is_float)
+{
+    return (size_t)P * 8 + (size_t)P * (is_float ? sizeof(h5mr_rsum) : sizeof(__int128)) + 16;
+}
+static int64_t *rows_count(void *s) { return s; }
+static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) & ~(uint64_t)15); }
+
+#define SUM_ROWS_FLOAT(T)                                                                                              \
+    H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *restrict hi,                    \
+                                        double *restrict lo, double *restrict cnt)                                     \
+    {                                                                                                                  \
+        for (uint64_t r = 0; r < rows; r++) {                                                                          \
+            const T *row = x + r * P;                                                                                  \
+            for (uint64_t p = 0; p < P; p++) {                                                                         \
+                double v = (double)row[p];                                                                             \
+                double ok = v == v ? 1.0 : 0.0;                                                                        \
+                v = v == v ? v : 0.0;                                                                                  \
+                cnt[p] += ok;                                                                                          \
+                H5MR_TWOSUM_ACC(hi[p], lo[p], v);                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    static void rows_##T(const T *x, uint64_t rows, sum_config *c, void *state)                                        \
+    {                                                                                                                  \
+        uint64_t P = c->pixels;                                                                                        \
+        memset(c->hi, 0, P * 8), memset(c->lo, 0, P * 8), memset(c->cnt, 0, P * 8);                                    \
+        rows_pairs_##T(x, rows, P, c->hi, c->lo, c->cnt);                                                              \
+        int64_t *n = rows_count(state);                                                                                \
+        h5mr_rsum *s = rows_sums(state, P);                                                                            \
+        for (uint64_t p = 0; p < P; p++) {                                                                             \
+            n[p] += (int64_t)c->cnt[p];                                                                                \
+            if (isfinite(c->hi[p]) && isfinite(c->lo[p])) {                                                            \
+                h5mr_rsum_add(&s[p], c->hi[p]);                                                                        \
+                h5mr_rsum_add(&s[p], c->lo[p]);                                                                        \
+            } else { /* an infinity or an overflow: this pixel one value at a time */                                  \
+                for (uint64_t r = 0; r < rows; r++)                                                                    \
+                    if (x[r * P + p] == x[r * P + p]) h5mr_rsum_add(&s[p], (double)x[r * P + p]);                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
+#define SUM_ROWS_INT(T, WIDE)                                                                                          \
+    static void rows_##T(const T *x, uint64_t rows, sum_config *c, void *state)                                        \
+    {                                                                                                                  \
+        uint64_t P = c->pixels;                                                                                        \
+        int64_t *n = rows_count(state);                                                                                \
+        __int128 *s = rows_sums(state, P);                                                                             \
+        if (WIDE) {                                                                                                    \
+            for (uint64_t r = 0; r < rows; r++)                                                                        \
+                for (uint64_t p = 0; p < P; p++) s[p] += x[r * P + p];                                                 \
+        } else { /* 32 bits or less: an item cannot overflow 64-bit partial sums */                                    \
+            int64_t *acc = c->iacc;                                                                                    \
+            memset(acc, 0, P * 8);                                                                                     \
+            for (uint64_t r = 0; r < rows; r++)                                                                        \
+                for (uint64_t p = 0; p < P; p++) acc[p] += x[r * P + p];                                               \
+            for (uint64_t p = 0; p < P; p++) s[p] += acc[p];                                                           \
+        }                                                                                                              \
+        for (uint64_t p = 0; p < P; p++) n[p] += (int64_t)rows;                                                        \
+    }
+
+SUM_ROWS_INT(int8_t, 0)
+SUM_ROWS_INT(int16_t, 0)
+SUM_ROWS_INT(int32_t, 0)
+SUM_ROWS_INT(int64_t, 1)
+SUM_ROWS_INT(uint8_t, 0)
+SUM_ROWS_INT(uint16_t, 0)
+SUM_ROWS_INT(uint32_t, 0)
+SUM_ROWS_INT(uint64_t, 1)
+SUM_ROWS_FLOAT(float)
+SUM_ROWS_FLOAT(double)
+
 static h5mr_status sum_setup(h5mr_ctx *ctx)
 {
-    h5mr_ctx_set_state_size(ctx, sizeof(sum_state));
+    sum_config *c = calloc(1, sizeof *c);
+    if (!c) return H5MR_ENOMEM;
+    h5mr_ctx_set_config(ctx, c, sum_config_free);
+    h5mr_status st = h5mr_param_axis(ctx, "sum", &c->over_rows);
+    if (st != H5MR_OK) return st;
+    if (!c->over_rows) {
+        h5mr_ctx_set_state_size(ctx, sizeof(sum_state));
+        return H5MR_OK;
+    }
+    const uint64_t *shape;
+    int nd;
+    uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd);
+    uint64_t alloc = P ? P : 1;
+    c->hi = malloc(alloc * 8), c->lo = malloc(alloc * 8), c->cnt = malloc(alloc * 8), c->iacc = malloc(alloc * 8);
+    if (!c->hi || !c->lo || !c->cnt || !c->iacc) return H5MR_ENOMEM;
+    h5mr_ctx_set_state_size(ctx, rows_state_size(P, h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))));
     return H5MR_OK;
 }
 
 static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
+    sum_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
     switch (b->dtype) {
 #define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: sum_##ctype(b->data, n, state); break;
+    case H5MR_DTYPE_##e:                                                                                               \
+        if (c->over_rows) rows_##ctype(b->data, b->rows, c, state);                                                    \
+        else sum_##ctype(b->data, n, state);                                                                           \
+        break;
         H5MR_DTYPE_TABLE(X)
 #undef X
     default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "sum: unsupported type");
@@ -172,6 +284,23 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 
 static h5mr_status sum_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
+    const sum_config *c = h5mr_ctx_config(ctx);
+    if (c->over_rows) {
+        uint64_t P = c->pixels;
+        int64_t *na = rows_count(into);
+        const int64_t *nb = rows_count((void *)from);
+        for (uint64_t p = 0; p < P; p++) na[p] += nb[p];
+        if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))) {
+            h5mr_rsum *a = rows_sums(into, P);
+            const h5mr_rsum *b = rows_sums((void *)from, P);
+            for (uint64_t p = 0; p < P; p++) h5mr_rsum_merge(&a[p], &b[p]);
+        } else {
+            __int128 *a = rows_sums(into, P);
+            const __int128 *b = rows_sums((void *)from, P);
+            for (uint64_t p = 0; p < P; p++) a[p] += b[p];
+        }
+        return H5MR_OK;
+    }
     sum_state *a = into;
     const sum_state *b = from;
     a->isum += b->isum;
@@ -180,8 +309,36 @@ static h5mr_status sum_combine(h5mr_ctx *ctx, void *into, const void *from)
     return H5MR_OK;
 }
 
+static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, h5mr_result *r)
+{
+    const uint64_t *shape;
+    int nd;
+    uint64_t P = h5mr_trailing(ctx, &shape, &nd);
+    int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)), wide = 0;
+    void *sums = malloc(P * 8 + 8);
+    if (!sums) return H5MR_ENOMEM;
+    if (is_float) {
+        const h5mr_rsum *s = rows_sums(state, P);
+        for (uint64_t p = 0; p < P; p++) ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
+    } else {
+        const __int128 *s = rows_sums(state, P);
+        for (uint64_t p = 0; p < P; p++) wide |= s[p] < INT64_MIN || s[p] > INT64_MAX;
+        for (uint64_t p = 0; p < P; p++) {
+            if (wide) ((double *)sums)[p] = (double)s[p];
+            else ((int64_t *)sums)[p] = (int64_t)s[p];
+        }
+    }
+    h5mr_status st =
+        h5mr_result_set_array(r, "sum", is_float || wide ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, sums, NULL);
+    if (st == H5MR_OK) st = h5mr_result_set_array(r, "count", H5MR_FIELD_I64, nd, shape, rows_count(state), NULL);
+    free(sums);
+    return st;
+}
+
 static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
+    const sum_config *c = h5mr_ctx_config(ctx);
+    if (c->over_rows) return rows_finish(ctx, c, (void *)state, r);
     const sum_state *s = state;
     h5mr_status st;
     if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)))
@@ -194,11 +351,13 @@ static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     return st;
 }
 
+static const h5mr_param_decl sum_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
+
 const h5mr_kernel h5mr__kernel_sum = {
     .abi = H5MR_KERNEL_ABI,
     .name = "sum",
     .description = "sum and count of all non-NaN elements (integers exact, floats exactly rounded)",
-    .params = NULL,
+    .params = sum_params,
     .setup = sum_setup,
     .map = sum_map,
     .combine = sum_combine,

@@ -1,0 +1,112 @@
+/* count.c: the `count` kernel — how many non-NaN elements satisfy every comparison
+ * given (gt ge lt le eq ne, compared in double), and how many non-NaN there are. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "h5mr.h"
+#include "numeric.h"
+
+typedef struct count_state {
+    int64_t count, total;
+} count_state;
+
+enum { GT, GE, LT, LE, EQ, NE, NOPS };
+static const char *const op_names[NOPS] = {"gt", "ge", "lt", "le", "eq", "ne"};
+
+typedef struct count_config {
+    int has[NOPS];
+    double v[NOPS];
+} count_config;
+
+#define COUNT_TYPE(T)                                                                                                  \
+    static void count_##T(const T *x, uint64_t n, const count_config *c, count_state *s)                              \
+    {                                                                                                                  \
+        int64_t hits = 0, total = 0;                                                                                   \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            double v = (double)x[i];                                                                                   \
+            int ok = v == v;                                                                                           \
+            total += ok;                                                                                               \
+            ok &= !c->has[GT] | (v > c->v[GT]);                                                                        \
+            ok &= !c->has[GE] | (v >= c->v[GE]);                                                                       \
+            ok &= !c->has[LT] | (v < c->v[LT]);                                                                        \
+            ok &= !c->has[LE] | (v <= c->v[LE]);                                                                       \
+            ok &= !c->has[EQ] | (v == c->v[EQ]);                                                                       \
+            ok &= !c->has[NE] | (v != c->v[NE]);                                                                       \
+            hits += ok;                                                                                                \
+        }                                                                                                              \
+        s->count += hits;                                                                                              \
+        s->total += total;                                                                                             \
+    }
+COUNT_TYPE(int8_t)
+COUNT_TYPE(int16_t)
+COUNT_TYPE(int32_t)
+COUNT_TYPE(int64_t)
+COUNT_TYPE(uint8_t)
+COUNT_TYPE(uint16_t)
+COUNT_TYPE(uint32_t)
+COUNT_TYPE(uint64_t)
+COUNT_TYPE(float)
+COUNT_TYPE(double)
+
+static h5mr_status count_setup(h5mr_ctx *ctx)
+{
+    count_config *c = calloc(1, sizeof *c);
+    if (!c) return H5MR_ENOMEM;
+    h5mr_ctx_set_config(ctx, c, free);
+    for (int k = 0; k < NOPS; k++) {
+        if (!h5mr_ctx_param(ctx, op_names[k])) continue;
+        h5mr_status st = h5mr_ctx_param_f64(ctx, op_names[k], &c->v[k]);
+        if (st != H5MR_OK) return st;
+        c->has[k] = 1;
+    }
+    h5mr_ctx_set_state_size(ctx, sizeof(count_state));
+    return H5MR_OK;
+}
+
+static h5mr_status count_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
+{
+    uint64_t n = b->rows * b->row_elems;
+    const count_config *c = h5mr_ctx_config(ctx);
+    switch (b->dtype) {
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e: count_##ctype(b->data, n, c, state); break;
+        H5MR_DTYPE_TABLE(X)
+#undef X
+    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "count: unsupported type");
+    }
+    return H5MR_OK;
+}
+
+static h5mr_status count_combine(h5mr_ctx *ctx, void *into, const void *from)
+{
+    count_state *a = into;
+    const count_state *b = from;
+    a->count += b->count;
+    a->total += b->total;
+    return H5MR_OK;
+}
+
+static h5mr_status count_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
+{
+    const count_state *s = state;
+    h5mr_status st = h5mr_result_set_i64(r, "count", s->count);
+    return st == H5MR_OK ? h5mr_result_set_i64(r, "total", s->total) : st;
+}
+
+static const h5mr_param_decl count_params[] = {
+    {"gt", NULL, "count values > this"},  {"ge", NULL, "count values >= this"},
+    {"lt", NULL, "count values < this"},  {"le", NULL, "count values <= this"},
+    {"eq", NULL, "count values == this"}, {"ne", NULL, "count values != this (never NaN)"},
+    {NULL, NULL, NULL}};
+
+const h5mr_kernel h5mr__kernel_count = {
+    .abi = H5MR_KERNEL_ABI,
+    .name = "count",
+    .description = "how many non-NaN elements satisfy all the comparisons given, out of how many",
+    .params = count_params,
+    .setup = count_setup,
+    .map = count_map,
+    .combine = count_combine,
+    .finish = count_finish,
+};

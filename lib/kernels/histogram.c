@@ -1,0 +1,195 @@
+/* histogram.c: the `histogram` kernel, with numpy.histogram's semantics: `bins` equal
+ * bins from min to max (edges as numpy.linspace), half-open but the last closed on the
+ * right, values outside the range and NaN not counted.  Without min or max, a first
+ * pass finds the data's range (two passes, one job); a constant range is widened to
+ * min - 0.5 ... max + 0.5.  Edges are computed in double for every input type. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h5mr.h"
+#include "numeric.h"
+
+#define BINS_MAX ((int64_t)1 << 27)
+
+typedef struct range_state {
+    int64_t n;
+    double min, max;
+} range_state;
+
+typedef struct hist_config {
+    int64_t bins;
+    int has_min, has_max;
+    double min, max; /* as given */
+    double *edges;   /* bins + 1, once known */
+    double norm;
+} hist_config;
+
+static void hist_config_free(void *p)
+{
+    hist_config *c = p;
+    free(c->edges);
+    free(c);
+}
+
+/* numpy: first == last widens by 0.5; edges = linspace(first, last, bins + 1). */
+static h5mr_status make_edges(h5mr_ctx *ctx, hist_config *c, double first, double last)
+{
+    if (!isfinite(first) || !isfinite(last))
+        return h5mr_ctx_error(ctx, H5MR_EKERNEL,
+                              "kernel histogram: the range [%g, %g] is not finite; give -p min=... -p max=...", first,
+                              last);
+    if (first == last) first -= 0.5, last += 0.5;
+    if (!(c->edges = malloc((size_t)(c->bins + 1) * sizeof *c->edges))) return H5MR_ENOMEM;
+    double step = (last - first) / (double)c->bins;
+    for (int64_t i = 0; i <= c->bins; i++) c->edges[i] = (double)i * step + first;
+    c->edges[c->bins] = last;
+    c->norm = (double)c->bins / (last - first);
+    h5mr_ctx_set_state_size(ctx, (size_t)c->bins * sizeof(int64_t));
+    return H5MR_OK;
+}
+
+#define HIST_TYPE(T)                                                                                                   \
+    static void range_##T(const T *x, uint64_t n, range_state *s)                                                      \
+    {                                                                                                                  \
+        double mn = INFINITY, mx = -INFINITY;                                                                          \
+        int64_t valid = 0;                                                                                             \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            double v = (double)x[i];                                                                                   \
+            valid += v == v;                                                                                           \
+            mn = v < mn ? v : mn;                                                                                      \
+            mx = v > mx ? v : mx;                                                                                      \
+        }                                                                                                              \
+        if (!valid) return;                                                                                            \
+        if (s->n == 0 || mn < s->min) s->min = mn;                                                                     \
+        if (s->n == 0 || mx > s->max) s->max = mx;                                                                     \
+        s->n += valid;                                                                                                 \
+    }                                                                                                                  \
+    static void bin_##T(const T *x, uint64_t n, const hist_config *c, int64_t *counts)                                 \
+    {                                                                                                                  \
+        const double *e = c->edges, first = e[0], last = e[c->bins];                                                   \
+        const int64_t nb = c->bins;                                                                                    \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            double v = (double)x[i];                                                                                   \
+            if (!(v >= first && v <= last)) continue;                                                                  \
+            int64_t k = (int64_t)((v - first) * c->norm);                                                             \
+            if (k >= nb) k = nb - 1;                                                                                   \
+            /* as numpy: the product may be off by an ulp next to an edge */                                          \
+            if (v < e[k]) k--;                                                                                         \
+            else if (k != nb - 1 && v >= e[k + 1]) k++;                                                                \
+            counts[k]++;                                                                                               \
+        }                                                                                                              \
+    }
+HIST_TYPE(int8_t)
+HIST_TYPE(int16_t)
+HIST_TYPE(int32_t)
+HIST_TYPE(int64_t)
+HIST_TYPE(uint8_t)
+HIST_TYPE(uint16_t)
+HIST_TYPE(uint32_t)
+HIST_TYPE(uint64_t)
+HIST_TYPE(float)
+HIST_TYPE(double)
+
+static h5mr_status hist_setup(h5mr_ctx *ctx)
+{
+    hist_config *c = calloc(1, sizeof *c);
+    if (!c) return H5MR_ENOMEM;
+    h5mr_ctx_set_config(ctx, c, hist_config_free);
+    c->bins = 10;
+    h5mr_status st = h5mr_ctx_param_i64(ctx, "bins", &c->bins);
+    if (st != H5MR_OK) return st;
+    if (c->bins < 1 || c->bins > BINS_MAX)
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: bins=%lld must be from 1 to %lld",
+                              (long long)c->bins, (long long)BINS_MAX);
+    c->has_min = h5mr_ctx_param(ctx, "min") != NULL;
+    c->has_max = h5mr_ctx_param(ctx, "max") != NULL;
+    if ((st = h5mr_ctx_param_f64(ctx, "min", &c->min)) != H5MR_OK) return st;
+    if ((st = h5mr_ctx_param_f64(ctx, "max", &c->max)) != H5MR_OK) return st;
+    if (c->has_min && c->has_max) {
+        if (c->min > c->max)
+            return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: min=%g is larger than max=%g", c->min, c->max);
+        return make_edges(ctx, c, c->min, c->max);
+    }
+    /* A first pass finds what is missing from the data. */
+    h5mr_ctx_set_passes(ctx, 2);
+    h5mr_ctx_set_state_size(ctx, sizeof(range_state));
+    return H5MR_OK;
+}
+
+static h5mr_status hist_end_pass(h5mr_ctx *ctx, const void *state)
+{
+    hist_config *c = h5mr_ctx_config(ctx);
+    const range_state *s = state;
+    /* numpy on no data: the range (0, 1) */
+    double first = c->has_min ? c->min : s->n ? s->min : 0.0;
+    double last = c->has_max ? c->max : s->n ? s->max : 1.0;
+    if (first > last)
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: min %g is larger than max %g (%s from the data)",
+                              first, last, c->has_min ? "max" : "min");
+    return make_edges(ctx, c, first, last);
+}
+
+static int last_pass(const h5mr_ctx *ctx) { return ((const hist_config *)h5mr_ctx_config(ctx))->edges != NULL; }
+
+static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
+{
+    const hist_config *c = h5mr_ctx_config(ctx);
+    uint64_t n = b->rows * b->row_elems;
+    int binning = last_pass(ctx);
+    switch (b->dtype) {
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e:                                                                                               \
+        if (binning) bin_##ctype(b->data, n, c, state);                                                                \
+        else range_##ctype(b->data, n, state);                                                                         \
+        break;
+        H5MR_DTYPE_TABLE(X)
+#undef X
+    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "histogram: unsupported type");
+    }
+    return H5MR_OK;
+}
+
+static h5mr_status hist_combine(h5mr_ctx *ctx, void *into, const void *from)
+{
+    const hist_config *c = h5mr_ctx_config(ctx);
+    if (last_pass(ctx)) {
+        int64_t *a = into;
+        const int64_t *b = from;
+        for (int64_t i = 0; i < c->bins; i++) a[i] += b[i];
+        return H5MR_OK;
+    }
+    range_state *a = into;
+    const range_state *b = from;
+    if (b->n == 0) return H5MR_OK;
+    if (a->n == 0 || b->min < a->min) a->min = b->min;
+    if (a->n == 0 || b->max > a->max) a->max = b->max;
+    a->n += b->n;
+    return H5MR_OK;
+}
+
+static h5mr_status hist_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
+{
+    const hist_config *c = h5mr_ctx_config(ctx);
+    uint64_t nb = (uint64_t)c->bins, ne = nb + 1;
+    h5mr_status st = h5mr_result_set_array(r, "counts", H5MR_FIELD_I64, 1, &nb, state, NULL);
+    return st == H5MR_OK ? h5mr_result_set_array(r, "edges", H5MR_FIELD_F64, 1, &ne, c->edges, NULL) : st;
+}
+
+static const h5mr_param_decl hist_params[] = {{"bins", "10", "number of equal bins"},
+                                              {"min", NULL, "left edge (default: the data's minimum)"},
+                                              {"max", NULL, "right edge, inclusive (default: the data's maximum)"},
+                                              {NULL, NULL, NULL}};
+
+const h5mr_kernel h5mr__kernel_histogram = {
+    .abi = H5MR_KERNEL_ABI,
+    .name = "histogram",
+    .description = "counts in equal bins from min to max, as numpy.histogram (range from the data by default)",
+    .params = hist_params,
+    .setup = hist_setup,
+    .map = hist_map,
+    .combine = hist_combine,
+    .finish = hist_finish,
+    .end_pass = hist_end_pass,
+};

@@ -1,0 +1,216 @@
+/* minmax.c: the `minmax` kernel — min, max, argmin, argmax (first occurrence, flat
+ * C-order index), or per pixel over dimension 0 with -p axis=0 (indices along it).
+ * Values compare in their own type (widened), NaN is skipped, ties go to the lower
+ * index in map and in combine alike, so the result does not depend on the order. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h5mr.h"
+#include "numeric.h"
+
+typedef struct mm_scalar {
+    int64_t n;
+    h5mr_wide min, max;
+    uint64_t amin, amax;
+} mm_scalar;
+
+/* The scalar state has the layout of a per-pixel state of one pixel (below). */
+_Static_assert(sizeof(mm_scalar) == 40, "mm_scalar is five 8-byte fields");
+
+typedef struct mm_config {
+    int over_rows;
+    uint64_t pixels;
+} mm_config;
+
+/* Per-pixel state: five arrays of `pixels` entries, one after the other. */
+#define MM_N(s, P) ((int64_t *)(s))
+#define MM_MIN(s, P) ((h5mr_wide *)(s) + (P))
+#define MM_MAX(s, P) ((h5mr_wide *)(s) + 2 * (P))
+#define MM_AMIN(s, P) ((uint64_t *)(s) + 3 * (P))
+#define MM_AMAX(s, P) ((uint64_t *)(s) + 4 * (P))
+
+/* F: the union member for the type; ISF: whether NaN can occur. */
+#define MM_TYPE(T, F, ISF, LO, HI)                                                                                     \
+    static void scalar_##T(const T *x, uint64_t n, uint64_t base, mm_scalar *s)                                        \
+    {                                                                                                                  \
+        T mn = HI, mx = LO;                                                                                            \
+        int64_t valid = 0;                                                                                             \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            T v = x[i];                                                                                                \
+            valid += v == v;                                                                                           \
+            mn = v < mn ? v : mn;                                                                                      \
+            mx = v > mx ? v : mx;                                                                                      \
+        }                                                                                                              \
+        if (valid == 0) return;                                                                                        \
+        uint64_t imn = 0, imx = 0;                                                                                     \
+        while (!(x[imn] == mn)) imn++;                                                                                 \
+        while (!(x[imx] == mx)) imx++;                                                                                 \
+        h5mr_wide wmn, wmx;                                                                                            \
+        wmn.F = x[imn];                                                                                                \
+        wmx.F = x[imx];                                                                                                \
+        imn += base;                                                                                                   \
+        imx += base;                                                                                                   \
+        if (s->n == 0 || wmn.F < s->min.F || (wmn.F == s->min.F && imn < s->amin)) s->min = wmn, s->amin = imn;        \
+        if (s->n == 0 || wmx.F > s->max.F || (wmx.F == s->max.F && imx < s->amax)) s->max = wmx, s->amax = imx;        \
+        s->n += valid;                                                                                                 \
+    }                                                                                                                  \
+    static void rows_##T(const T *x, uint64_t rows, uint64_t first, uint64_t P, void *s)                               \
+    {                                                                                                                  \
+        int64_t *cnt = MM_N(s, P);                                                                                     \
+        h5mr_wide *mn = MM_MIN(s, P), *mx = MM_MAX(s, P);                                                              \
+        uint64_t *amn = MM_AMIN(s, P), *amx = MM_AMAX(s, P);                                                           \
+        for (uint64_t r = 0; r < rows; r++) {                                                                          \
+            const T *row = x + r * P;                                                                                  \
+            for (uint64_t p = 0; p < P; p++) {                                                                         \
+                T v = row[p];                                                                                          \
+                if (ISF && v != v) continue;                                                                           \
+                if (cnt[p] == 0 || v < mn[p].F) mn[p].F = v, amn[p] = first + r;                                       \
+                if (cnt[p] == 0 || v > mx[p].F) mx[p].F = v, amx[p] = first + r;                                       \
+                cnt[p]++;                                                                                              \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    static void merge_##T(void *a, const void *b, uint64_t P)                                                          \
+    {                                                                                                                  \
+        int64_t *na = MM_N(a, P);                                                                                      \
+        const int64_t *nb = MM_N(b, P);                                                                                \
+        h5mr_wide *mna = MM_MIN(a, P), *mxa = MM_MAX(a, P);                                                            \
+        const h5mr_wide *mnb = MM_MIN(b, P), *mxb = MM_MAX(b, P);                                                      \
+        uint64_t *ana = MM_AMIN(a, P), *axa = MM_AMAX(a, P);                                                           \
+        const uint64_t *anb = MM_AMIN(b, P), *axb = MM_AMAX(b, P);                                                     \
+        for (uint64_t p = 0; p < P; p++) {                                                                             \
+            if (nb[p] == 0) continue;                                                                                  \
+            if (na[p] == 0 || mnb[p].F < mna[p].F || (mnb[p].F == mna[p].F && anb[p] < ana[p]))                        \
+                mna[p] = mnb[p], ana[p] = anb[p];                                                                      \
+            if (na[p] == 0 || mxb[p].F > mxa[p].F || (mxb[p].F == mxa[p].F && axb[p] < axa[p]))                        \
+                mxa[p] = mxb[p], axa[p] = axb[p];                                                                      \
+            na[p] += nb[p];                                                                                            \
+        }                                                                                                              \
+    }
+
+MM_TYPE(int8_t, i, 0, INT8_MIN, INT8_MAX)
+MM_TYPE(int16_t, i, 0, INT16_MIN, INT16_MAX)
+MM_TYPE(int32_t, i, 0, INT32_MIN, INT32_MAX)
+MM_TYPE(int64_t, i, 0, INT64_MIN, INT64_MAX)
+MM_TYPE(uint8_t, u, 0, 0, UINT8_MAX)
+MM_TYPE(uint16_t, u, 0, 0, UINT16_MAX)
+MM_TYPE(uint32_t, u, 0, 0, UINT32_MAX)
+MM_TYPE(uint64_t, u, 0, 0, UINT64_MAX)
+MM_TYPE(float, f, 1, -INFINITY, INFINITY)
+MM_TYPE(double, f, 1, -INFINITY, INFINITY)
+
+static h5mr_status mm_setup(h5mr_ctx *ctx)
+{
+    mm_config *c = calloc(1, sizeof *c);
+    if (!c) return H5MR_ENOMEM;
+    h5mr_ctx_set_config(ctx, c, free);
+    h5mr_status st = h5mr_param_axis(ctx, "minmax", &c->over_rows);
+    if (st != H5MR_OK) return st;
+    const uint64_t *shape;
+    int nd;
+    c->pixels = h5mr_trailing(ctx, &shape, &nd);
+    h5mr_ctx_set_state_size(ctx, c->over_rows ? 40 * (c->pixels ? c->pixels : 1) : sizeof(mm_scalar));
+    return H5MR_OK;
+}
+
+static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
+{
+    const mm_config *c = h5mr_ctx_config(ctx);
+    uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
+    switch (b->dtype) {
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e:                                                                                               \
+        if (c->over_rows) rows_##ctype(b->data, b->rows, b->first_row, c->pixels, state);                              \
+        else scalar_##ctype(b->data, n, base, state);                                                                  \
+        break;
+        H5MR_DTYPE_TABLE(X)
+#undef X
+    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "minmax: unsupported type");
+    }
+    return H5MR_OK;
+}
+
+static h5mr_status mm_combine(h5mr_ctx *ctx, void *into, const void *from)
+{
+    const mm_config *c = h5mr_ctx_config(ctx);
+    uint64_t P = c->over_rows ? c->pixels : 1;
+    switch (h5mr_ctx_dtype(ctx)) {
+#define X(e, name, ctype, isf, iss)                                                                                    \
+    case H5MR_DTYPE_##e: merge_##ctype(into, from, P); break;
+        H5MR_DTYPE_TABLE(X)
+#undef X
+    default: break;
+    }
+    return H5MR_OK;
+}
+
+/* Values as a result field: I64 for integers (F64 for u64 past INT64_MAX), F64 for
+ * floats; an entry with no valid value is null. */
+static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, int nd, const uint64_t *shape,
+                              const h5mr_wide *v, const int64_t *cnt, uint64_t P)
+{
+    int is_float = h5mr_dtype_is_float(t), big = 0;
+    for (uint64_t p = 0; t == H5MR_DTYPE_U64 && p < P; p++) big |= cnt[p] > 0 && v[p].u > INT64_MAX;
+    void *data = malloc(P * 8 + 8);
+    uint8_t *valid = malloc(P + 1);
+    if (!data || !valid) {
+        free(data), free(valid);
+        return H5MR_ENOMEM;
+    }
+    for (uint64_t p = 0; p < P; p++) {
+        valid[p] = cnt[p] > 0;
+        if (is_float) ((double *)data)[p] = cnt[p] > 0 ? v[p].f : NAN;
+        else if (big) ((double *)data)[p] = cnt[p] > 0 ? (double)v[p].u : NAN;
+        else ((int64_t *)data)[p] = cnt[p] > 0 ? v[p].i : 0;
+    }
+    h5mr_status st = h5mr_result_set_array(r, name, is_float || big ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, data,
+                                           is_float || big ? NULL : valid);
+    free(data);
+    free(valid);
+    return st;
+}
+
+static h5mr_status set_index(h5mr_result *r, const char *name, int nd, const uint64_t *shape, const uint64_t *idx,
+                             const int64_t *cnt, uint64_t P)
+{
+    int64_t *data = malloc(P * 8 + 8);
+    uint8_t *valid = malloc(P + 1);
+    h5mr_status st = H5MR_ENOMEM;
+    if (data && valid) {
+        for (uint64_t p = 0; p < P; p++) data[p] = (int64_t)idx[p], valid[p] = cnt[p] > 0;
+        st = h5mr_result_set_array(r, name, H5MR_FIELD_I64, nd, shape, data, valid);
+    }
+    free(data);
+    free(valid);
+    return st;
+}
+
+static h5mr_status mm_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
+{
+    const mm_config *c = h5mr_ctx_config(ctx);
+    h5mr_dtype t = h5mr_ctx_dtype(ctx);
+    const uint64_t *shape = NULL;
+    int nd = 0;
+    uint64_t P = c->over_rows ? h5mr_trailing(ctx, &shape, &nd) : 1;
+    const void *s = state;
+    h5mr_status st = set_values(r, "min", t, nd, shape, MM_MIN(s, P), MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_values(r, "max", t, nd, shape, MM_MAX(s, P), MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_index(r, "argmin", nd, shape, MM_AMIN(s, P), MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_index(r, "argmax", nd, shape, MM_AMAX(s, P), MM_N(s, P), P);
+    return st;
+}
+
+static const h5mr_param_decl mm_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
+
+const h5mr_kernel h5mr__kernel_minmax = {
+    .abi = H5MR_KERNEL_ABI,
+    .name = "minmax",
+    .description = "min, max and the index of their first occurrence (NaN skipped)",
+    .params = mm_params,
+    .setup = mm_setup,
+    .map = mm_map,
+    .combine = mm_combine,
+    .finish = mm_finish,
+};
