@@ -109,7 +109,8 @@ END_TEST
 /* ---------------------------------------------------------------- exact sums */
 
 static uint64_t rng_state = 42;
-static uint64_t rnd(void)
+uint64_t rnd(void);
+uint64_t rnd(void)
 {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -231,41 +232,53 @@ END_TEST
 
 /* ---------------------------------------------------------------- kernels */
 
-/* Run kernel `name` over n elements of type t cut into items of `per` elements,
- * mapping items into `nstates` states round-robin, moving each through pack/unpack,
- * combining them in the given order.  The result goes to *out (caller frees). */
-static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data, uint64_t n, uint64_t per, int nstates,
-                               int reverse)
+/* Run kernel `name` as the engine would, without MPI: over data of type t and the given
+ * shape, items of `per` rows mapped into `nstates` states round-robin, every state
+ * moved through pack/unpack, combined in the given order; passes as the kernel asks. */
+h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, int ndims, const uint64_t *shape,
+                             uint64_t per, int nstates, int reverse, const h5mr__kv *params, size_t nparams);
+h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, int ndims, const uint64_t *shape,
+                             uint64_t per, int nstates, int reverse, const h5mr__kv *params, size_t nparams)
 {
     static h5mr_error err;
-    uint64_t shape[1] = {n};
-    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(name), .dtype = t, .ndims = 1, .shape = shape, .err = &err};
+    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(name), .params = params, .nparams = nparams, .dtype = t,
+                    .ndims = ndims, .shape = shape, .err = &err};
     ck_assert_ptr_nonnull(ctx.kernel);
-    ck_assert_int_eq(h5mr__ctx_setup(&ctx), H5MR_OK);
-    void *states[8];
-    for (int s = 0; s < nstates; s++)
-        ck_assert_ptr_nonnull(states[s] = h5mr__state_new(&ctx));
+    ck_assert_msg(h5mr__ctx_setup(&ctx) == H5MR_OK, "setup: %s", err.message);
+    uint64_t row = 1, rows = shape[0];
+    for (int d = 1; d < ndims; d++) row *= shape[d];
     size_t esize = h5mr_dtype_size(t);
-    uint64_t item = 0;
-    for (uint64_t off = 0; off < n; off += per, item++) {
-        uint64_t k = n - off < per ? n - off : per;
-        h5mr_block b = {(const char *)data + off * esize, t, k, 1, off, item};
-        ck_assert_int_eq(ctx.kernel->map(&ctx, states[item % (uint64_t)nstates], &b), H5MR_OK);
-    }
-    for (int s = 0; s < nstates; s++) {
-        void *bytes;
-        size_t nb;
-        int owned;
-        ck_assert_int_eq(h5mr__state_pack(&ctx, states[s], &bytes, &nb, &owned), H5MR_OK);
-        void *copy = h5mr__state_new(&ctx);
-        ck_assert_int_eq(h5mr__state_unpack(&ctx, copy, bytes, nb), H5MR_OK);
-        if (owned) free(bytes);
-        h5mr__state_free(&ctx, states[s]);
-        states[s] = copy;
-    }
-    for (int s = 1; s < nstates; s++) {
-        int into = reverse ? nstates - 1 : 0, from = reverse ? nstates - 1 - s : s;
-        ck_assert_int_eq(ctx.kernel->combine(&ctx, states[into], states[from]), H5MR_OK);
+    void *states[8];
+    for (ctx.pass = 0; ctx.pass < ctx.passes; ctx.pass++) {
+        for (int s = 0; s < nstates; s++)
+            ck_assert_ptr_nonnull(states[s] = h5mr__state_new(&ctx));
+        uint64_t item = 0;
+        for (uint64_t off = 0; off < rows; off += per, item++) {
+            uint64_t k = rows - off < per ? rows - off : per;
+            h5mr_block b = {(const char *)data + off * row * esize, t, k, row, off, item};
+            ck_assert_int_eq(ctx.kernel->map(&ctx, states[item % (uint64_t)nstates], &b), H5MR_OK);
+        }
+        for (int s = 0; s < nstates; s++) {
+            void *bytes;
+            size_t nb;
+            int owned;
+            ck_assert_int_eq(h5mr__state_pack(&ctx, states[s], &bytes, &nb, &owned), H5MR_OK);
+            void *copy = h5mr__state_new(&ctx);
+            ck_assert_int_eq(h5mr__state_unpack(&ctx, copy, bytes, nb), H5MR_OK);
+            if (owned) free(bytes);
+            h5mr__state_free(&ctx, states[s]);
+            states[s] = copy;
+        }
+        for (int s = 1; s < nstates; s++) {
+            int into = reverse ? nstates - 1 : 0, from = reverse ? nstates - 1 - s : s;
+            ck_assert_int_eq(ctx.kernel->combine(&ctx, states[into], states[from]), H5MR_OK);
+        }
+        if (ctx.pass + 1 < ctx.passes) {
+            ck_assert_msg(ctx.kernel->end_pass(&ctx, states[reverse ? nstates - 1 : 0]) == H5MR_OK, "end_pass: %s",
+                          err.message);
+            for (int s = 0; s < nstates; s++)
+                h5mr__state_free(&ctx, states[s]);
+        }
     }
     h5mr_result *r = h5mr__result_new();
     ck_assert_int_eq(ctx.kernel->finish(&ctx, states[reverse ? nstates - 1 : 0], r), H5MR_OK);
@@ -273,6 +286,13 @@ static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data,
         h5mr__state_free(&ctx, states[s]);
     h5mr__ctx_release(&ctx);
     return r;
+}
+
+static h5mr_result *run_kernel(const char *name, h5mr_dtype t, const void *data, uint64_t n, uint64_t per, int nstates,
+                               int reverse)
+{
+    uint64_t shape[1] = {n};
+    return run_kernel_full(name, t, data, 1, shape, per, nstates, reverse, NULL, 0);
 }
 
 static double fval(const h5mr_result *r, const char *name)
@@ -517,6 +537,8 @@ START_TEST(json_doubles_round_trip)
 }
 END_TEST
 
+Suite *kernel_suite(void);
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("h5mr");
@@ -552,6 +574,7 @@ static Suite *suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(suite());
+    srunner_add_suite(sr, kernel_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
