@@ -26,5 +26,6 @@ const char *cli_bad_option(char **argv, int optopt_char);
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_gen(cli *c, int argc, char **argv);
 int cmd_kernels(cli *c, int argc, char **argv);
+int cmd_info(cli *c, int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static const char run_usage[] =
     "                            dynamic: ranks pull items as they finish (default)\n"
     "      --io scatter|auto     scatter: rank 0 reads and sends items (default);\n"
     "                            auto: h5mr picks (today: scatter)\n"
+    "  -o, --output FILE         also write the result into the HDF5 file FILE (group\n"
+    "                            /result, one dataset per field; written atomically)\n"
     "      --json                print one JSON object on stdout instead of the summary\n"
     "      --stats               add per-rank figures (items, bytes, busy and wait seconds)\n"
     "  -h, --help                this text\n"
@@ -41,7 +43,7 @@ typedef struct run_opts {
     h5mr_schedule schedule;
     h5mr_io io;
     int json, stats;
-    const char *file, *dataset;
+    const char *file, *dataset, *output;
     char **params;
     int nparams;
 } run_opts;
@@ -60,9 +62,10 @@ static int parse(cli *c, int argc, char **argv, run_opts *o)
     opterr = 0;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "k:p:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "k:p:o:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'k': o->kernel = optarg; break;
+        case 'o': o->output = optarg; break;
         case 'p':
             if (!strchr(optarg, '=') || optarg[0] == '=') {
                 cli_error(c, "run: -p '%s' is not KEY=VALUE", optarg);
@@ -97,7 +100,7 @@ static int parse(cli *c, int argc, char **argv, run_opts *o)
             cli_error(c, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
             return EXIT_USAGE;
         default:
-            if (optopt && (optopt == 'k' || optopt == 'p' || optopt >= OPT_CHUNK_ROWS))
+            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt >= OPT_CHUNK_ROWS))
                 cli_error(c, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
                 cli_error(c, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));
@@ -281,6 +284,7 @@ int cmd_run(cli *c, int argc, char **argv)
     if (st == H5MR_OK) st = h5mr_job_set_chunk_rows(job, o.chunk_rows);
     if (st == H5MR_OK) st = h5mr_job_set_schedule(job, o.schedule);
     if (st == H5MR_OK) st = h5mr_job_set_io(job, o.io);
+    if (st == H5MR_OK && o.output) st = h5mr_job_set_output(job, o.output);
     if (st == H5MR_OK) st = h5mr_job_run(job, &err);
     if (st != H5MR_OK) {
         cli_error(c, "%s", err.message[0] ? err.message : h5mr_strerror(st));

@@ -12,6 +12,7 @@ static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
                             "Commands:\n"
                             "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun)\n"
                             "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
+                            "  info    [--json] FILE [DATASET]  a file's datasets, or one dataset and its item plan\n"
                             "  kernels [--json]                 list the registered kernels and their parameters\n"
                             "\n"
                             "Options:\n"
@@ -102,6 +103,8 @@ int main(int argc, char **argv)
         fn = cmd_gen;
     else if (!strcmp(sub, "kernels"))
         fn = cmd_kernels;
+    else if (!strcmp(sub, "info"))
+        fn = cmd_info;
 
     MPI_Init(&argc, &argv);
     cli c = {0, 1};
@@ -109,7 +112,7 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &c.size);
     int code;
     if (!fn) {
-        cli_error(&c, "unknown command '%s' (commands: run, gen, kernels; see h5mr --help)", sub);
+        cli_error(&c, "unknown command '%s' (commands: run, gen, info, kernels; see h5mr --help)", sub);
         code = EXIT_USAGE;
     } else {
         code = fn(&c, argc - 1, argv + 1);

@@ -268,6 +268,34 @@ const h5mr_kernel *h5mr_kernel_find(const char *name);
 size_t h5mr_kernel_count(void);
 const h5mr_kernel *h5mr_kernel_at(size_t i); /* in registration order, built-ins first */
 
+/* ---------------------------------------------------------------- inspecting input */
+
+/* What h5mr sees of a dataset, and the plan it would use.  Not collective. */
+typedef struct h5mr_dataset_info {
+    h5mr_dtype dtype;
+    int ndims;
+    uint64_t shape[32];
+    int chunked;        /* 0: contiguous (or compact) */
+    uint64_t chunk[32]; /* storage chunk shape when chunked */
+    int nfilters;
+    char filters[8][32]; /* filter names, in pipeline order (first 8) */
+    uint64_t chunk_rows; /* the plan: rows per item */
+    uint64_t items;      /* number of items */
+    uint64_t item_bytes; /* bytes of a full item */
+    uint64_t bytes;      /* bytes of the whole dataset */
+} h5mr_dataset_info;
+
+/* Describe DATASET of FILE and the plan for `chunk_rows` (0: automatic).  EINPUT
+ * (file, dataset, type) or ELIMIT (the plan) with err set. */
+h5mr_status h5mr_dataset_inspect(const char *file, const char *dataset, uint64_t chunk_rows, h5mr_dataset_info *info,
+                                 h5mr_error *err);
+
+/* Call fn for every dataset in FILE (path from the root).  `info` is NULL for a dataset
+ * h5mr cannot read, with `why` saying why.  fn returns non-zero to stop.  EINPUT if
+ * the file cannot be opened. */
+typedef int (*h5mr_dataset_fn)(const char *path, const h5mr_dataset_info *info, const char *why, void *arg);
+h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, h5mr_error *err);
+
 /* ---------------------------------------------------------------- jobs */
 
 typedef enum h5mr_schedule { H5MR_SCHEDULE_DYNAMIC, H5MR_SCHEDULE_STATIC } h5mr_schedule;
@@ -294,6 +322,12 @@ h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value
 h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows); /* 0: automatic */
 h5mr_status h5mr_job_set_schedule(h5mr_job *job, h5mr_schedule s);
 h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
+/* Also write the result into the HDF5 file PATH (NULL: none): a group /result with one
+ * dataset per field (shape () for scalars, nulls stored as NaN) and attributes kernel,
+ * input_file, input_dataset, ranks, elapsed_s.  Rank 0 writes it under a temporary
+ * name in the same folder and renames it at the end, so a failed run leaves no file
+ * and an existing file of that name is only replaced by a complete one. */
+h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path);
 
 /* COLLECTIVE.  Run the job.  The same status on every rank; on failure `err` holds
  * the first failure's message on every rank.  Statuses: EUSAGE (kernel or parameter),

@@ -119,6 +119,13 @@ void h5mr__builtins_register(void);
 h5mr_result *h5mr__result_new(void);
 void h5mr__result_free(h5mr_result *r);
 
+/* ---------------------------------------------------------------- output.c */
+
+/* Rank 0, before a run: can --output be written there?  EUSAGE if not. */
+h5mr_status h5mr__output_check(const char *path, h5mr_error *err);
+/* Rank 0, after a run: write the result file atomically.  EIO with err set. */
+h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5mr_job_info *in, h5mr_error *err);
+
 /* ---------------------------------------------------------------- job internals */
 
 /* Every MPI tag the library uses. */
@@ -140,6 +147,7 @@ struct h5mr_job {
     uint64_t chunk_rows_req;
     h5mr_schedule schedule;
     h5mr_io io_req;
+    char *output;
 
     /* the last run */
     h5mr__dset_desc desc;

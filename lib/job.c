@@ -92,6 +92,7 @@ void h5mr_job_free(h5mr_job *job)
     free(job->params);
     free(job->file);
     free(job->dataset);
+    free(job->output);
     MPI_Comm_free(&job->comm);
     free(job);
 }
@@ -157,6 +158,15 @@ h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io)
     return H5MR_OK;
 }
 
+h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path)
+{
+    char *p = NULL;
+    if (path && !(p = strdup(path))) return H5MR_ENOMEM;
+    free(job->output);
+    job->output = p;
+    return H5MR_OK;
+}
+
 h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
 {
     uint64_t first, n;
@@ -176,7 +186,9 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
 /* Rank 0: open the input and cut it into items; the description and plan go to all. */
 static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
 {
-    h5mr_status st = h5mr__dset_open(job->file, job->dataset, d, err);
+    /* An output that cannot be written fails now, not after the whole run. */
+    h5mr_status st = job->output ? h5mr__output_check(job->output, err) : H5MR_OK;
+    if (st == H5MR_OK) st = h5mr__dset_open(job->file, job->dataset, d, err);
     if (st != H5MR_OK) return st;
     job->desc = d->desc;
     uint64_t row_elems = 1;
@@ -206,7 +218,8 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     uint64_t size = UINT64_MAX;
     if (job->rank == 0 && h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned) == H5MR_OK) size = n;
     MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm);
-    if (size == UINT64_MAX) return h5mr__error_set(err, H5MR_EKERNEL, "kernel %s could not pack its state", job->kernel->name);
+    if (size == UINT64_MAX)
+        return h5mr__error_set(err, H5MR_EKERNEL, "kernel %s could not pack its state", job->kernel->name);
     if (size > (uint64_t)INT_MAX) {
         if (owned) free(bytes);
         return h5mr__error_set(err, H5MR_ELIMIT, "a state of %llu bytes is too large to share between passes",
@@ -256,8 +269,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
     job->ran = 1;
 
-    job->ctx = (h5mr_ctx){.kernel = job->kernel, .params = job->params, .nparams = job->nparams,
-                          .dtype = job->desc.dtype, .ndims = job->desc.ndims, .shape = job->desc.shape, .err = err};
+    job->ctx = (h5mr_ctx){.kernel = job->kernel,
+                          .params = job->params,
+                          .nparams = job->nparams,
+                          .dtype = job->desc.dtype,
+                          .ndims = job->desc.ndims,
+                          .shape = job->desc.shape,
+                          .err = err};
     st = h5mr__ctx_setup(&job->ctx);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
@@ -292,6 +310,11 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         if (st != H5MR_OK && err->message[0] == '\0')
             h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
         job->elapsed_s = h5mr__now() - t0;
+        if (st == H5MR_OK && job->output) {
+            h5mr_job_info in;
+            h5mr_job_get_info(job, &in);
+            st = h5mr__output_write(job->output, job->result, &in, err);
+        }
     }
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 

@@ -43,7 +43,8 @@ static int digits(double x, int *w0, int64_t d[3], int *neg, int *special)
 static void raise_to(h5mr_rsum *s, int top)
 {
     int shift = top - (s->top1 - 1);
-    for (int j = K - 1; j >= 0; j--) s->bin[j] = j - shift >= 0 ? s->bin[j - shift] : 0;
+    for (int j = K - 1; j >= 0; j--)
+        s->bin[j] = j - shift >= 0 ? s->bin[j - shift] : 0;
     s->top1 = top + 1;
 }
 
@@ -53,8 +54,10 @@ void h5mr_rsum_add(h5mr_rsum *s, double x)
     int64_t d[3];
     if (!digits(x, &w0, d, &neg, &s->special)) return;
     int hw = d[2] ? w0 + 2 : d[1] ? w0 + 1 : w0;
-    if (s->top1 == 0) s->top1 = hw + 1;
-    else if (hw > s->top1 - 1) raise_to(s, hw);
+    if (s->top1 == 0)
+        s->top1 = hw + 1;
+    else if (hw > s->top1 - 1)
+        raise_to(s, hw);
     int top = s->top1 - 1;
     for (int k = 0; k < 3; k++) {
         int j = top - (w0 + k);
@@ -72,9 +75,12 @@ void h5mr_rsum_merge(h5mr_rsum *into, const h5mr_rsum *from)
         *into = f;
         return;
     }
-    if (f.top1 > into->top1) raise_to(into, f.top1 - 1);
-    else if (into->top1 > f.top1) raise_to(&f, into->top1 - 1);
-    for (int j = 0; j < K; j++) into->bin[j] += f.bin[j];
+    if (f.top1 > into->top1)
+        raise_to(into, f.top1 - 1);
+    else if (into->top1 > f.top1)
+        raise_to(&f, into->top1 - 1);
+    for (int j = 0; j < K; j++)
+        into->bin[j] += f.bin[j];
 }
 
 /* Add v · 2^(32w + BASE) (v any 128-bit integer) into an exact accumulator. */

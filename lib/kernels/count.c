@@ -20,7 +20,7 @@ typedef struct count_config {
 } count_config;
 
 #define COUNT_TYPE(T)                                                                                                  \
-    static void count_##T(const T *x, uint64_t n, const count_config *c, count_state *s)                              \
+    static void count_##T(const T *x, uint64_t n, const count_config *c, count_state *s)                               \
     {                                                                                                                  \
         int64_t hits = 0, total = 0;                                                                                   \
         for (uint64_t i = 0; i < n; i++) {                                                                             \
@@ -94,11 +94,13 @@ static h5mr_status count_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
     return st == H5MR_OK ? h5mr_result_set_i64(r, "total", s->total) : st;
 }
 
-static const h5mr_param_decl count_params[] = {
-    {"gt", NULL, "count values > this"},  {"ge", NULL, "count values >= this"},
-    {"lt", NULL, "count values < this"},  {"le", NULL, "count values <= this"},
-    {"eq", NULL, "count values == this"}, {"ne", NULL, "count values != this (never NaN)"},
-    {NULL, NULL, NULL}};
+static const h5mr_param_decl count_params[] = {{"gt", NULL, "count values > this"},
+                                               {"ge", NULL, "count values >= this"},
+                                               {"lt", NULL, "count values < this"},
+                                               {"le", NULL, "count values <= this"},
+                                               {"eq", NULL, "count values == this"},
+                                               {"ne", NULL, "count values != this (never NaN)"},
+                                               {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_count = {
     .abi = H5MR_KERNEL_ABI,

@@ -43,7 +43,8 @@ static h5mr_status make_edges(h5mr_ctx *ctx, hist_config *c, double first, doubl
     if (first == last) first -= 0.5, last += 0.5;
     if (!(c->edges = malloc((size_t)(c->bins + 1) * sizeof *c->edges))) return H5MR_ENOMEM;
     double step = (last - first) / (double)c->bins;
-    for (int64_t i = 0; i <= c->bins; i++) c->edges[i] = (double)i * step + first;
+    for (int64_t i = 0; i <= c->bins; i++)
+        c->edges[i] = (double)i * step + first;
     c->edges[c->bins] = last;
     c->norm = (double)c->bins / (last - first);
     h5mr_ctx_set_state_size(ctx, (size_t)c->bins * sizeof(int64_t));
@@ -73,11 +74,13 @@ static h5mr_status make_edges(h5mr_ctx *ctx, hist_config *c, double first, doubl
         for (uint64_t i = 0; i < n; i++) {                                                                             \
             double v = (double)x[i];                                                                                   \
             if (!(v >= first && v <= last)) continue;                                                                  \
-            int64_t k = (int64_t)((v - first) * c->norm);                                                             \
+            int64_t k = (int64_t)((v - first) * c->norm);                                                              \
             if (k >= nb) k = nb - 1;                                                                                   \
-            /* as numpy: the product may be off by an ulp next to an edge */                                          \
-            if (v < e[k]) k--;                                                                                         \
-            else if (k != nb - 1 && v >= e[k + 1]) k++;                                                                \
+            /* as numpy: the product may be off by an ulp next to an edge */                                           \
+            if (v < e[k])                                                                                              \
+                k--;                                                                                                   \
+            else if (k != nb - 1 && v >= e[k + 1])                                                                     \
+                k++;                                                                                                   \
             counts[k]++;                                                                                               \
         }                                                                                                              \
     }
@@ -141,8 +144,10 @@ static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     switch (b->dtype) {
 #define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e:                                                                                               \
-        if (binning) bin_##ctype(b->data, n, c, state);                                                                \
-        else range_##ctype(b->data, n, state);                                                                         \
+        if (binning)                                                                                                   \
+            bin_##ctype(b->data, n, c, state);                                                                         \
+        else                                                                                                           \
+            range_##ctype(b->data, n, state);                                                                          \
         break;
         H5MR_DTYPE_TABLE(X)
 #undef X
@@ -157,7 +162,8 @@ static h5mr_status hist_combine(h5mr_ctx *ctx, void *into, const void *from)
     if (last_pass(ctx)) {
         int64_t *a = into;
         const int64_t *b = from;
-        for (int64_t i = 0; i < c->bins; i++) a[i] += b[i];
+        for (int64_t i = 0; i < c->bins; i++)
+            a[i] += b[i];
         return H5MR_OK;
     }
     range_state *a = into;

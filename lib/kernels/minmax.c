@@ -45,8 +45,10 @@ typedef struct mm_config {
         }                                                                                                              \
         if (valid == 0) return;                                                                                        \
         uint64_t imn = 0, imx = 0;                                                                                     \
-        while (!(x[imn] == mn)) imn++;                                                                                 \
-        while (!(x[imx] == mx)) imx++;                                                                                 \
+        while (!(x[imn] == mn))                                                                                        \
+            imn++;                                                                                                     \
+        while (!(x[imx] == mx))                                                                                        \
+            imx++;                                                                                                     \
         h5mr_wide wmn, wmx;                                                                                            \
         wmn.F = x[imn];                                                                                                \
         wmx.F = x[imx];                                                                                                \
@@ -122,8 +124,10 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     switch (b->dtype) {
 #define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e:                                                                                               \
-        if (c->over_rows) rows_##ctype(b->data, b->rows, b->first_row, c->pixels, state);                              \
-        else scalar_##ctype(b->data, n, base, state);                                                                  \
+        if (c->over_rows)                                                                                              \
+            rows_##ctype(b->data, b->rows, b->first_row, c->pixels, state);                                            \
+        else                                                                                                           \
+            scalar_##ctype(b->data, n, base, state);                                                                   \
         break;
         H5MR_DTYPE_TABLE(X)
 #undef X
@@ -152,7 +156,8 @@ static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, in
                               const h5mr_wide *v, const int64_t *cnt, uint64_t P)
 {
     int is_float = h5mr_dtype_is_float(t), big = 0;
-    for (uint64_t p = 0; t == H5MR_DTYPE_U64 && p < P; p++) big |= cnt[p] > 0 && v[p].u > INT64_MAX;
+    for (uint64_t p = 0; t == H5MR_DTYPE_U64 && p < P; p++)
+        big |= cnt[p] > 0 && v[p].u > INT64_MAX;
     void *data = malloc(P * 8 + 8);
     uint8_t *valid = malloc(P + 1);
     if (!data || !valid) {
@@ -161,9 +166,12 @@ static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, in
     }
     for (uint64_t p = 0; p < P; p++) {
         valid[p] = cnt[p] > 0;
-        if (is_float) ((double *)data)[p] = cnt[p] > 0 ? v[p].f : NAN;
-        else if (big) ((double *)data)[p] = cnt[p] > 0 ? (double)v[p].u : NAN;
-        else ((int64_t *)data)[p] = cnt[p] > 0 ? v[p].i : 0;
+        if (is_float)
+            ((double *)data)[p] = cnt[p] > 0 ? v[p].f : NAN;
+        else if (big)
+            ((double *)data)[p] = cnt[p] > 0 ? (double)v[p].u : NAN;
+        else
+            ((int64_t *)data)[p] = cnt[p] > 0 ? v[p].i : 0;
     }
     h5mr_status st = h5mr_result_set_array(r, name, is_float || big ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, data,
                                            is_float || big ? NULL : valid);
@@ -179,7 +187,8 @@ static h5mr_status set_index(h5mr_result *r, const char *name, int nd, const uin
     uint8_t *valid = malloc(P + 1);
     h5mr_status st = H5MR_ENOMEM;
     if (data && valid) {
-        for (uint64_t p = 0; p < P; p++) data[p] = (int64_t)idx[p], valid[p] = cnt[p] > 0;
+        for (uint64_t p = 0; p < P; p++)
+            data[p] = (int64_t)idx[p], valid[p] = cnt[p] > 0;
         st = h5mr_result_set_array(r, name, H5MR_FIELD_I64, nd, shape, data, valid);
     }
     free(data);

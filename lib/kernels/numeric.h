@@ -90,14 +90,16 @@ static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int
         *over_rows = 1;
         return H5MR_OK;
     }
-    return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: axis=%s is not supported (give axis=0 or leave it out)", kernel, a);
+    return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: axis=%s is not supported (give axis=0 or leave it out)", kernel,
+                          a);
 }
 
 /* The trailing shape (dimensions 1..n-1) and its element count. */
 static inline uint64_t h5mr_trailing(const h5mr_ctx *ctx, const uint64_t **shape, int *ndims)
 {
     uint64_t n = 1;
-    for (int i = 1; i < h5mr_ctx_ndims(ctx); i++) n *= h5mr_ctx_shape(ctx)[i];
+    for (int i = 1; i < h5mr_ctx_ndims(ctx); i++)
+        n *= h5mr_ctx_shape(ctx)[i];
     *shape = h5mr_ctx_shape(ctx) + 1;
     *ndims = h5mr_ctx_ndims(ctx) - 1;
     return n;
@@ -122,7 +124,10 @@ typedef union h5mr_wide {
 } h5mr_wide;
 
 /* The declaration of the axis parameter, shared by the kernels that take it. */
-#define H5MR_AXIS_PARAM {"axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"}
+#define H5MR_AXIS_PARAM                                                                                                \
+    {                                                                                                                  \
+        "axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"                        \
+    }
 
 #endif
 
@@ -182,7 +187,6 @@ static inline double h5mr_dd_div(h5mr_dd a, double d)
     return q + r / d;
 }
 
-
 /* -p axis: absent or "none" → 0 (reduce everything), "0" → 1 (over dimension 0). */
 static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int *over_rows)
 {
@@ -195,14 +199,16 @@ static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int
         *over_rows = 1;
         return H5MR_OK;
     }
-    return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: axis=%s is not supported (give axis=0 or leave it out)", kernel, a);
+    return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: axis=%s is not supported (give axis=0 or leave it out)", kernel,
+                          a);
 }
 
 /* The trailing shape (dimensions 1..n-1) and its element count. */
 static inline uint64_t h5mr_trailing(const h5mr_ctx *ctx, const uint64_t **shape, int *ndims)
 {
     uint64_t n = 1;
-    for (int i = 1; i < h5mr_ctx_ndims(ctx); i++) n *= h5mr_ctx_shape(ctx)[i];
+    for (int i = 1; i < h5mr_ctx_ndims(ctx); i++)
+        n *= h5mr_ctx_shape(ctx)[i];
     *shape = h5mr_ctx_shape(ctx) + 1;
     *ndims = h5mr_ctx_ndims(ctx) - 1;
     return n;
@@ -227,6 +233,9 @@ typedef union h5mr_wide {
 } h5mr_wide;
 
 /* The declaration of the axis parameter, shared by the kernels that take it. */
-#define H5MR_AXIS_PARAM {"axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"}
+#define H5MR_AXIS_PARAM                                                                                                \
+    {                                                                                                                  \
+        "axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"                        \
+    }
 
 #endif

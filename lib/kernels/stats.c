@@ -283,7 +283,7 @@ static rows_view rows_of(void *state, uint64_t P)
 #define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
     H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
     {                                                                                                                  \
-        double *restrict h1 = c->h1, *restrict l1 = c->l1, *restrict h2 = c->h2, *restrict l2 = c->l2;                \
+        double *restrict h1 = c->h1, *restrict l1 = c->l1, *restrict h2 = c->h2, *restrict l2 = c->l2;                 \
         double *restrict cnt = c->cnt;                                                                                 \
         h5mr_wide *restrict mn = c->mn, *restrict mx = c->mx;                                                          \
         for (uint64_t r = 0; r < rows; r++) {                                                                          \
@@ -313,18 +313,22 @@ static rows_view rows_of(void *state, uint64_t P)
         rows_view s = rows_of(state, P);                                                                               \
         memset(c->h1, 0, P * 8), memset(c->l1, 0, P * 8), memset(c->h2, 0, P * 8), memset(c->l2, 0, P * 8);            \
         memset(c->cnt, 0, P * 8);                                                                                      \
-        for (uint64_t p = 0; p < P; p++) c->mn[p].F = HI, c->mx[p].F = LO;                                             \
+        for (uint64_t p = 0; p < P; p++)                                                                               \
+            c->mn[p].F = HI, c->mx[p].F = LO;                                                                          \
         pairs_##T(x, rows, P, c);                                                                                      \
-        if (!ISF) { /* Σx exactly */                                                                                   \
+        if (!ISF) { /* Σx exactly */                                                                                  \
             __int128 *s1 = s.s1;                                                                                       \
             if (WIDE) {                                                                                                \
                 for (uint64_t r = 0; r < rows; r++)                                                                    \
-                    for (uint64_t p = 0; p < P; p++) s1[p] += x[r * P + p];                                            \
+                    for (uint64_t p = 0; p < P; p++)                                                                   \
+                        s1[p] += x[r * P + p];                                                                         \
             } else {                                                                                                   \
                 memset(c->iacc, 0, P * 8);                                                                             \
                 for (uint64_t r = 0; r < rows; r++)                                                                    \
-                    for (uint64_t p = 0; p < P; p++) c->iacc[p] += x[r * P + p];                                       \
-                for (uint64_t p = 0; p < P; p++) s1[p] += c->iacc[p];                                                  \
+                    for (uint64_t p = 0; p < P; p++)                                                                   \
+                        c->iacc[p] += x[r * P + p];                                                                    \
+                for (uint64_t p = 0; p < P; p++)                                                                       \
+                    s1[p] += c->iacc[p];                                                                               \
             }                                                                                                          \
         }                                                                                                              \
         for (uint64_t p = 0; p < P; p++) {                                                                             \
@@ -345,7 +349,7 @@ static rows_view rows_of(void *state, uint64_t P)
                 h5mr_rsum_add(&s.s2[p], c->l2[p]);                                                                     \
                 continue;                                                                                              \
             }                                                                                                          \
-            /* an infinity or a square past the double range: this pixel value by value */                            \
+            /* an infinity or a square past the double range: this pixel value by value */                             \
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
                 double v = (double)x[r * P + p], sq, e = 0.0;                                                          \
                 if (v != v) continue;                                                                                  \
@@ -379,17 +383,22 @@ static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
     for (uint64_t p = 0; p < P; p++) {
         if (b.n[p] > 0) {
             int lo, hi;
-            if (is_float) lo = b.mn[p].f < a.mn[p].f, hi = b.mx[p].f > a.mx[p].f;
-            else if (is_signed) lo = b.mn[p].i < a.mn[p].i, hi = b.mx[p].i > a.mx[p].i;
-            else lo = b.mn[p].u < a.mn[p].u, hi = b.mx[p].u > a.mx[p].u;
+            if (is_float)
+                lo = b.mn[p].f<a.mn[p].f, hi = b.mx[p].f> a.mx[p].f;
+            else if (is_signed)
+                lo = b.mn[p].i<a.mn[p].i, hi = b.mx[p].i> a.mx[p].i;
+            else
+                lo = b.mn[p].u<a.mn[p].u, hi = b.mx[p].u> a.mx[p].u;
             if (a.n[p] == 0 || lo) a.mn[p] = b.mn[p];
             if (a.n[p] == 0 || hi) a.mx[p] = b.mx[p];
         }
         a.n[p] += b.n[p];
         a.nan[p] += b.nan[p];
         h5mr_rsum_merge(&a.s2[p], &b.s2[p]);
-        if (is_float) h5mr_rsum_merge((h5mr_rsum *)a.s1 + p, (const h5mr_rsum *)b.s1 + p);
-        else ((__int128 *)a.s1)[p] += ((const __int128 *)b.s1)[p];
+        if (is_float)
+            h5mr_rsum_merge((h5mr_rsum *)a.s1 + p, (const h5mr_rsum *)b.s1 + p);
+        else
+            ((__int128 *)a.s1)[p] += ((const __int128 *)b.s1)[p];
     }
 }
 
@@ -441,8 +450,8 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
     st = h5mr_result_set_array(r, "count", H5MR_FIELD_I64, nd, shape, s.n, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "nan_count", H5MR_FIELD_I64, nd, shape, s.nan, NULL);
     if (st == H5MR_OK)
-        st = h5mr_result_set_array(r, "sum", fsum ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fsum ? (void *)sum : isum,
-                                   NULL);
+        st = h5mr_result_set_array(r, "sum", fsum ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape,
+                                   fsum ? (void *)sum : isum, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "mean", H5MR_FIELD_F64, nd, shape, mean, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "var", H5MR_FIELD_F64, nd, shape, var, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "std", H5MR_FIELD_F64, nd, shape, sd, NULL);

@@ -222,15 +222,19 @@ static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) &
         __int128 *s = rows_sums(state, P);                                                                             \
         if (WIDE) {                                                                                                    \
             for (uint64_t r = 0; r < rows; r++)                                                                        \
-                for (uint64_t p = 0; p < P; p++) s[p] += x[r * P + p];                                                 \
+                for (uint64_t p = 0; p < P; p++)                                                                       \
+                    s[p] += x[r * P + p];                                                                              \
         } else { /* 32 bits or less: an item cannot overflow 64-bit partial sums */                                    \
             int64_t *acc = c->iacc;                                                                                    \
             memset(acc, 0, P * 8);                                                                                     \
             for (uint64_t r = 0; r < rows; r++)                                                                        \
-                for (uint64_t p = 0; p < P; p++) acc[p] += x[r * P + p];                                               \
-            for (uint64_t p = 0; p < P; p++) s[p] += acc[p];                                                           \
+                for (uint64_t p = 0; p < P; p++)                                                                       \
+                    acc[p] += x[r * P + p];                                                                            \
+            for (uint64_t p = 0; p < P; p++)                                                                           \
+                s[p] += acc[p];                                                                                        \
         }                                                                                                              \
-        for (uint64_t p = 0; p < P; p++) n[p] += (int64_t)rows;                                                        \
+        for (uint64_t p = 0; p < P; p++)                                                                               \
+            n[p] += (int64_t)rows;                                                                                     \
     }
 
 SUM_ROWS_INT(int8_t, 0)
@@ -272,8 +276,10 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     switch (b->dtype) {
 #define X(e, name, ctype, isf, iss)                                                                                    \
     case H5MR_DTYPE_##e:                                                                                               \
-        if (c->over_rows) rows_##ctype(b->data, b->rows, c, state);                                                    \
-        else sum_##ctype(b->data, n, state);                                                                           \
+        if (c->over_rows)                                                                                              \
+            rows_##ctype(b->data, b->rows, c, state);                                                                  \
+        else                                                                                                           \
+            sum_##ctype(b->data, n, state);                                                                            \
         break;
         H5MR_DTYPE_TABLE(X)
 #undef X
@@ -289,15 +295,18 @@ static h5mr_status sum_combine(h5mr_ctx *ctx, void *into, const void *from)
         uint64_t P = c->pixels;
         int64_t *na = rows_count(into);
         const int64_t *nb = rows_count((void *)from);
-        for (uint64_t p = 0; p < P; p++) na[p] += nb[p];
+        for (uint64_t p = 0; p < P; p++)
+            na[p] += nb[p];
         if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))) {
             h5mr_rsum *a = rows_sums(into, P);
             const h5mr_rsum *b = rows_sums((void *)from, P);
-            for (uint64_t p = 0; p < P; p++) h5mr_rsum_merge(&a[p], &b[p]);
+            for (uint64_t p = 0; p < P; p++)
+                h5mr_rsum_merge(&a[p], &b[p]);
         } else {
             __int128 *a = rows_sums(into, P);
             const __int128 *b = rows_sums((void *)from, P);
-            for (uint64_t p = 0; p < P; p++) a[p] += b[p];
+            for (uint64_t p = 0; p < P; p++)
+                a[p] += b[p];
         }
         return H5MR_OK;
     }
@@ -319,13 +328,17 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
     if (!sums) return H5MR_ENOMEM;
     if (is_float) {
         const h5mr_rsum *s = rows_sums(state, P);
-        for (uint64_t p = 0; p < P; p++) ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
+        for (uint64_t p = 0; p < P; p++)
+            ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
     } else {
         const __int128 *s = rows_sums(state, P);
-        for (uint64_t p = 0; p < P; p++) wide |= s[p] < INT64_MIN || s[p] > INT64_MAX;
+        for (uint64_t p = 0; p < P; p++)
+            wide |= s[p] < INT64_MIN || s[p] > INT64_MAX;
         for (uint64_t p = 0; p < P; p++) {
-            if (wide) ((double *)sums)[p] = (double)s[p];
-            else ((int64_t *)sums)[p] = (int64_t)s[p];
+            if (wide)
+                ((double *)sums)[p] = (double)s[p];
+            else
+                ((int64_t *)sums)[p] = (int64_t)s[p];
         }
     }
     h5mr_status st =

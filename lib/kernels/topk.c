@@ -133,7 +133,8 @@ static h5mr_status topk_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const topk_config *c = h5mr_ctx_config(ctx);
     const topk_state *b = from;
-    for (int64_t i = 0; i < b->n; i++) offer(c, into, &b->e[i]);
+    for (int64_t i = 0; i < b->n; i++)
+        offer(c, into, &b->e[i]);
     return H5MR_OK;
 }
 
@@ -157,13 +158,17 @@ static h5mr_status topk_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
         sort_config = c;
         qsort(e, n, sizeof *e, by_better);
         int big = 0;
-        for (uint64_t i = 0; c->kind == 2 && i < n; i++) big |= e[i].v.u > INT64_MAX;
+        for (uint64_t i = 0; c->kind == 2 && i < n; i++)
+            big |= e[i].v.u > INT64_MAX;
         int as_float = c->kind == 0 || big;
         for (uint64_t i = 0; i < n; i++) {
             idx[i] = (int64_t)e[i].idx;
-            if (c->kind == 0) ((double *)vals)[i] = e[i].v.f;
-            else if (big) ((double *)vals)[i] = (double)e[i].v.u;
-            else ((int64_t *)vals)[i] = e[i].v.i;
+            if (c->kind == 0)
+                ((double *)vals)[i] = e[i].v.f;
+            else if (big)
+                ((double *)vals)[i] = (double)e[i].v.u;
+            else
+                ((int64_t *)vals)[i] = e[i].v.i;
         }
         st = h5mr_result_set_array(r, "values", as_float ? H5MR_FIELD_F64 : H5MR_FIELD_I64, 1, &n, vals, NULL);
         if (st == H5MR_OK) st = h5mr_result_set_array(r, "indices", H5MR_FIELD_I64, 1, &n, idx, NULL);
@@ -174,9 +179,8 @@ static h5mr_status topk_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     return st;
 }
 
-static const h5mr_param_decl topk_params[] = {{"k", "10", "how many values"},
-                                              {"largest", "true", "true: the largest, false: the smallest"},
-                                              {NULL, NULL, NULL}};
+static const h5mr_param_decl topk_params[] = {
+    {"k", "10", "how many values"}, {"largest", "true", "true: the largest, false: the smallest"}, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_topk = {
     .abi = H5MR_KERNEL_ABI,

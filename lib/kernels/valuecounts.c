@@ -12,7 +12,7 @@
 typedef struct vc_map {
     uint64_t *keys;
     int64_t *counts; /* 0: empty slot */
-    uint64_t cap, n;  /* cap a power of two, n < cap / 2 */
+    uint64_t cap, n; /* cap a power of two, n < cap / 2 */
 } vc_map;
 
 typedef struct vc_config {
@@ -33,7 +33,8 @@ static int vc_grow(vc_map *m)
     for (uint64_t i = 0; i < m->cap; i++) {
         if (!m->counts[i]) continue;
         uint64_t j = slot_of(m->keys[i], cap);
-        while (counts[j]) j = (j + 1) & (cap - 1);
+        while (counts[j])
+            j = (j + 1) & (cap - 1);
         keys[j] = m->keys[i];
         counts[j] = m->counts[i];
     }
@@ -46,7 +47,8 @@ static int vc_add(vc_map *m, uint64_t key, int64_t count)
 {
     if (2 * (m->n + 1) > m->cap && vc_grow(m)) return -1;
     uint64_t j = slot_of(key, m->cap);
-    while (m->counts[j] && m->keys[j] != key) j = (j + 1) & (m->cap - 1);
+    while (m->counts[j] && m->keys[j] != key)
+        j = (j + 1) & (m->cap - 1);
     if (!m->counts[j]) m->keys[j] = key, m->n++;
     m->counts[j] += count;
     return 0;
@@ -62,10 +64,11 @@ static void vc_free(h5mr_ctx *ctx, void *state)
 
 /* Keys are the values widened to 64 bits (signed ones sign-extended). */
 #define VC_TYPE(T, DENSE, OFFSET)                                                                                      \
-    static int vc_##T(const T *x, uint64_t n, vc_map *m, int64_t *dense)                                              \
+    static int vc_##T(const T *x, uint64_t n, vc_map *m, int64_t *dense)                                               \
     {                                                                                                                  \
         if (DENSE) {                                                                                                   \
-            for (uint64_t i = 0; i < n; i++) dense[(int64_t)x[i] + OFFSET]++;                                          \
+            for (uint64_t i = 0; i < n; i++)                                                                           \
+                dense[(int64_t)x[i] + OFFSET]++;                                                                       \
             for (int64_t v = 0; v < 65536; v++) {                                                                      \
                 if (!dense[v]) continue;                                                                               \
                 if (vc_add(m, (uint64_t)(int64_t)(v - OFFSET), dense[v])) return -1;                                   \
@@ -196,8 +199,10 @@ static h5mr_status vc_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
         int big = !is_signed && n > 0 && p[n - 1].key > INT64_MAX;
         for (uint64_t i = 0; i < n; i++) {
             counts[i] = p[i].count;
-            if (big) ((double *)values)[i] = (double)p[i].key;
-            else ((int64_t *)values)[i] = (int64_t)p[i].key;
+            if (big)
+                ((double *)values)[i] = (double)p[i].key;
+            else
+                ((int64_t *)values)[i] = (int64_t)p[i].key;
         }
         st = h5mr_result_set_array(r, "values", big ? H5MR_FIELD_F64 : H5MR_FIELD_I64, 1, &n, values, NULL);
         if (st == H5MR_OK) st = h5mr_result_set_array(r, "counts", H5MR_FIELD_I64, 1, &n, counts, NULL);

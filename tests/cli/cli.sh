@@ -7,7 +7,7 @@ cd "$TMP" || exit 1
 
 # ---------------------------------------------------------------- help and version
 expect "--version" test "$("$H5MR" --version)" = "h5mr $(sed -n 's/^AC_INIT(\[h5mr\], \[\([^]]*\)\].*/\1/p' "$top_srcdir/configure.ac")"
-for sub in "" run gen kernels; do
+for sub in "" run gen info kernels; do
     out=$("$H5MR" $sub --help) && ok || fail "h5mr $sub --help exits 0"
     expect "h5mr $sub --help prints a usage line" grep -q '^Usage: ' <<<"$out"
 done

@@ -215,8 +215,10 @@ static void digest(const h5mr_result *r, char *out, size_t len)
         const h5mr_field *f = h5mr_result_field(r, i);
         uint64_t h = 1469598103934665603ULL;
         const unsigned char *b = f->data;
-        for (uint64_t j = 0; j < f->nelems * 8; j++) h = (h ^ b[j]) * 1099511628211ULL;
-        for (uint64_t j = 0; f->valid && j < f->nelems; j++) h = (h ^ f->valid[j]) * 1099511628211ULL;
+        for (uint64_t j = 0; j < f->nelems * 8; j++)
+            h = (h ^ b[j]) * 1099511628211ULL;
+        for (uint64_t j = 0; f->valid && j < f->nelems; j++)
+            h = (h ^ f->valid[j]) * 1099511628211ULL;
         k += (size_t)snprintf(out + k, len - k, " %s[%" PRIu64 "]=%016" PRIx64, f->name, f->nelems, h);
     }
 }
@@ -340,9 +342,10 @@ int main(int argc, char **argv)
 
     /* Every other kernel: the same bits for both schedules here, and (engine.sh) at
      * every rank count; their values are checked against references in tests/unit. */
-    const char *others[] = {"minmax",          "minmax axis=0", "sum axis=0",           "stats axis=0",
-                            "histogram bins=16", "histogram bins=5 min=-1 max=3",      "count gt=0 le=50",
-                            "topk k=5",        "topk k=4 largest=false",                "valuecounts"};
+    const char *others[] = {"minmax",           "minmax axis=0",     "sum axis=0",
+                            "stats axis=0",     "histogram bins=16", "histogram bins=5 min=-1 max=3",
+                            "count gt=0 le=50", "topk k=5",          "topk k=4 largest=false",
+                            "valuecounts"};
     for (size_t i = 0; i < ncases; i++) {
         for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
             if (!strcmp(others[k], "valuecounts") && h5mr_dtype_is_float(cases[i].t)) continue;
@@ -359,8 +362,10 @@ int main(int argc, char **argv)
                     check_agreed(st, H5MR_OK, ctx);
                     jobs++;
                     dig[s][0] = '\0';
-                    if (rank == 0 && st == H5MR_OK) digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
-                    else if (rank == 0) fprintf(stderr, "%s: %s\n", ctx, err.message);
+                    if (rank == 0 && st == H5MR_OK)
+                        digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
+                    else if (rank == 0)
+                        fprintf(stderr, "%s: %s\n", ctx, err.message);
                     h5mr_job_free(job);
                 }
                 if (rank == 0) {

@@ -208,7 +208,8 @@ START_TEST(count_every_type)
     h5mr__kv ne = {"ne", "0"};
     r = run_kernel_full("count", t, d, 1, shape, 10, 2, 1, &ne, 1);
     want = 0;
-    for (uint64_t i = 0; i < n; i++) want += !isnan(img[i]) && img[i] != 0;
+    for (uint64_t i = 0; i < n; i++)
+        want += !isnan(img[i]) && img[i] != 0;
     expect_eq(field(r, "count"), 0, want, 0);
     h5mr__result_free(r);
     free(d);
@@ -283,7 +284,8 @@ START_TEST(valuecounts_every_int_type)
     uint64_t k = 0;
     for (uint64_t i = 0; i < n; k++) {
         uint64_t j = i;
-        while (j < n && img[j] == img[i]) j++;
+        while (j < n && img[j] == img[i])
+            j++;
         expect_eq(field(r, "values"), k, img[i], 0);
         expect_eq(field(r, "counts"), k, (long double)(j - i), 0);
         i = j;
@@ -300,7 +302,8 @@ START_TEST(valuecounts_a_million_distinct)
     uint64_t n = 1500000, shape[1] = {n};
     int64_t *x = malloc(n * sizeof *x);
     /* 1,200,000 distinct values; the last 300,000 repeat the first ones */
-    for (uint64_t i = 0; i < n; i++) x[i] = (int64_t)((i % 1200000) * 2654435761u % 1000000007u) - 500000000;
+    for (uint64_t i = 0; i < n; i++)
+        x[i] = (int64_t)((i % 1200000) * 2654435761u % 1000000007u) - 500000000;
     h5mr_result *r = run_kernel_full("valuecounts", H5MR_DTYPE_I64, x, 1, shape, 100000, 5, 0, NULL, 0);
     const h5mr_field *v = field(r, "values"), *c = field(r, "counts");
     ck_assert_uint_eq(v->nelems, 1200000);
@@ -347,7 +350,8 @@ static void check_hist(h5mr_dtype t, const void *d, const long double *img, uint
         ck_assert(edges[b] == (double)b * ((want_last - want_first) / (double)bins) + want_first || b == bins);
     int64_t *want = malloc((size_t)bins * sizeof *want);
     naive_hist(img, n, edges, bins, want);
-    for (int64_t b = 0; b < bins; b++) expect_eq(c, (uint64_t)b, want[b], 0);
+    for (int64_t b = 0; b < bins; b++)
+        expect_eq(c, (uint64_t)b, want[b], 0);
     free(want);
     h5mr__result_free(r);
 }
@@ -378,7 +382,8 @@ START_TEST(histogram_edges_and_constant_data)
     /* values exactly on every edge of 0..4 in 4 bins: the last edge goes in the last bin */
     double x[7] = {0, 1, 2, 3, 4, 4, -0.5};
     long double img[7];
-    for (int i = 0; i < 7; i++) img[i] = x[i];
+    for (int i = 0; i < 7; i++)
+        img[i] = x[i];
     h5mr__kv p[3] = {{"bins", "4"}, {"min", "0"}, {"max", "4"}};
     uint64_t shape[1] = {7};
     h5mr_result *r = run_kernel_full("histogram", H5MR_DTYPE_F64, x, 1, shape, 2, 2, 0, p, 3);
@@ -387,7 +392,8 @@ START_TEST(histogram_edges_and_constant_data)
     h5mr__result_free(r);
     /* constant data: numpy widens to min - 0.5 .. max + 0.5 */
     double k[5] = {3, 3, 3, 3, 3};
-    for (int i = 0; i < 5; i++) img[i] = k[i];
+    for (int i = 0; i < 5; i++)
+        img[i] = k[i];
     h5mr__kv two = {"bins", "2"};
     check_hist(H5MR_DTYPE_F64, k, img, 5, &two, 1, 2.5, 3.5, 2);
     (void)img;
@@ -401,8 +407,13 @@ static h5mr_status setup_with(const char *kernel, h5mr_dtype t, const char *key,
     static h5mr_error err;
     uint64_t shape[2] = {4, 3};
     h5mr__kv kv = {(char *)key, (char *)value};
-    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(kernel), .params = &kv, .nparams = 1, .dtype = t, .ndims = 2,
-                    .shape = shape, .err = &err};
+    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(kernel),
+                    .params = &kv,
+                    .nparams = 1,
+                    .dtype = t,
+                    .ndims = 2,
+                    .shape = shape,
+                    .err = &err};
     h5mr_status st = h5mr__ctx_setup(&ctx);
     h5mr__ctx_release(&ctx);
     return st;
@@ -423,8 +434,13 @@ START_TEST(bad_parameters_are_usage_errors)
     static h5mr_error err;
     uint64_t shape[1] = {4};
     h5mr__kv kv[2] = {{"min", "3"}, {"max", "2"}};
-    h5mr_ctx ctx = {.kernel = h5mr_kernel_find("histogram"), .params = kv, .nparams = 2, .dtype = H5MR_DTYPE_F64,
-                    .ndims = 1, .shape = shape, .err = &err};
+    h5mr_ctx ctx = {.kernel = h5mr_kernel_find("histogram"),
+                    .params = kv,
+                    .nparams = 2,
+                    .dtype = H5MR_DTYPE_F64,
+                    .ndims = 1,
+                    .shape = shape,
+                    .err = &err};
     ck_assert_int_eq(h5mr__ctx_setup(&ctx), H5MR_EUSAGE);
     h5mr__ctx_release(&ctx);
 }
@@ -436,12 +452,14 @@ START_TEST(rsum_order_free_and_accurate)
 {
     enum { N = 5000 };
     double *x = malloc(N * sizeof *x);
-    for (int i = 0; i < N; i++) x[i] = ldexp((double)(rnd() >> 11) * 0x1p-53, (int)(rnd() % 40) - 20);
+    for (int i = 0; i < N; i++)
+        x[i] = ldexp((double)(rnd() >> 11) * 0x1p-53, (int)(rnd() % 40) - 20);
     h5mr_rsum a;
     h5mr_xsum exact;
     memset(&a, 0, sizeof a);
     memset(&exact, 0, sizeof exact);
-    for (int i = 0; i < N; i++) h5mr_rsum_add(&a, x[i]), h5mr_xsum_add(&exact, x[i]);
+    for (int i = 0; i < N; i++)
+        h5mr_rsum_add(&a, x[i]), h5mr_xsum_add(&exact, x[i]);
     double ref = h5mr_rsum_round(&a), want = h5mr_xsum_round(&exact);
     ck_assert(fabs(ref - want) <= 0x1p-52 * want); /* within an ulp of the exactly rounded sum */
     for (int trial = 0; trial < 10; trial++) {
@@ -456,7 +474,8 @@ START_TEST(rsum_order_free_and_accurate)
         while (i < N) {
             h5mr_rsum g;
             memset(&g, 0, sizeof g);
-            for (int k = 1 + (int)(rnd() % 300); k > 0 && i < N; k--, i++) h5mr_rsum_add(&g, x[i]);
+            for (int k = 1 + (int)(rnd() % 300); k > 0 && i < N; k--, i++)
+                h5mr_rsum_add(&g, x[i]);
             h5mr_rsum_merge(&g, &total);
             total = g;
         }

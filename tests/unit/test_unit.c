@@ -241,12 +241,18 @@ h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, i
                              uint64_t per, int nstates, int reverse, const h5mr__kv *params, size_t nparams)
 {
     static h5mr_error err;
-    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(name), .params = params, .nparams = nparams, .dtype = t,
-                    .ndims = ndims, .shape = shape, .err = &err};
+    h5mr_ctx ctx = {.kernel = h5mr_kernel_find(name),
+                    .params = params,
+                    .nparams = nparams,
+                    .dtype = t,
+                    .ndims = ndims,
+                    .shape = shape,
+                    .err = &err};
     ck_assert_ptr_nonnull(ctx.kernel);
     ck_assert_msg(h5mr__ctx_setup(&ctx) == H5MR_OK, "setup: %s", err.message);
     uint64_t row = 1, rows = shape[0];
-    for (int d = 1; d < ndims; d++) row *= shape[d];
+    for (int d = 1; d < ndims; d++)
+        row *= shape[d];
     size_t esize = h5mr_dtype_size(t);
     void *states[8];
     for (ctx.pass = 0; ctx.pass < ctx.passes; ctx.pass++) {

@@ -1,0 +1,99 @@
+/* inspect.c: describing a dataset and the plan h5mr would use (`h5mr info`). */
+#include "internal.h"
+
+#include <string.h>
+
+static void describe(const h5mr__dset *d, h5mr_dataset_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->dtype = d->desc.dtype;
+    info->ndims = d->desc.ndims;
+    memcpy(info->shape, d->desc.shape, sizeof info->shape);
+    info->chunked = d->desc.chunked;
+    memcpy(info->chunk, d->desc.chunk, sizeof info->chunk);
+    hid_t dcpl = H5Dget_create_plist(d->dset);
+    int nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+    info->nfilters = nf;
+    for (int i = 0; i < nf && i < 8; i++) {
+        unsigned flags = 0, conf = 0;
+        size_t nelem = 0;
+        char name[32] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, sizeof name, name, &conf);
+        if (!name[0]) snprintf(name, sizeof name, "filter %d", (int)id);
+        snprintf(info->filters[i], sizeof info->filters[i], "%s", name);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+}
+
+static h5mr_status plan_of(h5mr_dataset_info *info, uint64_t chunk_rows, h5mr_error *err)
+{
+    uint64_t row = 1;
+    for (int i = 1; i < info->ndims; i++)
+        row *= info->shape[i];
+    h5mr__plan p;
+    h5mr_status st = h5mr__plan_make(info->shape[0], row, h5mr_dtype_size(info->dtype),
+                                     info->chunked ? info->chunk[0] : 0, chunk_rows, &p, err);
+    if (st != H5MR_OK) return st;
+    info->chunk_rows = p.chunk_rows;
+    info->items = p.items;
+    info->item_bytes = p.chunk_rows * p.row_elems * p.elem_size;
+    info->bytes = p.rows * p.row_elems * p.elem_size;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_dataset_inspect(const char *file, const char *dataset, uint64_t chunk_rows, h5mr_dataset_info *info,
+                                 h5mr_error *err)
+{
+    h5mr__dset d;
+    h5mr_status st = h5mr__dset_open(file, dataset, &d, err);
+    if (st != H5MR_OK) return st;
+    describe(&d, info);
+    h5mr__dset_close(&d);
+    return plan_of(info, chunk_rows, err);
+}
+
+typedef struct visit {
+    h5mr_dataset_fn fn;
+    void *arg;
+    const char *file;
+    hid_t fid;
+} visit;
+
+static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *oi, void *data)
+{
+    visit *v = data;
+    if (oi->type != H5O_TYPE_DATASET) return 0;
+    char path[1024];
+    snprintf(path, sizeof path, "/%s", name);
+    h5mr__dset d;
+    h5mr_error e = {0};
+    h5mr_dataset_info info;
+    if (h5mr__dset_open(v->file, path, &d, &e) != H5MR_OK) {
+        return v->fn(path, NULL, e.message, v->arg) ? 1 : 0;
+    }
+    describe(&d, &info);
+    h5mr__dset_close(&d);
+    h5mr_status st = plan_of(&info, 0, &e);
+    return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
+}
+
+h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, h5mr_error *err)
+{
+    h5mr__dset d;
+    /* Opening "/" checks the file the same way a run does (missing, unreadable, not
+     * HDF5), then stops at "it is a group", which is what we want here. */
+    h5mr_error e = {0};
+    h5mr_status st = h5mr__dset_open(file, "/", &d, &e);
+    if (st == H5MR_OK) h5mr__dset_close(&d);
+    if (st != H5MR_OK && !strstr(e.message, "is a group")) {
+        if (err) *err = e;
+        return st;
+    }
+    visit v = {fn, arg, file, H5I_INVALID_HID};
+    if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
+    herr_t rc = H5Ovisit2(v.fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &v, H5O_INFO_BASIC);
+    H5Fclose(v.fid);
+    if (rc < 0) return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot list the objects of '%s'", file);
+    return H5MR_OK;
+}

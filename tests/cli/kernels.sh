@@ -1,0 +1,84 @@
+#!/bin/bash
+# Every kernel through the command: results byte for byte the same at 1-4 ranks and
+# both schedules; --output read back and compared with the JSON; info; kernels;
+# parameter errors at 1 and 3 ranks.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+scratch
+cd "$TMP" || exit 1
+"$H5MR" gen --shape 50x7x5 --dtype f32 --chunk 6x7x5 --fill normal --seed 9 d.h5 /img || fail "gen img"
+"$H5MR" gen --shape 3001 --dtype i16 --fill random --seed 4 d.h5 /ints || fail "gen ints"
+result() { sed -n 's/.*"result": \(.*\)}$/\1/p'; }
+
+# ---------------------------------------------------------------- reproducibility
+for job in "stats -p axis=0 /img" "sum /img" "minmax -p axis=0 /img" "histogram -p bins=20 /img" \
+           "topk -p k=7 /img" "count -p gt=0.5 /img" "stats /img" "valuecounts /ints" "sum -p axis=0 /ints"; do
+    set -- $job
+    dset=${!#}
+    args=("${@:1:$#-1}")
+    ref=""
+    for np in 1 2 3 4; do
+        for sched in dynamic static; do
+            out=$(mpi $np "$H5MR" run -k "${args[@]}" --schedule $sched --chunk-rows 4 --json d.h5 "$dset" | result)
+            if [ -z "$out" ]; then
+                fail "$job at $np ranks $sched: no result"
+            elif [ -z "$ref" ]; then
+                ref=$out
+                ok
+            else
+                expect "$job at $np ranks, $sched: same bytes as 1 rank" test "$out" = "$ref"
+            fi
+        done
+    done
+done
+
+# ---------------------------------------------------------------- --output
+mpi 3 "$H5MR" run -k stats -p axis=0 -o res.h5 --json d.h5 /img > stats.json || fail "run with --output"
+expect "no temporary file left" test -z "$(ls | grep '\.tmp\.')"
+if command -v python3 >/dev/null; then
+    for f in count nan_count sum mean var std min max; do
+        "$H5DUMP" -m '%.17g' -y -w 0 -d /result/$f res.h5 | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' \n' > $f.txt
+        expect "--output /result/$f equals the JSON" python3 -c '
+import json, sys
+r = json.load(open("stats.json"))["result"][sys.argv[1]]
+flat = lambda x: sum((flat(y) for y in x), []) if isinstance(x, list) else [x]
+want = [float("nan") if v is None else float(v) for v in flat(r)]
+got = [float(v) for v in open(sys.argv[1] + ".txt").read().split(",")]
+assert len(got) == len(want) == 35, (len(got), len(want))
+assert all((a != a and b != b) or a == b for a, b in zip(got, want)), (got[:3], want[:3])
+' $f
+    done
+fi
+expect "--output attributes" bash -c '"$0" -a /result/kernel res.h5 | grep -q "\"stats\"" && "$0" -a /result/ranks res.h5 | grep -q "(0): 3"' "$H5DUMP"
+expect "--output shapes: a 7x5 field" bash -c '"$0" -H -d /result/mean res.h5 | grep -q "SIMPLE { ( 7, 5 )"' "$H5DUMP"
+mpi 1 "$H5MR" run -k sum -o res.h5 d.h5 /img > /dev/null || fail "replace --output"
+expect "--output replaced, scalar field of shape ()" bash -c '"$0" -H -d /result/sum res.h5 | grep -q "SCALAR"' "$H5DUMP"
+before=$(md5sum res.h5)
+mpi 3 "$H5MR" run -k sum -o res.h5 d.h5 /nope > /dev/null 2>&1
+expect "a failed run leaves an existing --output alone" test "$before" = "$(md5sum res.h5)"
+mpi 3 "$H5MR" run -k sum -o new.h5 d.h5 /nope > /dev/null 2>&1
+expect "a failed run leaves no --output" test ! -e new.h5
+expect "and no temporary file" test -z "$(ls | grep '\.tmp\.')"
+
+# ---------------------------------------------------------------- info and kernels
+expect "info lists the datasets" bash -c '"$0" info d.h5 | grep -q "^/img .*50 x 7 x 5 f32, chunked"' "$H5MR"
+expect "info of a dataset gives the plan" bash -c '"$0" info d.h5 /img | grep -q "plan .* items of"' "$H5MR"
+expect "info --json of a dataset" bash -c '"$0" info --json --chunk-rows 4 d.h5 /img | grep -q "\"chunk\": \[6, 7, 5\].*\"plan\": {\"chunk_rows\": 4, \"items\": 13, \"item_bytes\": 560}"' "$H5MR"
+"$H5MR" info d.h5 /nope 2>/dev/null
+expect "info of a missing dataset exits 3" test $? -eq 3
+n=$("$H5MR" kernels --json | grep -o '"name": "[a-z]*"' | wc -l)
+expect "kernels --json lists the 7 built-ins ($n)" test "$n" -eq 7
+expect "kernels shows parameters and defaults" bash -c '"$0" kernels | grep -q "\-p bins=.*(default: 10)"' "$H5MR"
+
+# ---------------------------------------------------------------- parameter errors
+for bad in "histogram -p bins=0" "histogram -p bins=abc" "histogram -p min=3 -p max=1" "topk -p k=-1" \
+           "topk -p largest=maybe" "count -p gt=abc" "stats -p axis=1" "sum -p axis=2" "minmax -p nope=1"; do
+    for np in 1 3; do
+        mpi $np "$H5MR" run -k $bad d.h5 /img > out.txt 2> err.txt
+        rc=$?
+        expect "run -k $bad at $np ranks: exit 2 ($rc), one line" test "$rc" -eq 2 -a "$(grep -c '^h5mr: ' err.txt)" -eq 1 -a ! -s out.txt
+    done
+done
+mpi 3 "$H5MR" run -k valuecounts d.h5 /img > /dev/null 2> err.txt
+expect "valuecounts on float data: exit 2" test $? -eq 2
+expect "valuecounts on float data says so" grep -q "integer datasets only" err.txt
+finish
