@@ -281,18 +281,49 @@ static rows_view rows_of(void *state, uint64_t P)
 }
 
 #define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
-    H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
+    /* min and max of the item per pixel, in the element type (a loop of its own: it     \
+     * vectorises alone, not beside the sums) */                                                                      \
+    H5MR_HOT static void minmax_##T(const T *x, uint64_t rows, uint64_t P, T *restrict mn, T *restrict mx)           \
     {                                                                                                                  \
-        double *restrict h1 = c->h1, *restrict l1 = c->l1, *restrict h2 = c->h2, *restrict l2 = c->l2;                 \
-        double *restrict cnt = c->cnt;                                                                                 \
-        h5mr_wide *restrict mn = c->mn, *restrict mx = c->mx;                                                          \
         for (uint64_t r = 0; r < rows; r++) {                                                                          \
-            const T *row = x + r * P;                                                                                  \
+            const T *restrict row = x + r * P;                                                                         \
             for (uint64_t p = 0; p < P; p++) {                                                                         \
                 T t = row[p];                                                                                          \
-                mn[p].F = t < mn[p].F ? t : mn[p].F;                                                                   \
-                mx[p].F = t > mx[p].F ? t : mx[p].F;                                                                   \
-                double v = (double)t, sq, e;                                                                           \
+                mn[p] = t < mn[p] ? t : mn[p];                                                                         \
+                mx[p] = t > mx[p] ? t : mx[p];                                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                                 \
+    H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
+    {                                                                                                                  \
+        double *h1 = c->h1, *l1 = c->l1, *h2 = c->h2, *l2 = c->l2, *cnt = c->cnt;                                      \
+        uint64_t body = P - P % 4;                                                                                     \
+        for (uint64_t p = 0; p < body; p += 4) {                                                                       \
+            h5mr_v4d H1, L1, H2, L2, N;                                                                                \
+            memcpy(&H1, h1 + p, 32), memcpy(&L1, l1 + p, 32), memcpy(&H2, h2 + p, 32), memcpy(&L2, l2 + p, 32);        \
+            memcpy(&N, cnt + p, 32);                                                                                   \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                h5mr_v4d v = h5mr_load4_##T(x + r * P + p), sq, e;                                                     \
+                h5mr_v4l ok = v == v;                                                                                  \
+                v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
+                N = N + (h5mr_v4d)((h5mr_v4l)(h5mr_v4d){1, 1, 1, 1} & ok);                                             \
+                if (EXACT) {                                                                                           \
+                    sq = v * v;                                                                                        \
+                    e = (h5mr_v4d){0};                                                                                 \
+                } else {                                                                                               \
+                    H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
+                }                                                                                                      \
+                if (ISF) H5MR_TWOSUM_ACC(H1, L1, v);                                                                   \
+                H5MR_TWOSUM_ACC(H2, L2, sq);                                                                           \
+                L2 += e;                                                                                               \
+            }                                                                                                          \
+            memcpy(h1 + p, &H1, 32), memcpy(l1 + p, &L1, 32), memcpy(h2 + p, &H2, 32), memcpy(l2 + p, &L2, 32);        \
+            memcpy(cnt + p, &N, 32);                                                                                   \
+        }                                                                                                              \
+        for (uint64_t p = body; p < P; p++) {                                                                          \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                double v = (double)x[r * P + p], sq, e;                                                                \
                 cnt[p] += v == v ? 1.0 : 0.0;                                                                          \
                 v = v == v ? v : 0.0;                                                                                  \
                 if (EXACT) {                                                                                           \
@@ -313,8 +344,10 @@ static rows_view rows_of(void *state, uint64_t P)
         rows_view s = rows_of(state, P);                                                                               \
         memset(c->h1, 0, P * 8), memset(c->l1, 0, P * 8), memset(c->h2, 0, P * 8), memset(c->l2, 0, P * 8);            \
         memset(c->cnt, 0, P * 8);                                                                                      \
+        T *mnT = (T *)c->mn, *mxT = (T *)c->mx;                                                                        \
         for (uint64_t p = 0; p < P; p++)                                                                               \
-            c->mn[p].F = HI, c->mx[p].F = LO;                                                                          \
+            mnT[p] = HI, mxT[p] = LO;                                                                                  \
+        minmax_##T(x, rows, P, mnT, mxT);                                                                              \
         pairs_##T(x, rows, P, c);                                                                                      \
         if (!ISF) { /* Σx exactly */                                                                                  \
             __int128 *s1 = s.s1;                                                                                       \
@@ -334,8 +367,8 @@ static rows_view rows_of(void *state, uint64_t P)
         for (uint64_t p = 0; p < P; p++) {                                                                             \
             int64_t k = (int64_t)c->cnt[p];                                                                            \
             if (k > 0) {                                                                                               \
-                if (s.n[p] == 0 || c->mn[p].F < s.mn[p].F) s.mn[p].F = c->mn[p].F;                                     \
-                if (s.n[p] == 0 || c->mx[p].F > s.mx[p].F) s.mx[p].F = c->mx[p].F;                                     \
+                if (s.n[p] == 0 || mnT[p] < s.mn[p].F) s.mn[p].F = mnT[p];                                             \
+                if (s.n[p] == 0 || mxT[p] > s.mx[p].F) s.mx[p].F = mxT[p];                                             \
             }                                                                                                          \
             s.n[p] += k;                                                                                               \
             s.nan[p] += (int64_t)rows - k;                                                                             \

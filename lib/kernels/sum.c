@@ -181,16 +181,27 @@ static int64_t *rows_count(void *s) { return s; }
 static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) & ~(uint64_t)15); }
 
 #define SUM_ROWS_FLOAT(T)                                                                                              \
-    H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *restrict hi,                    \
-                                        double *restrict lo, double *restrict cnt)                                     \
+    /* four pixels per vector, the rows of the item one after the other */                                            \
+    H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *hi, double *lo, double *cnt)  \
     {                                                                                                                  \
-        for (uint64_t r = 0; r < rows; r++) {                                                                          \
-            const T *row = x + r * P;                                                                                  \
-            for (uint64_t p = 0; p < P; p++) {                                                                         \
-                double v = (double)row[p];                                                                             \
-                double ok = v == v ? 1.0 : 0.0;                                                                        \
+        uint64_t body = P - P % 4;                                                                                     \
+        for (uint64_t p = 0; p < body; p += 4) {                                                                       \
+            h5mr_v4d H, L, N;                                                                                          \
+            memcpy(&H, hi + p, 32), memcpy(&L, lo + p, 32), memcpy(&N, cnt + p, 32);                                   \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                h5mr_v4d v = h5mr_load4_##T(x + r * P + p);                                                            \
+                h5mr_v4l ok = v == v;                                                                                  \
+                v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
+                N = N + (h5mr_v4d)((h5mr_v4l)(h5mr_v4d){1, 1, 1, 1} & ok);                                             \
+                H5MR_TWOSUM_ACC(H, L, v);                                                                              \
+            }                                                                                                          \
+            memcpy(hi + p, &H, 32), memcpy(lo + p, &L, 32), memcpy(cnt + p, &N, 32);                                   \
+        }                                                                                                              \
+        for (uint64_t p = body; p < P; p++) {                                                                          \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                double v = (double)x[r * P + p];                                                                       \
+                cnt[p] += v == v ? 1.0 : 0.0;                                                                          \
                 v = v == v ? v : 0.0;                                                                                  \
-                cnt[p] += ok;                                                                                          \
                 H5MR_TWOSUM_ACC(hi[p], lo[p], v);                                                                      \
             }                                                                                                          \
         }                                                                                                              \
