@@ -91,8 +91,8 @@ static void describe_human(const char *file, const char *dset, const h5mr_datase
     if (in->nfilters == 0) printf("none");
     for (int i = 0; i < in->nfilters && i < 8; i++)
         printf("%s%s", i ? ", " : "", in->filters[i]);
-    printf("\n  plan     %" PRIu64 " items of %" PRIu64 " rows (%.3g MB each)\n", in->items, in->chunk_rows,
-           (double)in->item_bytes / 1e6);
+    printf("\n  plan     %" PRIu64 " item%s of %" PRIu64 " rows (%.3g MB each)\n", in->items, in->items == 1 ? "" : "s",
+           in->chunk_rows, (double)in->item_bytes / 1e6);
 }
 
 int cmd_info(cli *c, int argc, char **argv)

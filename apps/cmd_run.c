@@ -193,11 +193,13 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
 
 static void print_value(const h5mr_field *f)
 {
-    if (f->ndims > 0) {
+    if (f->ndims > 0 && f->nelems <= 16) {
+        h5mr_field_write_json(f, stdout);
+    } else if (f->ndims > 0) {
         printf("array of shape ");
         for (int d = 0; d < f->ndims; d++)
             printf("%s%" PRIu64, d ? "x" : "", f->shape[d]);
-        printf(" (use --json to see it)");
+        printf(" (--json or --output for the values)");
     } else if (f->valid && !f->valid[0]) {
         printf("-");
     } else if (f->type == H5MR_FIELD_I64) {

@@ -161,6 +161,8 @@ const h5mr_field *h5mr_result_find(const h5mr_result *r, const char *name); /* N
 /* Write the fields as one JSON object ({"sum": 3, "mean": 1.5, ...}).  Floats are
  * printed in the shortest form that reads back to the same double; non-finite → null. */
 h5mr_status h5mr_result_write_json(const h5mr_result *r, FILE *out);
+/* Write one field's value as JSON (a number, null, or nested lists). */
+void h5mr_field_write_json(const h5mr_field *f, FILE *out);
 /* Write one double as JSON (shortest round-trip form, null if not finite). */
 void h5mr_json_write_double(FILE *out, double v);
 /* Write a string as a JSON string literal with escapes. */

@@ -155,6 +155,12 @@ static void write_nested(FILE *out, const h5mr_field *f, int d, uint64_t *i)
     fputc(']', out);
 }
 
+void h5mr_field_write_json(const h5mr_field *f, FILE *out)
+{
+    uint64_t i = 0;
+    write_nested(out, f, 0, &i);
+}
+
 h5mr_status h5mr_result_write_json(const h5mr_result *r, FILE *out)
 {
     fputc('{', out);
