@@ -61,7 +61,7 @@ expect "and no temporary file" test -z "$(ls | grep '\.tmp\.')"
 
 # ---------------------------------------------------------------- info and kernels
 expect "info lists the datasets" bash -c '"$0" info d.h5 | grep -q "^/img .*50 x 7 x 5 f32, chunked"' "$H5MR"
-expect "info of a dataset gives the plan" bash -c '"$0" info d.h5 /img | grep -q "plan .* items of"' "$H5MR"
+expect "info of a dataset gives the plan" bash -c '"$0" info d.h5 /img | grep -q "plan .*1 item of 50 rows"' "$H5MR"
 expect "info --json of a dataset" bash -c '"$0" info --json --chunk-rows 4 d.h5 /img | grep -q "\"chunk\": \[6, 7, 5\].*\"plan\": {\"chunk_rows\": 4, \"items\": 13, \"item_bytes\": 560}"' "$H5MR"
 "$H5MR" info d.h5 /nope 2>/dev/null
 expect "info of a missing dataset exits 3" test $? -eq 3
