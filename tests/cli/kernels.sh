@@ -31,6 +31,71 @@ for job in "stats -p axis=0 /img" "sum /img" "minmax -p axis=0 /img" "histogram 
     done
 done
 
+# ---------------------------------------------------------------- every kernel against Python on h5dump's values
+if command -v python3 >/dev/null; then
+    "$H5DUMP" -m '%.17g' -y -w 0 -d /ints d.h5 | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' \n' > ints.txt
+    for np in 1 3; do
+        for job in "minmax" "count -p ge=-7 -p lt=40" "topk -p k=9" "topk -p k=6 -p largest=false" "valuecounts" \
+                   "histogram -p bins=7" "histogram -p bins=3 -p min=-20 -p max=20" "stats" "sum"; do
+            mpi $np "$H5MR" run -k $job --chunk-rows 100 --json d.h5 /ints > r.json
+            expect "$job at $np ranks equals Python's" python3 - "$job" <<'PY'
+import json, sys
+x = [int(v) for v in open("ints.txt").read().split(",")]
+r = json.load(open("r.json"))["result"]
+job = sys.argv[1].split()
+k, p = job[0], dict(a.split("=") for a in job[2::2])
+if k == "minmax":
+    assert r == {"min": min(x), "max": max(x), "argmin": x.index(min(x)), "argmax": x.index(max(x))}, r
+elif k == "count":
+    assert r == {"count": sum(1 for v in x if v >= -7 and v < 40), "total": len(x)}, r
+elif k == "topk":
+    n, big = int(p["k"]), p.get("largest", "true") == "true"
+    best = sorted(range(len(x)), key=lambda i: (-x[i] if big else x[i], i))[:n]
+    assert r == {"values": [x[i] for i in best], "indices": best}, r
+elif k == "valuecounts":
+    vs = sorted(set(x))
+    assert r == {"values": vs, "counts": [x.count(v) for v in vs]}, r
+elif k == "histogram":
+    bins = int(p["bins"])
+    lo, hi = float(p.get("min", min(x))), float(p.get("max", max(x)))
+    step = (hi - lo) / bins
+    edges = [i * step + lo for i in range(bins)] + [hi]
+    counts = [0] * bins
+    for v in x:
+        if lo <= v <= hi:
+            counts[next(b for b in range(bins) if v < edges[b + 1] or b == bins - 1)] += 1
+    assert r == {"counts": counts, "edges": edges}, (r, counts, edges)
+elif k == "stats":
+    n, m = len(x), sum(x) / len(x)
+    var = sum((v - m) ** 2 for v in x) / n
+    assert r["count"] == n and r["sum"] == sum(x) and r["min"] == min(x) and r["max"] == max(x), r
+    assert abs(r["mean"] - m) <= 1e-15 * abs(m) and abs(r["var"] - var) <= 1e-13 * var, (r, m, var)
+elif k == "sum":
+    assert r == {"sum": sum(x), "count": len(x)}, r
+PY
+        done
+    done
+fi
+
+# ---------------------------------------------------------------- empty input
+"$H5MR" gen --shape 0x5 --dtype f32 d.h5 /empty || fail "gen empty"
+"$H5MR" gen --shape 0x5 --dtype u8 d.h5 /empty8 || fail "gen empty u8"
+declare -A want_empty=(
+    [sum]='{"sum": 0.0, "count": 0}'
+    [minmax]='{"min": null, "max": null, "argmin": null, "argmax": null}'
+    [count]='{"count": 0, "total": 0}'
+    [topk]='{"values": [], "indices": []}'
+    [histogram]='{"counts": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "edges": [0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6000000000000001, 0.7000000000000001, 0.8, 0.9, 1.0]}'
+)
+for k in "${!want_empty[@]}"; do
+    out=$(mpi 3 "$H5MR" run -k $k --json d.h5 /empty | result)
+    expect "$k on an empty dataset: $out" test "$out" = "${want_empty[$k]}"
+done
+out=$(mpi 2 "$H5MR" run -k valuecounts --json d.h5 /empty8 | result)
+expect "valuecounts on an empty dataset: $out" test "$out" = '{"values": [], "counts": []}'
+out=$(mpi 2 "$H5MR" run -k stats -p axis=0 --json d.h5 /empty | result)
+expect "stats axis=0 on an empty dataset: all null ($out)" test "$out" = '{"count": [0, 0, 0, 0, 0], "nan_count": [0, 0, 0, 0, 0], "sum": [0.0, 0.0, 0.0, 0.0, 0.0], "mean": [null, null, null, null, null], "var": [null, null, null, null, null], "std": [null, null, null, null, null], "min": [null, null, null, null, null], "max": [null, null, null, null, null]}'
+
 # ---------------------------------------------------------------- --output
 mpi 3 "$H5MR" run -k stats -p axis=0 -o res.h5 --json d.h5 /img > stats.json || fail "run with --output"
 expect "no temporary file left" test -z "$(ls | grep '\.tmp\.')"
