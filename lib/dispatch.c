@@ -85,6 +85,12 @@ static h5mr_status read_item(h5mr_job *job, h5mr__dset *d, uint64_t item, void *
     double t0 = h5mr__now();
     h5mr_status st = h5mr__dset_read_rows(d, first, n, buf, err);
     job->mine.busy_s += h5mr__now() - t0;
+    if (st != H5MR_OK && err) {
+        char what[sizeof err->message];
+        snprintf(what, sizeof what, "%s", err->message);
+        h5mr__error_set(err, st, "'%s' in '%s', item %llu: %s", job->dataset, job->file, (unsigned long long)item,
+                        what);
+    }
     return st;
 }
 

@@ -53,9 +53,9 @@ h5mr_status h5mr__error_set(h5mr_error *err, h5mr_status st, const char *fmt, ..
     return st;
 }
 
-/* Keep the innermost minor message: it says what went wrong ("file signature not
- * found", "can't open file", "inflate() failed"), where the outer ones only repeat
- * which API call failed. */
+/* Keep the innermost entry: it says what went wrong ("inflate() failed", "truncated
+ * file: eof = ..."), where the outer ones only repeat which API call failed.  Its
+ * description is more specific than its minor message ("Unable to initialize object"). */
 struct walk_state {
     char desc[160];
     char minor[120];
@@ -84,7 +84,7 @@ h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    const char *detail = w.minor[0] ? w.minor : w.desc;
+    const char *detail = w.desc[0] ? w.desc : w.minor;
     if (detail[0]) return h5mr__error_set(err, st, "%s: %s", head, detail);
     return h5mr__error_set(err, st, "%s", head);
 }

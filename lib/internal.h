@@ -40,6 +40,10 @@ typedef struct h5mr__plan {
 /* The largest item MPI can carry in one message of MPI_BYTE. */
 #define H5MR__ITEM_LIMIT_BYTES ((uint64_t)2147483647)
 
+/* The largest item allowed: one MPI message (2 GiB - 1) and at most a quarter of the
+ * physical memory (a rank holds a few items). */
+uint64_t h5mr__item_limit(void);
+
 /* Make a plan.  storage_rows: rows of one storage chunk (0 if contiguous).
  * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
 h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,

@@ -1,6 +1,15 @@
 /* plan.c: cutting dimension 0 into work items of whole rows, aligned to storage chunks. */
 #include "internal.h"
 
+#include <unistd.h>
+
+uint64_t h5mr__item_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    uint64_t quarter = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 4 : H5MR__ITEM_LIMIT_BYTES;
+    return quarter < H5MR__ITEM_LIMIT_BYTES ? quarter : H5MR__ITEM_LIMIT_BYTES;
+}
+
 h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
                             uint64_t requested, h5mr__plan *plan, h5mr_error *err)
 {
@@ -20,17 +29,26 @@ h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_siz
         if (rows > 0 && chunk > rows) chunk = rows;
     }
     unsigned __int128 item_bytes = row_bytes * (rows > 0 && chunk > rows ? rows : chunk);
-    if (rows > 0 && item_bytes > H5MR__ITEM_LIMIT_BYTES) {
+    /* An item travels as one MPI message (int count of bytes) and a rank holds a few of
+     * them (dispatch.c keeps three receives posted): refuse what cannot work, clearly,
+     * rather than overflow a count or be killed for memory half-way. */
+    uint64_t limit = h5mr__item_limit();
+    if (rows > 0 && row_bytes > limit)
+        return h5mr__error_set(err, H5MR_EINPUT,
+                               "one row of the dataset is %.3g GB, more than an item may be here (%.3g GB: the 2 GiB "
+                               "of one MPI message, and a quarter of this machine's memory); h5mr does not split rows",
+                               (double)row_bytes / 1e9, (double)limit / 1e9);
+    if (rows > 0 && item_bytes > limit) {
         if (requested > 0)
-            return h5mr__error_set(
-                err, H5MR_ELIMIT,
-                "--chunk-rows %llu makes items of %.3g GB, more than the 2 GiB one MPI message can carry; "
-                "give a smaller --chunk-rows",
-                (unsigned long long)requested, (double)item_bytes / 1e9);
-        return h5mr__error_set(err, H5MR_ELIMIT,
-                               "one storage chunk of the dataset is %.3g GB, more than the 2 GiB one MPI message can "
-                               "carry; pass --chunk-rows to cut smaller items",
-                               (double)item_bytes / 1e9);
+            return h5mr__error_set(err, H5MR_EUSAGE,
+                                   "--chunk-rows %llu makes items of %.3g GB, more than an item may be here (%.3g GB: "
+                                   "the 2 GiB of one MPI message, and a quarter of this machine's memory); give a "
+                                   "smaller --chunk-rows",
+                                   (unsigned long long)requested, (double)item_bytes / 1e9, (double)limit / 1e9);
+        return h5mr__error_set(err, H5MR_EINPUT,
+                               "one storage chunk of the dataset is %.3g GB, more than an item may be here (%.3g GB); "
+                               "pass --chunk-rows to cut smaller items",
+                               (double)item_bytes / 1e9, (double)limit / 1e9);
     }
     plan->rows = rows;
     plan->row_elems = row_elems;

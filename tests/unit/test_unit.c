@@ -79,9 +79,9 @@ START_TEST(plan_refuses_items_over_2gib)
 {
     h5mr__plan p;
     h5mr_error err = {0};
-    ck_assert_int_eq(h5mr__plan_make(1000, 1 << 20, 8, 0, 300, &p, &err), H5MR_ELIMIT);
+    ck_assert_int_eq(h5mr__plan_make(1000, 1 << 20, 8, 0, 300, &p, &err), H5MR_EUSAGE);
     ck_assert_ptr_nonnull(strstr(err.message, "--chunk-rows 300"));
-    ck_assert_int_eq(h5mr__plan_make(1000, 1 << 28, 8, 0, 0, &p, &err), H5MR_ELIMIT);
+    ck_assert_int_eq(h5mr__plan_make(1000, 1 << 28, 8, 0, 0, &p, &err), H5MR_EINPUT);
 }
 END_TEST
 

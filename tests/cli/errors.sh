@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPEC's error table, each case at 1 and 3 ranks under a timeout: the documented exit
+# code on every rank, exactly one "h5mr: " line naming what was wrong, nothing on
+# stdout, done within seconds.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+scratch
+cd "$TMP" || exit 1
+"$top_builddir/tests/tools/make_odd" odd.h5 || fail "make_odd"
+"$H5MR" gen --shape 1000x8 --dtype f64 --chunk 100x8 --gzip 1 good.h5 /x || fail "gen"
+"$H5MR" gen --shape 10 --dtype i32 good.h5 /ints || fail "gen ints"
+printf 'not an HDF5 file\n' > text.h5
+head -c 5000 good.h5 > truncated.h5
+before=$(md5sum good.h5 odd.h5)
+
+# error CODE PATTERN ARGS...: PATTERN must appear in the message
+error() {
+    local code=$1 pattern=$2
+    shift 2
+    for np in 1 3; do
+        local t0=$SECONDS
+        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
+        local rc=$? lines
+        lines=$(grep -c '^h5mr: ' err.txt)
+        if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ ! -s out.txt ] && grep -q -- "$pattern" err.txt &&
+            [ $((SECONDS - t0)) -le 20 ]; then
+            ok
+        else
+            fail "h5mr $* at $np ranks: exit $rc (want $code), $lines h5mr lines, $((SECONDS - t0)) s: $(head -c 300 err.txt)"
+        fi
+    done
+}
+# ---------------------------------------------------------------- input (3)
+error 3 "missing.h5.*No such file" run missing.h5 /x
+error 3 "not an HDF5 file" run text.h5 /x
+error 3 "truncated" run truncated.h5 /x
+error 3 "has no dataset '/nope'" run good.h5 /nope
+error 3 "has no dataset '/a/b/c'" run good.h5 /a/b/c
+error 3 "is a group" run odd.h5 /group
+error 3 "is a named datatype" run odd.h5 /named_type
+error 3 "is a scalar" run odd.h5 /scalar
+error 3 "null dataspace" run odd.h5 /null
+for t in string compound enum array vlen float16; do
+    error 3 "/$t.*unsupported type" run odd.h5 /$t
+done
+error 3 "is a directory" run . /x
+error 3 "one row of the dataset is 4.29 GB" run odd.h5 /wide_rows
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    # root reads everything: drop to nobody for the unreadable file
+    cp good.h5 locked.h5 && chmod 000 locked.h5 && chmod 755 "$TMP"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$H5MR" run locked.h5 /x > out.txt 2> err.txt
+    expect "unreadable file: exit 3, Permission denied" test $? -eq 3 -a "$(grep -c 'locked.h5.*Permission denied' err.txt)" -eq 1
+else
+    cp good.h5 locked.h5 && chmod 000 locked.h5
+    error 3 "Permission denied" run locked.h5 /x
+fi
+# ---------------------------------------------------------------- usage (2)
+error 2 "unknown option '--bogus'" run --bogus good.h5 /x
+error 2 "unknown command 'frobnicate'" frobnicate
+error 2 "unknown kernel 'nope'" run -k nope good.h5 /x
+error 2 "no parameter 'nope'" run -k stats -p nope=1 good.h5 /x
+error 2 "is not KEY=VALUE" run -p axis good.h5 /x
+error 2 "bins=abc is not an integer" run -k histogram -p bins=abc good.h5 /x
+error 2 "k=-1" run -k topk -p k=-1 good.h5 /x
+error 2 "axis=2" run -k stats -p axis=2 good.h5 /x
+error 2 "largest=maybe" run -k topk -p largest=maybe good.h5 /x
+error 2 "gt=abc is not a number" run -k count -p gt=abc good.h5 /x
+error 2 "chunk-rows '0'" run --chunk-rows 0 good.h5 /x
+error 2 "chunk-rows '-5'" run --chunk-rows -5 good.h5 /x
+error 2 "chunk-rows 'ten'" run --chunk-rows ten good.h5 /x
+error 2 "schedule 'sometimes'" run --schedule sometimes good.h5 /x
+error 2 "io 'sideways'" run --io sideways good.h5 /x
+error 2 "missing DATASET" run good.h5
+error 2 "integer datasets only" run -k valuecounts good.h5 /x
+error 2 "chunk-rows 32 makes items of 4.29 GB" run --chunk-rows 32 odd.h5 /big_rows
+error 2 "cannot write --output" run -o /nonexistent/dir/r.h5 good.h5 /x
+error 2 "shape '0xq'" gen --shape 0xq new.h5 /x
+error 2 "dtype 'f16'" gen --shape 4 --dtype f16 new.h5 /x
+error 2 "already has '/x'" gen --shape 4 good.h5 /x
+expect "the inputs were not modified" test "$before" = "$(md5sum good.h5 odd.h5)"
+finish
