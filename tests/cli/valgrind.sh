@@ -1,0 +1,42 @@
+#!/bin/bash
+# A small run of each kind under valgrind memcheck: no invalid access, no leak of
+# ours (Open MPI's own start-up leaks are suppressed: tests/valgrind.supp), at 1 and
+# 2 ranks, and an error path.  Skipped in a sanitizer build and without valgrind.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+if ! command -v valgrind >/dev/null; then
+    echo "valgrind not installed: skipped"
+    exit 77
+fi
+if ldd "$top_builddir/lib/.libs/libh5mr.so" 2>/dev/null | grep -q libasan; then
+    echo "sanitizer build: valgrind skipped"
+    exit 77
+fi
+scratch
+cd "$TMP" || exit 1
+"$H5MR" gen --shape 300x8 --dtype f64 --chunk 32x8 --gzip 1 v.h5 /x || fail "gen"
+"$H5MR" gen --shape 300x8 --dtype i32 v.h5 /i || fail "gen i32"
+supp=()
+[ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
+vg() {
+    "$top_builddir/libtool" --mode=execute valgrind -q --num-callers=50 --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "${supp[@]}" --suppressions="$top_srcdir/tests/valgrind.supp" "$@"
+}
+for job in "stats /x" "stats -p axis=0 /x" "histogram /x" "topk -p k=5 /x" "minmax /x" "valuecounts /i"; do
+    set -- $job
+    vg "$H5MR" run -k "${@:1:$#-1}" --chunk-rows 50 -o out.h5 v.h5 "${!#}" > /dev/null 2> vg.txt
+    rc=$?
+    expect "valgrind, 1 rank, $job: clean (exit $rc) $(grep -v hwloc vg.txt | head -c 400)" test "$rc" -eq 0
+done
+for sched in dynamic static; do
+    TESTMPIRUN="${TESTMPIRUN}" mpi 2 "$top_builddir/libtool" --mode=execute valgrind -q --num-callers=50 \
+        --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect "${supp[@]}" \
+        --suppressions="$top_srcdir/tests/valgrind.supp" "$H5MR" run -k stats --schedule $sched --chunk-rows 7 v.h5 /x \
+        > /dev/null 2> vg.txt
+    rc=$?
+    expect "valgrind, 2 ranks, $sched: clean (exit $rc) $(grep -v hwloc vg.txt | head -c 400)" test "$rc" -eq 0
+done
+vg "$H5MR" run v.h5 /nope > /dev/null 2> vg.txt
+expect "valgrind, an error path: exit 3, not 99" test $? -eq 3
+vg "$H5MR" info v.h5 > /dev/null 2> vg.txt
+expect "valgrind, info: clean" test $? -eq 0
+finish
