@@ -77,58 +77,6 @@ static inline h5mr_v4d h5mr_v4_select(h5mr_v4l mask, h5mr_v4d a, h5mr_v4d b)
 #define H5MR_HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define H5MR_HOT
-
-/* -p axis: absent or "none" → 0 (reduce everything), "0" → 1 (over dimension 0). */
-static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int *over_rows)
-{
-    const char *a = h5mr_ctx_param(ctx, "axis");
-    if (!a || !strcmp(a, "none")) {
-        *over_rows = 0;
-        return H5MR_OK;
-    }
-    if (!strcmp(a, "0")) {
-        *over_rows = 1;
-        return H5MR_OK;
-    }
-    return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: axis=%s is not supported (give axis=0 or leave it out)", kernel,
-                          a);
-}
-
-/* The trailing shape (dimensions 1..n-1) and its element count. */
-static inline uint64_t h5mr_trailing(const h5mr_ctx *ctx, const uint64_t **shape, int *ndims)
-{
-    uint64_t n = 1;
-    for (int i = 1; i < h5mr_ctx_ndims(ctx); i++)
-        n *= h5mr_ctx_shape(ctx)[i];
-    *shape = h5mr_ctx_shape(ctx) + 1;
-    *ndims = h5mr_ctx_ndims(ctx) - 1;
-    return n;
-}
-
-/* The population variance from n and exact sums Σx, Σx² given as double-doubles:
- * (n·Σx² − (Σx)²) / n², about 100 bits before the subtraction. */
-static inline double h5mr_variance(double n, h5mr_dd s1, h5mr_dd s2)
-{
-    if (!isfinite(s1.hi) || !isfinite(s2.hi)) return isnan(s1.hi) || isnan(s2.hi) || isinf(s1.hi) ? NAN : INFINITY;
-    h5mr_dd nd = {n, 0.0};
-    h5mr_dd a = h5mr_dd_add(h5mr_dd_mul(nd, s2), h5mr_dd_neg(h5mr_dd_mul(s1, s1)));
-    double var = h5mr_dd_div(a, n) / n;
-    return var < 0 ? 0 : var;
-}
-
-/* An element of any type, widened: f for floats, i for signed, u for unsigned. */
-typedef union h5mr_wide {
-    double f;
-    int64_t i;
-    uint64_t u;
-} h5mr_wide;
-
-/* The declaration of the axis parameter, shared by the kernels that take it. */
-#define H5MR_AXIS_PARAM                                                                                                \
-    {                                                                                                                  \
-        "axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"                        \
-    }
-
 #endif
 
 /* mask ? a : b, lane by lane (mask lanes all ones or all zeros). */

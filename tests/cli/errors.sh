@@ -44,11 +44,16 @@ for t in string compound enum array vlen float16; do
 done
 error 3 "is a directory" run . /x
 error 3 "one row of the dataset is 4.29 GB" run odd.h5 /wide_rows
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     # root reads everything: drop to nobody for the unreadable file
     cp good.h5 locked.h5 && chmod 000 locked.h5 && chmod 755 "$TMP"
-    setpriv --reuid=nobody --regid=nogroup --clear-groups "$H5MR" run locked.h5 /x > out.txt 2> err.txt
-    expect "unreadable file: exit 3, Permission denied" test $? -eq 3 -a "$(grep -c 'locked.h5.*Permission denied' err.txt)" -eq 1
+    if as_nobody "$H5MR" --version > /dev/null 2>&1; then
+        as_nobody "$H5MR" run locked.h5 /x > out.txt 2> err.txt
+        expect "unreadable file: exit 3, Permission denied" test $? -eq 3 -a "$(grep -c 'locked.h5.*Permission denied' err.txt)" -eq 1
+    else
+        echo "nobody cannot run $H5MR from here (a private folder above it): unreadable-file case not run"
+    fi
 else
     cp good.h5 locked.h5 && chmod 000 locked.h5
     error 3 "Permission denied" run locked.h5 /x
