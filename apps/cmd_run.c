@@ -35,93 +35,7 @@ static const char run_usage[] =
     "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input.\n"
     "Example: mpirun -n 4 h5mr run -k sum --json data.h5 /temperature\n";
 
-enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_JSON, OPT_STATS };
-
-typedef struct run_opts {
-    const char *kernel;
-    uint64_t chunk_rows;
-    h5mr_schedule schedule;
-    h5mr_io io;
-    int json, stats;
-    const char *file, *dataset, *output;
-    char **params;
-    int nparams;
-} run_opts;
-
-static int parse(cli *c, int argc, char **argv, run_opts *o)
-{
-    static const struct option longopts[] = {{"kernel", required_argument, NULL, 'k'},
-                                             {"param", required_argument, NULL, 'p'},
-                                             {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
-                                             {"schedule", required_argument, NULL, OPT_SCHEDULE},
-                                             {"io", required_argument, NULL, OPT_IO},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"stats", no_argument, NULL, OPT_STATS},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "k:p:o:h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'k': o->kernel = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'p':
-            if (!strchr(optarg, '=') || optarg[0] == '=') {
-                cli_error(c, "run: -p '%s' is not KEY=VALUE", optarg);
-                return EXIT_USAGE;
-            }
-            o->params[o->nparams++] = optarg;
-            break;
-        case OPT_CHUNK_ROWS:
-            if (cli_parse_u64(optarg, &o->chunk_rows) || o->chunk_rows == 0) {
-                cli_error(c, "run: --chunk-rows '%s' is not a positive integer", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_SCHEDULE:
-            if (h5mr_schedule_parse(optarg, &o->schedule) != H5MR_OK) {
-                cli_error(c, "run: --schedule '%s' is not static or dynamic", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_IO:
-            if (h5mr_io_parse(optarg, &o->io) != H5MR_OK) {
-                cli_error(c, "run: --io '%s' is not scatter, parallel or auto", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_JSON: o->json = 1; break;
-        case OPT_STATS: o->stats = 1; break;
-        case 'h':
-            if (c->rank == 0) fputs(run_usage, stdout);
-            return -1;
-        case ':':
-            cli_error(c, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
-            return EXIT_USAGE;
-        default:
-            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt >= OPT_CHUNK_ROWS))
-                cli_error(c, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
-            else
-                cli_error(c, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));
-            return EXIT_USAGE;
-        }
-    }
-    /* GNU getopt moved the operands to the end, so options may come after them too. */
-    int npos = 0;
-    for (int i = optind; i < argc; i++) {
-        if (npos == 0)
-            o->file = argv[i];
-        else if (npos == 1)
-            o->dataset = argv[i];
-        else {
-            cli_error(c, "run: unexpected argument '%s' (usage: h5mr run [OPTIONS] FILE DATASET)", argv[i]);
-            return EXIT_USAGE;
-        }
-        npos++;
-    }
-    return 0;
-}
+#include "run_args.h"
 
 static void print_shape(FILE *out, const h5mr_job_info *in, const char *sep)
 {
@@ -249,11 +163,14 @@ int cmd_run(cli *c, int argc, char **argv)
     run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_SCATTER};
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
     if (!o.params) return EXIT_RUN;
-    int code = parse(c, argc, argv, &o);
+    char msg[512] = "";
+    int code = run_args_parse(argc, argv, &o, msg, sizeof msg);
     if (code < 0) { /* --help */
+        if (c->rank == 0) fputs(run_usage, stdout);
         free(o.params);
         return EXIT_OK;
     }
+    if (code != 0) cli_error(c, "%s", msg);
     if (code == 0 && (!o.file || !o.dataset)) {
         cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)",
                   o.file ? "DATASET" : "FILE and DATASET");

@@ -22,65 +22,6 @@ static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
                             "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
                             "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
 
-void cli_error(const cli *c, const char *fmt, ...)
-{
-    if (c->rank != 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("h5mr: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-int cli_exit_code(h5mr_status st)
-{
-    switch (st) {
-    case H5MR_OK: return EXIT_OK;
-    case H5MR_EUSAGE: return EXIT_USAGE;
-    case H5MR_EINPUT: return EXIT_INPUT;
-    default: return EXIT_RUN;
-    }
-}
-
-int cli_parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s) return -1;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_dims(const char *s, uint64_t *dims, int max)
-{
-    int n = 0;
-    char buf[512];
-    if (!s || strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, "x,", &save); tok; tok = strtok_r(NULL, "x,", &save)) {
-        if (n == max || cli_parse_u64(tok, &dims[n])) return -1;
-        n++;
-    }
-    return n > 0 && s[strlen(s) - 1] != 'x' && s[strlen(s) - 1] != ',' ? n : -1;
-}
-
-const char *cli_bad_option(char **argv, int optopt_char)
-{
-    static char buf[8];
-    extern int optind;
-    if (optopt_char) {
-        snprintf(buf, sizeof buf, "-%c", optopt_char);
-        return buf;
-    }
-    return argv[optind - 1];
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {

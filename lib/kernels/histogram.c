@@ -47,6 +47,13 @@ static h5mr_status make_edges(h5mr_ctx *ctx, hist_config *c, double first, doubl
         c->edges[i] = (double)i * step + first;
     c->edges[c->bins] = last;
     c->norm = (double)c->bins / (last - first);
+    /* numpy refuses the same: "Too many bins for data range" */
+    for (int64_t i = 0; i < c->bins; i++)
+        if (!(c->edges[i] < c->edges[i + 1]) || !isfinite(c->norm))
+            return h5mr_ctx_error(ctx, H5MR_EUSAGE,
+                                  "kernel histogram: %lld bins are too many for the range [%g, %g]: they would not "
+                                  "have distinct edges",
+                                  (long long)c->bins, first, last);
     h5mr_ctx_set_state_size(ctx, (size_t)c->bins * sizeof(int64_t));
     return H5MR_OK;
 }

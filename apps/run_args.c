@@ -1,0 +1,85 @@
+/* run_args.c: parsing the options of `h5mr run`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "run_args.h"
+
+enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_JSON, OPT_STATS };
+
+
+int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
+{
+    static const struct option longopts[] = {{"kernel", required_argument, NULL, 'k'},
+                                             {"param", required_argument, NULL, 'p'},
+                                             {"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
+                                             {"schedule", required_argument, NULL, OPT_SCHEDULE},
+                                             {"io", required_argument, NULL, OPT_IO},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"stats", no_argument, NULL, OPT_STATS},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    opterr = 0;
+    optind = 0; /* 0, not 1: GNU getopt starts afresh (needed when called again) */
+    int ch;
+    while ((ch = getopt_long(argc, argv, "k:p:o:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'k': o->kernel = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'p':
+            if (!strchr(optarg, '=') || optarg[0] == '=') {
+                snprintf(msg, len, "run: -p '%s' is not KEY=VALUE", optarg);
+                return EXIT_USAGE;
+            }
+            o->params[o->nparams++] = optarg;
+            break;
+        case OPT_CHUNK_ROWS:
+            if (cli_parse_u64(optarg, &o->chunk_rows) || o->chunk_rows == 0) {
+                snprintf(msg, len, "run: --chunk-rows '%s' is not a positive integer", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_SCHEDULE:
+            if (h5mr_schedule_parse(optarg, &o->schedule) != H5MR_OK) {
+                snprintf(msg, len, "run: --schedule '%s' is not static or dynamic", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_IO:
+            if (h5mr_io_parse(optarg, &o->io) != H5MR_OK) {
+                snprintf(msg, len, "run: --io '%s' is not scatter, parallel or auto", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_STATS: o->stats = 1; break;
+        case 'h': return -1;
+        case ':':
+            snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
+            return EXIT_USAGE;
+        default:
+            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt >= OPT_CHUNK_ROWS))
+                snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
+            else
+                snprintf(msg, len, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));
+            return EXIT_USAGE;
+        }
+    }
+    /* GNU getopt moved the operands to the end, so options may come after them too. */
+    int npos = 0;
+    for (int i = optind; i < argc; i++) {
+        if (npos == 0)
+            o->file = argv[i];
+        else if (npos == 1)
+            o->dataset = argv[i];
+        else {
+            snprintf(msg, len, "run: unexpected argument '%s' (usage: h5mr run [OPTIONS] FILE DATASET)", argv[i]);
+            return EXIT_USAGE;
+        }
+        npos++;
+    }
+    return 0;
+}
+

@@ -1,0 +1,26 @@
+/* run_args.h: the options of `h5mr run`, parsed without printing (testable, fuzzed). */
+#ifndef H5MR_RUN_ARGS_H
+#define H5MR_RUN_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "h5mr.h"
+
+typedef struct run_opts {
+    const char *kernel;
+    uint64_t chunk_rows;
+    h5mr_schedule schedule;
+    h5mr_io io;
+    int json, stats;
+    const char *file, *dataset, *output;
+    char **params;
+    int nparams;
+} run_opts;
+
+/* Parse argv (argv[0] is "run").  o->params must have room for argc entries; the
+ * strings stay argv's.  Returns 0, -1 for --help, or an exit code (EXIT_USAGE) with
+ * the message (no "h5mr: " prefix) in msg. */
+int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len);
+
+#endif
