@@ -1,5 +1,6 @@
 /* cli.c: helpers the h5mr subcommands share (messages, exit codes, number parsing). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,3 +67,18 @@ const char *cli_bad_option(char **argv, int optopt_char)
     return argv[optind - 1];
 }
 
+int cli_load_plugins(cli *c, char **paths, int n)
+{
+    h5mr_error err = {0};
+    h5mr_status st = H5MR_OK;
+    for (int i = 0; i < n && st == H5MR_OK; i++)
+        st = h5mr_plugin_load(paths[i], &err);
+    /* A plugin may load on some nodes and not on others: agree, and say the first. */
+    int mine = st == H5MR_OK ? INT_MAX : c->rank, first = INT_MAX;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == INT_MAX) return 0;
+    MPI_Bcast(err.message, (int)sizeof err.message, MPI_CHAR, first, MPI_COMM_WORLD);
+    err.message[sizeof err.message - 1] = '\0';
+    cli_error(c, "%s%s", err.message, first != 0 ? " (on some ranks)" : "");
+    return EXIT_USAGE;
+}

@@ -23,6 +23,10 @@ int cli_parse_dims(const char *s, uint64_t *dims, int max);
 /* The option that getopt_long could not use, for the message. */
 const char *cli_bad_option(char **argv, int optopt_char);
 
+/* Load plugins on every rank; all ranks agree, rank 0 prints the first failure.
+ * Returns 0 or EXIT_USAGE.  Collective over MPI_COMM_WORLD. */
+int cli_load_plugins(cli *c, char **paths, int n);
+
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_gen(cli *c, int argc, char **argv);
 int cmd_kernels(cli *c, int argc, char **argv);

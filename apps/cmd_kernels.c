@@ -11,10 +11,13 @@ static const char kernels_usage[] = "Usage: h5mr kernels [--json]\n"
 
 int cmd_kernels(cli *c, int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, nplugins = 0;
+    char *plugins[64];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--plugin") && i + 1 < argc && nplugins < 64)
+            plugins[nplugins++] = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             if (c->rank == 0) fputs(kernels_usage, stdout);
             return EXIT_OK;
@@ -23,6 +26,8 @@ int cmd_kernels(cli *c, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    int code = cli_load_plugins(c, plugins, nplugins);
+    if (code != 0) return code;
     if (c->rank != 0) return EXIT_OK;
     if (json) fputs("{\"kernels\": [", stdout);
     for (size_t i = 0; i < h5mr_kernel_count(); i++) {

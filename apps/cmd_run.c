@@ -25,6 +25,7 @@ static const char run_usage[] =
     "                            dynamic: ranks pull items as they finish (default)\n"
     "      --io scatter|auto     scatter: rank 0 reads and sends items (default);\n"
     "                            auto: h5mr picks (today: scatter)\n"
+    "      --plugin PATH.so      load user kernels from a shared object, repeatable\n"
     "  -o, --output FILE         also write the result into the HDF5 file FILE (group\n"
     "                            /result, one dataset per field; written atomically)\n"
     "      --json                print one JSON object on stdout instead of the summary\n"
@@ -162,15 +163,18 @@ int cmd_run(cli *c, int argc, char **argv)
 {
     run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_SCATTER};
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
-    if (!o.params) return EXIT_RUN;
+    o.plugins = calloc((size_t)argc + 1, sizeof *o.plugins);
+    if (!o.params || !o.plugins) return EXIT_RUN;
     char msg[512] = "";
     int code = run_args_parse(argc, argv, &o, msg, sizeof msg);
     if (code < 0) { /* --help */
         if (c->rank == 0) fputs(run_usage, stdout);
         free(o.params);
+        free(o.plugins);
         return EXIT_OK;
     }
     if (code != 0) cli_error(c, "%s", msg);
+    if (code == 0) code = cli_load_plugins(c, o.plugins, o.nplugins);
     if (code == 0 && (!o.file || !o.dataset)) {
         cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)",
                   o.file ? "DATASET" : "FILE and DATASET");
@@ -186,6 +190,7 @@ int cmd_run(cli *c, int argc, char **argv)
     }
     if (code != 0) {
         free(o.params);
+        free(o.plugins);
         return code;
     }
 
@@ -217,5 +222,6 @@ int cmd_run(cli *c, int argc, char **argv)
     }
     h5mr_job_free(job);
     free(o.params);
+    free(o.plugins);
     return cli_exit_code(st);
 }

@@ -6,8 +6,7 @@
 #include "cli.h"
 #include "run_args.h"
 
-enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_JSON, OPT_STATS };
-
+enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_JSON, OPT_STATS, OPT_PLUGIN };
 
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
 {
@@ -19,6 +18,7 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"json", no_argument, NULL, OPT_JSON},
                                              {"stats", no_argument, NULL, OPT_STATS},
                                              {"output", required_argument, NULL, 'o'},
+                                             {"plugin", required_argument, NULL, OPT_PLUGIN},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -53,6 +53,9 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_PLUGIN:
+            if (o->plugins) o->plugins[o->nplugins++] = optarg;
+            break;
         case OPT_JSON: o->json = 1; break;
         case OPT_STATS: o->stats = 1; break;
         case 'h': return -1;
@@ -82,4 +85,3 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
     }
     return 0;
 }
-

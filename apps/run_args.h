@@ -16,6 +16,8 @@ typedef struct run_opts {
     const char *file, *dataset, *output;
     char **params;
     int nparams;
+    char **plugins; /* room for argc entries too */
+    int nplugins;
 } run_opts;
 
 /* Parse argv (argv[0] is "run").  o->params must have room for argc entries; the

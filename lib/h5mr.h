@@ -270,6 +270,19 @@ const h5mr_kernel *h5mr_kernel_find(const char *name);
 size_t h5mr_kernel_count(void);
 const h5mr_kernel *h5mr_kernel_at(size_t i); /* in registration order, built-ins first */
 
+/* ---------------------------------------------------------------- plugins */
+
+/* A plugin is a shared object with one entry point of this name and type, which
+ * registers its kernels with h5mr_kernel_register.  host_abi is H5MR_KERNEL_ABI of
+ * the loading h5mr; a plugin built for another one should return EINPUT. */
+#define H5MR_PLUGIN_ENTRY "h5mr_plugin_init"
+typedef h5mr_status (*h5mr_plugin_init_fn)(unsigned host_abi, h5mr_error *err);
+
+/* Load the plugin at PATH and run its entry point.  Not collective: every rank of a
+ * job loads the same plugins.  EUSAGE with err set: no such file, not a shared object,
+ * no entry point, an ABI other than H5MR_KERNEL_ABI, a kernel name already taken. */
+h5mr_status h5mr_plugin_load(const char *path, h5mr_error *err);
+
 /* ---------------------------------------------------------------- inspecting input */
 
 /* What h5mr sees of a dataset, and the plan it would use.  Not collective. */

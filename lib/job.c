@@ -177,9 +177,13 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
     job->mine.busy_s += h5mr__now() - t0;
     job->mine.items++;
     job->mine.bytes += n * job->plan.row_elems * job->plan.elem_size;
-    if (st != H5MR_OK && job->ctx.err->message[0] == '\0')
-        h5mr_ctx_error(&job->ctx, st, "kernel %s failed on item %llu (rows %llu..%llu)", job->kernel->name,
-                       (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
+    if (st != H5MR_OK) {
+        /* Name the item, whatever the kernel said. */
+        char what[sizeof job->ctx.err->message];
+        snprintf(what, sizeof what, "%s", job->ctx.err->message[0] ? job->ctx.err->message : h5mr_strerror(st));
+        h5mr__error_set(job->ctx.err, st, "kernel %s failed on item %llu (rows %llu..%llu): %s", job->kernel->name,
+                        (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1), what);
+    }
     return st;
 }
 

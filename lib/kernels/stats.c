@@ -281,9 +281,9 @@ static rows_view rows_of(void *state, uint64_t P)
 }
 
 #define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
-    /* min and max of the item per pixel, in the element type (a loop of its own: it     \
-     * vectorises alone, not beside the sums) */                                                                      \
-    H5MR_HOT static void minmax_##T(const T *x, uint64_t rows, uint64_t P, T *restrict mn, T *restrict mx)           \
+    /* min and max of the item per pixel, in the element type (a loop of its own: it                                   \
+     * vectorises alone, not beside the sums) */                                                                       \
+    H5MR_HOT static void minmax_##T(const T *x, uint64_t rows, uint64_t P, T *restrict mn, T *restrict mx)             \
     {                                                                                                                  \
         for (uint64_t r = 0; r < rows; r++) {                                                                          \
             const T *restrict row = x + r * P;                                                                         \
@@ -294,7 +294,7 @@ static rows_view rows_of(void *state, uint64_t P)
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
-    /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                                 \
+    /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                              \
     H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
     {                                                                                                                  \
         double *h1 = c->h1, *l1 = c->l1, *h2 = c->h2, *l2 = c->l2, *cnt = c->cnt;                                      \

@@ -181,8 +181,8 @@ static int64_t *rows_count(void *s) { return s; }
 static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) & ~(uint64_t)15); }
 
 #define SUM_ROWS_FLOAT(T)                                                                                              \
-    /* four pixels per vector, the rows of the item one after the other */                                            \
-    H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *hi, double *lo, double *cnt)  \
+    /* four pixels per vector, the rows of the item one after the other */                                             \
+    H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *hi, double *lo, double *cnt)    \
     {                                                                                                                  \
         uint64_t body = P - P % 4;                                                                                     \
         for (uint64_t p = 0; p < body; p += 4) {                                                                       \

@@ -89,7 +89,8 @@ static void fuzz_args(const uint8_t *d, size_t n)
     int code = run_args_parse(argc, argv, &o, msg, sizeof msg);
     if (code == 0) {
         CHECK(msg[0] == '\0');
-        for (int i = 0; i < o.nparams; i++) CHECK(strchr(o.params[i], '=') && o.params[i][0] != '=');
+        for (int i = 0; i < o.nparams; i++)
+            CHECK(strchr(o.params[i], '=') && o.params[i][0] != '=');
         CHECK(o.schedule == H5MR_SCHEDULE_STATIC || o.schedule == H5MR_SCHEDULE_DYNAMIC);
     } else if (code > 0) {
         CHECK(code == EXIT_USAGE && strncmp(msg, "run: ", 5) == 0);
@@ -108,7 +109,8 @@ static void fuzz_kernel(const uint8_t *d, size_t n)
     d += 4, n -= 4;
     /* key=value pairs up to a 0xff byte, data after it */
     size_t cut = 0;
-    while (cut < n && d[cut] != 0xff) cut++;
+    while (cut < n && d[cut] != 0xff)
+        cut++;
     char *store = malloc(cut + 1), *pairs[8];
     int np = cut ? split(d, cut, pairs, 8, store) : 0;
     h5mr__kv kv[8];
@@ -120,8 +122,8 @@ static void fuzz_kernel(const uint8_t *d, size_t n)
         kv[nkv].key = pairs[i], kv[nkv].value = eq + 1, nkv++;
     }
     h5mr_error err = {0};
-    h5mr_ctx ctx = {.kernel = k, .params = kv, .nparams = (size_t)nkv, .dtype = t, .ndims = ndims, .shape = shape,
-                    .err = &err};
+    h5mr_ctx ctx = {
+        .kernel = k, .params = kv, .nparams = (size_t)nkv, .dtype = t, .ndims = ndims, .shape = shape, .err = &err};
     h5mr_status st = h5mr__ctx_setup(&ctx);
     if (st != H5MR_OK) {
         CHECK(st == H5MR_EUSAGE || st == H5MR_EINPUT || st == H5MR_ENOMEM);

@@ -27,7 +27,8 @@ int main(int argc, char **argv)
     H5Fclose(f);
     FILE *fp = fopen(argv[1], "r+b");
     if (!fp || fseek(fp, (long)(addr + size / 4), SEEK_SET) != 0) return 1;
-    for (hsize_t i = 0; i < size / 2; i++) fputc((int)((i * 2654435761u) >> 13) & 0xff, fp);
+    for (hsize_t i = 0; i < size / 2; i++)
+        fputc((int)((i * 2654435761u) >> 13) & 0xff, fp);
     fclose(fp);
     printf("chunk %s at byte %llu, %llu bytes\n", argv[3], (unsigned long long)addr, (unsigned long long)size);
     return 0;

@@ -8,8 +8,10 @@
 static void make(hid_t f, const char *name, hid_t type, hid_t space)
 {
     hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d >= 0) H5Dclose(d);
-    else fprintf(stderr, "make_odd: cannot create %s\n", name);
+    if (d >= 0)
+        H5Dclose(d);
+    else
+        fprintf(stderr, "make_odd: cannot create %s\n", name);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Kernels of one's own: the example plugin (apps/examples/frac_above.c) at 1 and 3
+# ranks against Python; `kernels --plugin`; every way loading can fail, and a kernel's
+# own error at run time, at 1 and 3 ranks; the plugin built against an installed h5mr
+# with pkg-config (make install into a scratch prefix; --define-prefix because the
+# prefix there is not the configured one).
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
+scratch
+cd "$TMP" || exit 1
+frac=$top_builddir/apps/examples/.libs/frac_above.so
+tools=$top_builddir/tests/tools/.libs
+"$H5MR" gen --shape 23x4x5 --dtype f32 --chunk 3x4x5 --fill normal --seed 3 d.h5 /img || fail "gen"
+for np in 1 3; do
+    mpi $np "$H5MR" run --plugin "$frac" -k frac_above -p threshold=0.25 --chunk-rows 2 --json d.h5 /img > r.json ||
+        fail "frac_above at $np ranks"
+    if command -v python3 >/dev/null; then
+        "$H5DUMP" -m '%.9g' -y -w 0 -d /img d.h5 | sed -n '/DATA {/,/}/p' | sed '1d;$d' | tr -d ' \n' > img.txt
+        expect "frac_above at $np ranks equals Python's" python3 -c '
+import json
+x = [float(v) for v in open("img.txt").read().split(",")]
+want = [sum(1 for v in x[i * 20:(i + 1) * 20] if v > 0.25) / 20 for i in range(23)]
+got = json.load(open("r.json"))["result"]["fraction"]
+assert got == want, (got, want)'
+    fi
+done
+expect "kernels --plugin lists frac_above" bash -c '"$0" kernels --plugin "$1" | grep -q "^frac_above "' "$H5MR" "$frac"
+
+# error CODE PATTERN ARGS...
+error() {
+    local code=$1 pattern=$2
+    shift 2
+    for np in 1 3; do
+        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
+        local rc=$?
+        if [ "$rc" -eq "$code" ] && [ "$(grep -c '^h5mr: ' err.txt)" -eq 1 ] && grep -q -- "$pattern" err.txt &&
+            [ ! -s out.txt ]; then
+            ok
+        else
+            fail "h5mr $* at $np ranks: exit $rc (want $code): $(head -c 300 err.txt)"
+        fi
+    done
+}
+printf 'not a shared object\n' > fake.so
+error 2 "cannot load plugin 'missing.so': No such file" run --plugin missing.so -k sum d.h5 /img
+error 2 "cannot load plugin 'fake.so'" run --plugin fake.so -k sum d.h5 /img
+error 2 "has no entry point h5mr_plugin_init" run --plugin "$tools/plugin_no_entry.so" -k sum d.h5 /img
+error 2 "built for kernel ABI" run --plugin "$tools/plugin_bad_abi.so" -k sum d.h5 /img
+error 2 "already registered" run --plugin "$frac" --plugin "$frac" -k frac_above d.h5 /img
+error 2 "unknown kernel 'frac_above'" run -k frac_above d.h5 /img
+error 1 "kernel fails_on_item failed on item 2 (rows 2..2): fails_on_item: refusing item 2" \
+    run --plugin "$tools/plugin_failing.so" -k fails_on_item --chunk-rows 1 d.h5 /img
+"$H5MR" gen --shape 4x2 --dtype i16 d.h5 /ints && error 3 "frac_above: f32 or f64 data only" run --plugin "$frac" -k frac_above d.h5 /ints
+
+# Built against an installed h5mr, as a user would.
+if make -C "$top_builddir" install prefix="$TMP/prefix" > install.log 2>&1; then
+    ok
+    export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    expect "installed: header, library, command, h5mr.pc" test -f prefix/include/h5mr.h -a -f prefix/lib/libh5mr.so \
+        -a -x prefix/bin/h5mr -a -f prefix/lib/pkgconfig/h5mr.pc
+    # shellcheck disable=SC2046
+    if mpicc -shared -fPIC "$top_srcdir/apps/examples/frac_above.c" $(pkg-config --define-prefix --cflags --libs h5mr) \
+        -o user_frac.so 2> cc.log; then
+        out=$(LD_LIBRARY_PATH="$TMP/prefix/lib" mpi 2 prefix/bin/h5mr run --plugin ./user_frac.so -k frac_above \
+            -p threshold=0.25 --json d.h5 /img | sed -n 's/.*"result": \(.*\)}$/\1/p')
+        expect "the plugin built with pkg-config runs under the installed h5mr" \
+            test "$out" = "$(sed -n 's/.*"result": \(.*\)}$/\1/p' r.json)"
+    else
+        cat cc.log
+        fail "building the example plugin with pkg-config"
+    fi
+else
+    tail -20 install.log
+    fail "make install into a scratch prefix"
+fi
+finish
