@@ -30,6 +30,7 @@ const char *h5mr_status_name(h5mr_status st)
 }
 
 const char *h5mr_version(void) { return H5MR_VERSION; }
+unsigned h5mr_kernel_abi(void) { return H5MR_KERNEL_ABI; }
 
 static void error_vset(h5mr_error *err, h5mr_status st, const char *fmt, va_list ap)
 {

@@ -26,8 +26,11 @@
 extern "C" {
 #endif
 
-/* Version of the kernel interface below; a plugin built against another one is refused. */
+/* Version of the kernel interface below; a plugin built against another one is refused.
+ * h5mr_kernel_abi() is the library's own at run time: a program embedding h5mr checks
+ * h5mr_kernel_abi() == H5MR_KERNEL_ABI. */
 #define H5MR_KERNEL_ABI 1
+unsigned h5mr_kernel_abi(void);
 
 /* The version string of the library this program runs with (H5MR_VERSION is the
  * version it was compiled against). */

@@ -54,6 +54,11 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     h5mr_error err = {0};
     h5mr_job *job = NULL;
+    if (h5mr_kernel_abi() != H5MR_KERNEL_ABI) { /* built against another h5mr.h than the library run */
+        fprintf(stderr, "sumsq_job: libh5mr has kernel ABI %u, this program was built for %u\n", h5mr_kernel_abi(),
+                (unsigned)H5MR_KERNEL_ABI);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     h5mr_status st = argc == 3 ? h5mr_kernel_register(&sumsq, &err) : H5MR_EUSAGE;
     if (st == H5MR_OK) st = h5mr_job_create(MPI_COMM_WORLD, &job, &err);
     if (st == H5MR_OK) st = h5mr_job_set_input(job, argv[1], argv[2]);
