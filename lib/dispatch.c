@@ -373,3 +373,55 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     free(stops);
     return st;
 }
+
+/* Parallel mode.  static: rank r reads and maps block r of the plan.  dynamic: an item
+ * counter in a window on rank 0; every rank, rank 0 included, takes the next number
+ * with an atomic fetch-and-add, so fast ranks take more and no rank waits for a reply
+ * from a busy rank 0.  A rank that fails moves the counter past the end, which stops
+ * the others at their next item.  Each rank reads into one buffer, mapped in place. */
+h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
+{
+    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    void *buf = malloc(max_bytes ? max_bytes : 1);
+    h5mr_status st = buf ? H5MR_OK
+                         : h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
+                                           (unsigned long long)max_bytes);
+    if (job->schedule == H5MR_SCHEDULE_STATIC) {
+        uint64_t lo, hi;
+        h5mr__plan_block(&job->plan, job->rank, job->size, &lo, &hi);
+        for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
+            st = read_item(job, d, i, buf, err);
+            if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, i);
+        }
+        free(buf);
+        return st;
+    }
+    /* Every rank takes part in creating and freeing the window, even without a buffer. */
+    int64_t *counter = NULL;
+    MPI_Win win;
+    MPI_Win_allocate(job->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, (int)sizeof(int64_t), MPI_INFO_NULL, job->comm,
+                     &counter, &win);
+    if (job->rank == 0) *counter = 0;
+    MPI_Barrier(job->comm); /* the counter is zero before anyone takes from it */
+    MPI_Win_lock_all(0, win);
+    const int64_t one = 1, end = (int64_t)job->plan.items;
+    while (st == H5MR_OK) {
+        int64_t item = 0;
+        double t0 = h5mr__now();
+        MPI_Fetch_and_op(&one, &item, MPI_INT64_T, 0, 0, MPI_SUM, win);
+        MPI_Win_flush(0, win);
+        job->mine.wait_s += h5mr__now() - t0;
+        if (item >= end) break;
+        st = read_item(job, d, (uint64_t)item, buf, err);
+        if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, (uint64_t)item);
+    }
+    if (st != H5MR_OK) {
+        int64_t old;
+        MPI_Fetch_and_op(&end, &old, MPI_INT64_T, 0, 0, MPI_REPLACE, win);
+        MPI_Win_flush(0, win);
+    }
+    MPI_Win_unlock_all(win);
+    MPI_Win_free(&win);
+    free(buf);
+    return st;
+}

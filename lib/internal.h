@@ -171,6 +171,8 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
 /* dispatch.c: scatter mode, both schedules.  Returns this rank's status; every rank
  * leaves it (no rank waits for another that failed). */
 h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err);
+/* dispatch.c: parallel mode, every rank reads and maps its own items (d open on all). */
+h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err);
 
 /* reduce.c: binomial tree of states to rank 0 in rank order.  COLLECTIVE. */
 h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err);

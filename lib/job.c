@@ -261,17 +261,18 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
     else if (!job->kernel)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
-    else if (job->io_req == H5MR_IO_PARALLEL)
-        st = h5mr__error_set(err, H5MR_EUSAGE, "--io parallel is not available yet in h5mr %s; use --io scatter",
-                             H5MR_VERSION);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) return st;
-    job->io = H5MR_IO_SCATTER;
+    /* auto: scatter until parallel reading has been measured against it (issue 6). */
+    job->io = job->io_req == H5MR_IO_PARALLEL ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
 
     if (job->rank == 0) st = plan_on_root(job, &d, err);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
     MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm);
     MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
     job->ran = 1;
+    /* Parallel I/O: every rank reads its own items, so every rank opens the input. */
+    if (job->io == H5MR_IO_PARALLEL && job->rank != 0) st = h5mr__dset_open(job->file, job->dataset, &d, err);
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
     job->ctx = (h5mr_ctx){.kernel = job->kernel,
                           .params = job->params,
@@ -294,7 +295,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
         /* Items and bytes count the last pass only, so they add up to the plan. */
         job->mine.items = job->mine.bytes = 0;
-        st = h5mr__dispatch_scatter(job, &d, state, err);
+        st = job->io == H5MR_IO_PARALLEL ? h5mr__dispatch_parallel(job, &d, state, err)
+                                         : h5mr__dispatch_scatter(job, &d, state, err);
         if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
         st = h5mr__reduce(job, state, err);
         if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;

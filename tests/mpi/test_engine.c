@@ -17,6 +17,7 @@
 #include "h5mr.h"
 
 static int rank, nranks, failures;
+static h5mr_io io_mode = H5MR_IO_SCATTER; /* for run() */
 
 #define CHECK(cond, ...)                                                                                               \
     do {                                                                                                               \
@@ -240,6 +241,7 @@ static h5mr_status run(const char *file, const char *dset, const char *kernel, h
         h5mr_job_set_param(*jobp, tok, eq + 1);
     }
     h5mr_job_set_schedule(*jobp, s);
+    h5mr_job_set_io(*jobp, io_mode);
     h5mr_job_set_chunk_rows(*jobp, chunk_rows);
     return h5mr_job_run(*jobp, err);
 }
@@ -300,15 +302,16 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ncases; i++) {
         for (int k = 0; k < 2; k++) {
             for (int ci = 0; ci < 3; ci++) {
-                char dig[2][4096];
-                for (int s = 0; s < 2; s++) {
-                    h5mr_schedule sched = s ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
+                char dig[4][4096];
+                for (int s = 0; s < 4; s++) { /* both schedules x both I/O modes */
+                    h5mr_schedule sched = s & 1 ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
+                    io_mode = s & 2 ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
                     h5mr_job *job = NULL;
                     h5mr_error err = {0};
                     h5mr_status st = run(path, cases[i].name, kernels[k], sched, chunks[ci], &job, &err);
                     char ctx[256];
-                    snprintf(ctx, sizeof ctx, "%s %s %s chunk_rows=%" PRIu64, cases[i].name, kernels[k],
-                             h5mr_schedule_name(sched), chunks[ci]);
+                    snprintf(ctx, sizeof ctx, "%s %s %s %s chunk_rows=%" PRIu64, cases[i].name, kernels[k],
+                             h5mr_schedule_name(sched), h5mr_io_name(io_mode), chunks[ci]);
                     check_agreed(st, H5MR_OK, ctx);
                     jobs++;
                     if (rank == 0 && st == H5MR_OK) {
@@ -332,8 +335,10 @@ int main(int argc, char **argv)
                     h5mr_job_free(job);
                 }
                 if (rank == 0) {
-                    CHECK(strcmp(dig[0], dig[1]) == 0, "%s %s chunk_rows=%" PRIu64 ": schedules differ:\n%s\n%s",
-                          cases[i].name, kernels[k], chunks[ci], dig[0], dig[1]);
+                    for (int s = 1; s < 4; s++)
+                        CHECK(strcmp(dig[0], dig[s]) == 0,
+                              "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", cases[i].name,
+                              kernels[k], chunks[ci], s, dig[0], dig[s]);
                     printf("%s %s %" PRIu64 "%s\n", cases[i].name, kernels[k], chunks[ci], dig[0]);
                 }
             }
@@ -350,15 +355,16 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
             if (!strcmp(others[k], "valuecounts") && h5mr_dtype_is_float(cases[i].t)) continue;
             for (int ci = 0; ci < 3; ci++) {
-                char dig[2][4096];
-                for (int s = 0; s < 2; s++) {
-                    h5mr_schedule sched = s ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
+                char dig[4][4096];
+                for (int s = 0; s < 4; s++) { /* both schedules x both I/O modes */
+                    h5mr_schedule sched = s & 1 ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
+                    io_mode = s & 2 ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
                     h5mr_job *job = NULL;
                     h5mr_error err = {0};
                     h5mr_status st = run(path, cases[i].name, others[k], sched, chunks[ci], &job, &err);
                     char ctx[256];
-                    snprintf(ctx, sizeof ctx, "%s %s %s chunk_rows=%" PRIu64, cases[i].name, others[k],
-                             h5mr_schedule_name(sched), chunks[ci]);
+                    snprintf(ctx, sizeof ctx, "%s %s %s %s chunk_rows=%" PRIu64, cases[i].name, others[k],
+                             h5mr_schedule_name(sched), h5mr_io_name(io_mode), chunks[ci]);
                     check_agreed(st, H5MR_OK, ctx);
                     jobs++;
                     dig[s][0] = '\0';
@@ -369,8 +375,10 @@ int main(int argc, char **argv)
                     h5mr_job_free(job);
                 }
                 if (rank == 0) {
-                    CHECK(strcmp(dig[0], dig[1]) == 0, "%s %s chunk_rows=%" PRIu64 ": schedules differ:\n%s\n%s",
-                          cases[i].name, others[k], chunks[ci], dig[0], dig[1]);
+                    for (int s = 1; s < 4; s++)
+                        CHECK(strcmp(dig[0], dig[s]) == 0,
+                              "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", cases[i].name,
+                              others[k], chunks[ci], s, dig[0], dig[s]);
                     printf("%s %s %" PRIu64 "%s\n", cases[i].name, others[k], chunks[ci], dig[0]);
                 }
             }
