@@ -28,6 +28,9 @@ for job in "stats -p axis=0 /img" "sum /img" "minmax -p axis=0 /img" "histogram 
                 expect "$job at $np ranks, $sched: same bytes as 1 rank" test "$out" = "$ref"
             fi
         done
+        # parallel I/O: the same bytes again
+        out=$(mpi $np "$H5MR" run -k "${args[@]}" --io parallel --chunk-rows 4 --json d.h5 "$dset" | result)
+        expect "$job at $np ranks, --io parallel: same bytes as scatter" test "$out" = "$ref"
     done
 done
 
