@@ -255,6 +255,51 @@ static void check_agreed(h5mr_status st, h5mr_status want, const char *what)
     if (rank == 0) CHECK(mn == mx && mn == (int)want, "%s: statuses %d..%d, want %d", what, mn, mx, (int)want);
 }
 
+/* One job under both schedules and both I/O modes: the same status everywhere, the
+ * same bits each time; checked against the reference when `check` is set.  Prints the
+ * digest for engine.sh.  Returns the number of jobs run. */
+static int run_four(const char *path, const dcase *c, const ref *want, const char *kernel, int check,
+                    uint64_t chunk_rows)
+{
+    char dig[4][4096];
+    for (int s = 0; s < 4; s++) {
+        h5mr_schedule sched = s & 1 ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
+        io_mode = s & 2 ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
+        h5mr_job *job = NULL;
+        h5mr_error err = {0};
+        h5mr_status st = run(path, c->name, kernel, sched, chunk_rows, &job, &err);
+        char ctx[256];
+        snprintf(ctx, sizeof ctx, "%s %s %s %s chunk_rows=%" PRIu64, c->name, kernel, h5mr_schedule_name(sched),
+                 h5mr_io_name(io_mode), chunk_rows);
+        check_agreed(st, H5MR_OK, ctx);
+        dig[s][0] = '\0';
+        if (rank == 0 && st == H5MR_OK) {
+            h5mr_job_info in;
+            h5mr_job_get_info(job, &in);
+            uint64_t items = 0, bytes = 0;
+            for (int r = 0; r < in.ranks; r++) {
+                items += in.per_rank[r].items;
+                bytes += in.per_rank[r].bytes;
+            }
+            CHECK(items == in.items && bytes == in.bytes, "%s: per-rank items/bytes do not add up", ctx);
+            uint64_t want_items = chunk_rows ? (c->shape[0] + chunk_rows - 1) / chunk_rows : in.items;
+            CHECK(in.items == want_items, "%s: %" PRIu64 " items, want %" PRIu64, ctx, in.items, want_items);
+            if (check) check_result(h5mr_job_result(job), c, want, kernel, ctx);
+            digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
+        } else if (rank == 0) {
+            fprintf(stderr, "%s: %s\n", ctx, err.message);
+        }
+        h5mr_job_free(job);
+    }
+    if (rank == 0) {
+        for (int s = 1; s < 4; s++)
+            CHECK(strcmp(dig[0], dig[s]) == 0, "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", c->name,
+                  kernel, chunk_rows, s, dig[0], dig[s]);
+        printf("%s %s %" PRIu64 "%s\n", c->name, kernel, chunk_rows, dig[0]);
+    }
+    return 4;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -296,94 +341,28 @@ int main(int argc, char **argv)
     }
     MPI_Barrier(MPI_COMM_WORLD);
 
-    const char *kernels[] = {"sum", "stats"};
+    /* sum and stats are checked against the reference; every other kernel's values are
+     * checked in tests/unit.  Each job runs under both schedules and both I/O modes,
+     * which must give the same bits, and engine.sh checks the same at every rank count. */
+    const char *kernels[] = {"sum",
+                             "stats",
+                             "minmax",
+                             "minmax axis=0",
+                             "sum axis=0",
+                             "stats axis=0",
+                             "histogram bins=16",
+                             "histogram bins=5 min=-1 max=3",
+                             "count gt=0 le=50",
+                             "topk k=5",
+                             "topk k=4 largest=false",
+                             "valuecounts"};
     uint64_t chunks[] = {1, 3, 0};
     int jobs = 0;
-    for (size_t i = 0; i < ncases; i++) {
-        for (int k = 0; k < 2; k++) {
-            for (int ci = 0; ci < 3; ci++) {
-                char dig[4][4096];
-                for (int s = 0; s < 4; s++) { /* both schedules x both I/O modes */
-                    h5mr_schedule sched = s & 1 ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
-                    io_mode = s & 2 ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
-                    h5mr_job *job = NULL;
-                    h5mr_error err = {0};
-                    h5mr_status st = run(path, cases[i].name, kernels[k], sched, chunks[ci], &job, &err);
-                    char ctx[256];
-                    snprintf(ctx, sizeof ctx, "%s %s %s %s chunk_rows=%" PRIu64, cases[i].name, kernels[k],
-                             h5mr_schedule_name(sched), h5mr_io_name(io_mode), chunks[ci]);
-                    check_agreed(st, H5MR_OK, ctx);
-                    jobs++;
-                    if (rank == 0 && st == H5MR_OK) {
-                        h5mr_job_info in;
-                        h5mr_job_get_info(job, &in);
-                        uint64_t items = 0, bytes = 0;
-                        for (int r = 0; r < in.ranks; r++) {
-                            items += in.per_rank[r].items;
-                            bytes += in.per_rank[r].bytes;
-                        }
-                        CHECK(items == in.items && bytes == in.bytes, "%s: per-rank items/bytes do not add up", ctx);
-                        uint64_t want_items = chunks[ci] ? (cases[i].shape[0] + chunks[ci] - 1) / chunks[ci] : in.items;
-                        CHECK(in.items == want_items, "%s: %" PRIu64 " items, want %" PRIu64, ctx, in.items,
-                              want_items);
-                        check_result(h5mr_job_result(job), &cases[i], &refs[i], kernels[k], ctx);
-                        digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
-                    } else if (rank == 0) {
-                        fprintf(stderr, "%s: %s\n", ctx, err.message);
-                        dig[s][0] = '\0';
-                    }
-                    h5mr_job_free(job);
-                }
-                if (rank == 0) {
-                    for (int s = 1; s < 4; s++)
-                        CHECK(strcmp(dig[0], dig[s]) == 0,
-                              "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", cases[i].name,
-                              kernels[k], chunks[ci], s, dig[0], dig[s]);
-                    printf("%s %s %" PRIu64 "%s\n", cases[i].name, kernels[k], chunks[ci], dig[0]);
-                }
-            }
-        }
-    }
-
-    /* Every other kernel: the same bits for both schedules here, and (engine.sh) at
-     * every rank count; their values are checked against references in tests/unit. */
-    const char *others[] = {"minmax",           "minmax axis=0",     "sum axis=0",
-                            "stats axis=0",     "histogram bins=16", "histogram bins=5 min=-1 max=3",
-                            "count gt=0 le=50", "topk k=5",          "topk k=4 largest=false",
-                            "valuecounts"};
-    for (size_t i = 0; i < ncases; i++) {
-        for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
-            if (!strcmp(others[k], "valuecounts") && h5mr_dtype_is_float(cases[i].t)) continue;
-            for (int ci = 0; ci < 3; ci++) {
-                char dig[4][4096];
-                for (int s = 0; s < 4; s++) { /* both schedules x both I/O modes */
-                    h5mr_schedule sched = s & 1 ? H5MR_SCHEDULE_STATIC : H5MR_SCHEDULE_DYNAMIC;
-                    io_mode = s & 2 ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
-                    h5mr_job *job = NULL;
-                    h5mr_error err = {0};
-                    h5mr_status st = run(path, cases[i].name, others[k], sched, chunks[ci], &job, &err);
-                    char ctx[256];
-                    snprintf(ctx, sizeof ctx, "%s %s %s %s chunk_rows=%" PRIu64, cases[i].name, others[k],
-                             h5mr_schedule_name(sched), h5mr_io_name(io_mode), chunks[ci]);
-                    check_agreed(st, H5MR_OK, ctx);
-                    jobs++;
-                    dig[s][0] = '\0';
-                    if (rank == 0 && st == H5MR_OK)
-                        digest(h5mr_job_result(job), dig[s], sizeof dig[s]);
-                    else if (rank == 0)
-                        fprintf(stderr, "%s: %s\n", ctx, err.message);
-                    h5mr_job_free(job);
-                }
-                if (rank == 0) {
-                    for (int s = 1; s < 4; s++)
-                        CHECK(strcmp(dig[0], dig[s]) == 0,
-                              "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", cases[i].name,
-                              others[k], chunks[ci], s, dig[0], dig[s]);
-                    printf("%s %s %" PRIu64 "%s\n", cases[i].name, others[k], chunks[ci], dig[0]);
-                }
-            }
-        }
-    }
+    for (size_t i = 0; i < ncases; i++)
+        for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++)
+            for (int ci = 0; ci < 3; ci++)
+                if (strcmp(kernels[k], "valuecounts") || !h5mr_dtype_is_float(cases[i].t))
+                    jobs += run_four(path, &cases[i], &refs[i], kernels[k], k < 2, chunks[ci]);
 
     /* Errors reach every rank with one status. */
     h5mr_job *job = NULL;
