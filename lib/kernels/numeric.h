@@ -104,6 +104,23 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
         (e) = ((h_ * h_ - (p)) + 2.0 * h_ * l_) + l_ * l_;                                                             \
     } while (0)
 
+/* Fold v into Σx (h1 + l1, when WITH_X) and Σx² (h2 + l2; x² split exactly into p + e
+ * unless EXACT says v*v is exact already: 8- and 16-bit integers, f32).  Scalars and
+ * vectors alike, with the same operations in the same order. */
+#define H5MR_FOLD_X_X2(EXACT, WITH_X, v, h1, l1, h2, l2)                                                               \
+    do {                                                                                                               \
+        __typeof__(v) p_, e_;                                                                                          \
+        if (EXACT) {                                                                                                   \
+            p_ = (v) * (v);                                                                                            \
+            e_ = (__typeof__(v)){0};                                                                                   \
+        } else {                                                                                                       \
+            H5MR_EXACT_SQUARE(v, p_, e_);                                                                              \
+        }                                                                                                              \
+        if (WITH_X) H5MR_TWOSUM_ACC(h1, l1, v);                                                                        \
+        H5MR_TWOSUM_ACC(h2, l2, p_);                                                                                   \
+        (l2) += e_;                                                                                                    \
+    } while (0)
+
 /* A double-double number hi + lo, for the few operations of finish(). */
 typedef struct h5mr_dd {
     double hi, lo;

@@ -43,33 +43,16 @@ typedef struct stats_state {
                 mx[k] = v > mx[k] ? v : mx[k];                                                                         \
                 v = ok ? v : 0.0;                                                                                      \
                 cnt[k] += ok;                                                                                          \
-                double p, e;                                                                                           \
-                if (exact) {                                                                                           \
-                    p = v * v;                                                                                         \
-                    e = 0.0;                                                                                           \
-                } else {                                                                                               \
-                    H5MR_EXACT_SQUARE(v, p, e);                                                                        \
-                }                                                                                                      \
-                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                                                      \
-                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                                                      \
-                l2[k] += e;                                                                                            \
+                H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
             }                                                                                                          \
         }                                                                                                              \
         for (; i < n; i++) {                                                                                           \
-            double v = (double)x[i], p, e;                                                                             \
+            double v = (double)x[i];                                                                                   \
             if (v != v) continue;                                                                                      \
             mn[0] = v < mn[0] ? v : mn[0];                                                                             \
             mx[0] = v > mx[0] ? v : mx[0];                                                                             \
             cnt[0]++;                                                                                                  \
-            if (exact) {                                                                                               \
-                p = v * v;                                                                                             \
-                e = 0.0;                                                                                               \
-            } else {                                                                                                   \
-                H5MR_EXACT_SQUARE(v, p, e);                                                                            \
-            }                                                                                                          \
-            H5MR_TWOSUM_ACC(h1[0], l1[0], v);                                                                          \
-            H5MR_TWOSUM_ACC(h2[0], l2[0], p);                                                                          \
-            l2[0] += e;                                                                                                \
+            H5MR_FOLD_X_X2(exact, 1, v, h1[0], l1[0], h2[0], l2[0]);                                                   \
         }                                                                                                              \
         int finite = 1;                                                                                                \
         int64_t c = 0;                                                                                                 \
@@ -121,18 +104,10 @@ typedef struct stats_state {
             mn[k] = mx[k] = h5mr_load4_##T(x);                                                                         \
         for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
             for (int k = 0; k < 2; k++) {                                                                              \
-                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k), p, e;                                                      \
+                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k);                                                            \
                 mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                           \
                 mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                           \
-                if (exact) {                                                                                           \
-                    p = v * v;                                                                                         \
-                    e = (h5mr_v4d){0};                                                                                 \
-                } else {                                                                                               \
-                    H5MR_EXACT_SQUARE(v, p, e);                                                                        \
-                }                                                                                                      \
-                H5MR_TWOSUM_ACC(h1[k], l1[k], v);                                                                      \
-                H5MR_TWOSUM_ACC(h2[k], l2[k], p);                                                                      \
-                l2[k] += e;                                                                                            \
+                H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
             }                                                                                                          \
         }                                                                                                              \
         for (int k = 0; k < 8; k++)                                                                                    \
@@ -304,37 +279,21 @@ static rows_view rows_of(void *state, uint64_t P)
             memcpy(&H1, h1 + p, 32), memcpy(&L1, l1 + p, 32), memcpy(&H2, h2 + p, 32), memcpy(&L2, l2 + p, 32);        \
             memcpy(&N, cnt + p, 32);                                                                                   \
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
-                h5mr_v4d v = h5mr_load4_##T(x + r * P + p), sq, e;                                                     \
+                h5mr_v4d v = h5mr_load4_##T(x + r * P + p);                                                            \
                 h5mr_v4l ok = v == v;                                                                                  \
                 v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
                 N = N + (h5mr_v4d)((h5mr_v4l)(h5mr_v4d){1, 1, 1, 1} & ok);                                             \
-                if (EXACT) {                                                                                           \
-                    sq = v * v;                                                                                        \
-                    e = (h5mr_v4d){0};                                                                                 \
-                } else {                                                                                               \
-                    H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
-                }                                                                                                      \
-                if (ISF) H5MR_TWOSUM_ACC(H1, L1, v);                                                                   \
-                H5MR_TWOSUM_ACC(H2, L2, sq);                                                                           \
-                L2 += e;                                                                                               \
+                H5MR_FOLD_X_X2(EXACT, ISF, v, H1, L1, H2, L2);                                                         \
             }                                                                                                          \
             memcpy(h1 + p, &H1, 32), memcpy(l1 + p, &L1, 32), memcpy(h2 + p, &H2, 32), memcpy(l2 + p, &L2, 32);        \
             memcpy(cnt + p, &N, 32);                                                                                   \
         }                                                                                                              \
         for (uint64_t p = body; p < P; p++) {                                                                          \
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
-                double v = (double)x[r * P + p], sq, e;                                                                \
+                double v = (double)x[r * P + p];                                                                       \
                 cnt[p] += v == v ? 1.0 : 0.0;                                                                          \
                 v = v == v ? v : 0.0;                                                                                  \
-                if (EXACT) {                                                                                           \
-                    sq = v * v;                                                                                        \
-                    e = 0.0;                                                                                           \
-                } else {                                                                                               \
-                    H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
-                }                                                                                                      \
-                if (ISF) H5MR_TWOSUM_ACC(h1[p], l1[p], v);                                                             \
-                H5MR_TWOSUM_ACC(h2[p], l2[p], sq);                                                                     \
-                l2[p] += e;                                                                                            \
+                H5MR_FOLD_X_X2(EXACT, ISF, v, h1[p], l1[p], h2[p], l2[p]);                                             \
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
