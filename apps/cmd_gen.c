@@ -23,6 +23,7 @@ static const char gen_usage[] =
     "  --chunk AxBx...      stored chunk shape, exactly (default: contiguous)\n"
     "  --contiguous         contiguous storage (the default without --chunk/--gzip)\n"
     "  --gzip 0-9           deflate level; without --chunk a chunk of ~1 MiB of rows\n"
+    "  --shuffle            HDF5's byte shuffle before deflate (chunked storage)\n"
     "  --fill KIND          random: uniform, floats in [0,1), integers in the type's\n"
     "                         range clipped to [-1000, 1000];\n"
     "                       normal: centred on 0, sd 1 (integers: sd 100, rounded);\n"
@@ -35,7 +36,7 @@ static const char gen_usage[] =
     "Example: h5mr gen --shape 8760x73x144 --dtype f32 --chunk 24x73x144 --fill normal t.h5 /temperature\n";
 
 enum { FILL_RANDOM, FILL_NORMAL, FILL_RAMP, FILL_ZEROS };
-enum { OPT_SHAPE = 256, OPT_DTYPE, OPT_CHUNK, OPT_CONTIG, OPT_GZIP, OPT_FILL, OPT_SEED, OPT_FORCE };
+enum { OPT_SHAPE = 256, OPT_DTYPE, OPT_CHUNK, OPT_CONTIG, OPT_GZIP, OPT_SHUFFLE, OPT_FILL, OPT_SEED, OPT_FORCE };
 
 static uint64_t mix(uint64_t z)
 {
@@ -130,7 +131,7 @@ static hid_t native(h5mr_dtype t)
 
 typedef struct gen_opts {
     uint64_t shape[32], chunk[32];
-    int ndims, nchunk, contiguous, gzip, force;
+    int ndims, nchunk, contiguous, gzip, shuffle, force;
     gen_spec g;
     const char *file, *dataset;
 } gen_opts;
@@ -142,6 +143,7 @@ static int parse(cli *c, int argc, char **argv, gen_opts *o)
                                              {"chunk", required_argument, NULL, OPT_CHUNK},
                                              {"contiguous", no_argument, NULL, OPT_CONTIG},
                                              {"gzip", required_argument, NULL, OPT_GZIP},
+                                             {"shuffle", no_argument, NULL, OPT_SHUFFLE},
                                              {"fill", required_argument, NULL, OPT_FILL},
                                              {"seed", required_argument, NULL, OPT_SEED},
                                              {"force", no_argument, NULL, OPT_FORCE},
@@ -172,6 +174,7 @@ static int parse(cli *c, int argc, char **argv, gen_opts *o)
             }
             break;
         case OPT_CONTIG: o->contiguous = 1; break;
+        case OPT_SHUFFLE: o->shuffle = 1; break;
         case OPT_GZIP:
             if (cli_parse_u64(optarg, &v) || v > 9) {
                 cli_error(c, "gen: --gzip '%s' is not a level from 0 to 9", optarg);
@@ -222,8 +225,8 @@ static int parse(cli *c, int argc, char **argv, gen_opts *o)
         cli_error(c, "gen: --shape is required (e.g. --shape 1000000x64)");
         return EXIT_USAGE;
     }
-    if (o->contiguous && (o->nchunk > 0 || o->gzip > 0)) {
-        cli_error(c, "gen: --contiguous cannot go with --chunk or --gzip");
+    if (o->contiguous && (o->nchunk > 0 || o->gzip > 0 || o->shuffle)) {
+        cli_error(c, "gen: --contiguous cannot go with --chunk, --gzip or --shuffle");
         return EXIT_USAGE;
     }
     if (o->nchunk > 0) {
@@ -280,7 +283,7 @@ static int write_dataset(cli *c, gen_opts *o)
     }
     o->g.total = o->shape[0] * row_elems;
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    int chunked = o->nchunk > 0 || o->gzip > 0;
+    int chunked = o->nchunk > 0 || o->gzip > 0 || o->shuffle;
     if (chunked) {
         if (o->nchunk > 0) {
             for (int i = 0; i < o->ndims; i++)
@@ -295,6 +298,7 @@ static int write_dataset(cli *c, gen_opts *o)
         /* Dimension 0 may grow, so a chunk may be taller than the dataset. */
         maxdims[0] = H5S_UNLIMITED;
         H5Pset_chunk(dcpl, o->ndims, cdims);
+        if (o->shuffle) H5Pset_shuffle(dcpl);
         if (o->gzip > 0) H5Pset_deflate(dcpl, (unsigned)o->gzip);
     }
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);

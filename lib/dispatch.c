@@ -30,6 +30,7 @@ typedef struct pool {
     void **buf;
     MPI_Request *req; /* MPI_REQUEST_NULL when the buffer is free */
     int *owner;       /* worker the buffer was sent to */
+    uint64_t *len;    /* bytes of the message in the buffer */
 } pool;
 
 static void pool_free(pool *p)
@@ -39,6 +40,7 @@ static void pool_free(pool *p)
     free(p->buf);
     free(p->req);
     free(p->owner);
+    free(p->len);
     memset(p, 0, sizeof *p);
 }
 
@@ -49,7 +51,8 @@ static h5mr_status pool_init(pool *p, int n, uint64_t bytes, h5mr_error *err)
     p->buf = calloc((size_t)n, sizeof *p->buf);
     p->req = malloc((size_t)n * sizeof *p->req);
     p->owner = calloc((size_t)n, sizeof *p->owner);
-    if (!p->buf || !p->req || !p->owner) goto nomem;
+    p->len = calloc((size_t)n, sizeof *p->len);
+    if (!p->buf || !p->req || !p->owner || !p->len) goto nomem;
     for (int i = 0; i < n; i++) {
         p->req[i] = MPI_REQUEST_NULL;
         if (!(p->buf[i] = malloc(bytes ? bytes : 1))) goto nomem;
@@ -78,35 +81,73 @@ static int pool_take(pool *p, int *done_owner, double *wait_s)
 
 static int tag_of(uint64_t item) { return H5MR__TAG_ITEM + (int)item; }
 
-static h5mr_status read_item(h5mr_job *job, h5mr__dset *d, uint64_t item, void *buf, h5mr_error *err)
+/* Bytes of one item's message: its rows, or in raw mode its stored chunks. */
+static uint64_t msg_capacity(const h5mr_job *job)
+{
+    return job->plan.raw ? h5mr__raw_capacity(&job->desc, &job->plan)
+                         : job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+}
+
+static h5mr_status name_item(h5mr_job *job, uint64_t item, h5mr_status st, h5mr_error *err)
+{
+    char what[sizeof err->message];
+    snprintf(what, sizeof what, "%s", err->message);
+    return h5mr__error_set(err, st, "'%s' in '%s', item %llu: %s", job->dataset, job->file, (unsigned long long)item,
+                           what);
+}
+
+/* The read step: item's message into buf (capacity msg_capacity), *len its size. */
+static h5mr_status read_item(h5mr_job *job, h5mr__dset *d, uint64_t item, void *buf, uint64_t *len, h5mr_error *err)
 {
     uint64_t first, n;
     h5mr__plan_item(&job->plan, item, &first, &n);
     double t0 = h5mr__now();
-    h5mr_status st = h5mr__dset_read_rows(d, first, n, buf, err);
-    job->mine.busy_s += h5mr__now() - t0;
-    if (st != H5MR_OK && err) {
-        char what[sizeof err->message];
-        snprintf(what, sizeof what, "%s", err->message);
-        h5mr__error_set(err, st, "'%s' in '%s', item %llu: %s", job->dataset, job->file, (unsigned long long)item,
-                        what);
+    h5mr_status st;
+    if (job->plan.raw) {
+        st = h5mr__raw_read(d, &job->plan, item, buf, msg_capacity(job), len, err);
+    } else {
+        st = h5mr__dset_read_rows(d, first, n, buf, err);
+        *len = n * job->plan.row_elems * job->plan.elem_size;
     }
-    return st;
+    job->mine.busy_s += h5mr__now() - t0;
+    return st == H5MR_OK ? st : name_item(job, item, st, err);
+}
+
+/* Decode a message if it holds stored chunks (dec is NULL otherwise), then map it. */
+static h5mr_status map_msg(h5mr_job *job, h5mr__decoder *dec, void *state, const void *buf, uint64_t len, uint64_t item)
+{
+    const void *data = buf;
+    if (dec) {
+        double t0 = h5mr__now();
+        h5mr_status st = h5mr__raw_decode(dec, item, buf, len, &data, job->ctx.err);
+        job->mine.busy_s += h5mr__now() - t0;
+        if (st != H5MR_OK) return name_item(job, item, st, job->ctx.err);
+    }
+    return h5mr__map_item(job, state, data, item);
+}
+
+/* A decoder when items travel as stored chunks, for the ranks that map. */
+static h5mr_status decoder_for(h5mr_job *job, h5mr__decoder **dec, h5mr_error *err)
+{
+    *dec = NULL;
+    return job->plan.raw ? h5mr__decoder_new(&job->desc, &job->plan, dec, err) : H5MR_OK;
 }
 
 /* One rank: read and map every item in turn. */
 static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
 {
-    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    uint64_t max_bytes = msg_capacity(job), len = 0;
     void *buf = malloc(max_bytes ? max_bytes : 1);
     if (!buf)
         return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
                                (unsigned long long)max_bytes);
-    h5mr_status st = H5MR_OK;
+    h5mr__decoder *dec;
+    h5mr_status st = decoder_for(job, &dec, err);
     for (uint64_t i = 0; i < job->plan.items && st == H5MR_OK; i++) {
-        st = read_item(job, d, i, buf, err);
-        if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, i);
+        st = read_item(job, d, i, buf, &len, err);
+        if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
     }
+    h5mr__decoder_free(dec);
     free(buf);
     return st;
 }
@@ -124,7 +165,8 @@ static int all_busy(const uint64_t *sent, const uint64_t *answered, const char *
     return 1;
 }
 
-static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool *p, MPI_Request *stops, h5mr_error *err)
+static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool *p, MPI_Request *stops,
+                                h5mr__decoder *dec, h5mr_error *err)
 {
     int nw = job->size - 1;
     uint64_t items = job->plan.items, next = 0;
@@ -142,13 +184,12 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         for (int w = 1; w <= nw; w++) {
             if (failed || next == items) break;
             int b = pool_take(p, &owner, &job->mine.wait_s);
-            if ((st = read_item(job, d, next, p->buf[b], err)) != H5MR_OK) {
+            if ((st = read_item(job, d, next, p->buf[b], &p->len[b], err)) != H5MR_OK) {
                 failed = 1;
                 break;
             }
             p->owner[b] = w;
-            MPI_Isend(p->buf[b], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next), job->comm,
-                      &p->req[b]);
+            MPI_Isend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next), job->comm, &p->req[b]);
             next++;
             sent[w]++;
         }
@@ -169,7 +210,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
     while (pending > 0) {
         if (!failed && ready < 0 && next < items) {
             ready = pool_take(p, &owner, &job->mine.wait_s);
-            if ((st = read_item(job, d, next, p->buf[ready], err)) != H5MR_OK) {
+            if ((st = read_item(job, d, next, p->buf[ready], &p->len[ready], err)) != H5MR_OK) {
                 failed = 1;
                 ready = -1;
             }
@@ -180,7 +221,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         if (!got && !failed && ready >= 0 && all_busy(sent, answered, stopped, nw)) {
             /* No worker is asking and each has items queued: rank 0 would only wait,
              * so it maps the item it read ahead itself. */
-            if ((st = h5mr__map_item(job, state, p->buf[ready], next)) != H5MR_OK) failed = 1;
+            if ((st = map_msg(job, dec, state, p->buf[ready], p->len[ready], next)) != H5MR_OK) failed = 1;
             ready = -1;
             next++;
             continue;
@@ -197,8 +238,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         if (!stopped[w]) {
             if (!failed && ready >= 0) {
                 p->owner[ready] = w;
-                MPI_Isend(p->buf[ready], (int)h5mr__plan_item_bytes(&job->plan, next), MPI_BYTE, w, tag_of(next),
-                          job->comm, &p->req[ready]);
+                MPI_Isend(p->buf[ready], (int)p->len[ready], MPI_BYTE, w, tag_of(next), job->comm, &p->req[ready]);
                 ready = -1;
                 next++;
                 sent[w]++;
@@ -215,9 +255,9 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
     while (!failed && next < items) {
         if (ready < 0) {
             ready = pool_take(p, &owner, &job->mine.wait_s);
-            if ((st = read_item(job, d, next, p->buf[ready], err)) != H5MR_OK) break;
+            if ((st = read_item(job, d, next, p->buf[ready], &p->len[ready], err)) != H5MR_OK) break;
         }
-        if ((st = h5mr__map_item(job, state, p->buf[ready], next)) != H5MR_OK) break;
+        if ((st = map_msg(job, dec, state, p->buf[ready], p->len[ready], next)) != H5MR_OK) break;
         ready = -1;
         next++;
     }
@@ -256,13 +296,12 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
                     break;
                 }
             if (b < 0) break;
-            if ((st = read_item(job, d, next[w], p->buf[b], err)) != H5MR_OK) {
+            if ((st = read_item(job, d, next[w], p->buf[b], &p->len[b], err)) != H5MR_OK) {
                 failed = 1;
                 break;
             }
             p->owner[b] = w;
-            MPI_Issend(p->buf[b], (int)h5mr__plan_item_bytes(&job->plan, next[w]), MPI_BYTE, w, tag_of(next[w]),
-                       job->comm, &p->req[b]);
+            MPI_Issend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next[w]), job->comm, &p->req[b]);
             open[w]++;
             next[w]++;
             sent_any = 1;
@@ -287,14 +326,15 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
 
 static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
 {
-    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    uint64_t max_bytes = msg_capacity(job);
     void *buf[WINDOW] = {NULL};
     MPI_Request req[WINDOW];
-    h5mr_status st = H5MR_OK;
-    int failed = 0;
+    h5mr__decoder *dec;
+    h5mr_status st = decoder_for(job, &dec, err);
+    int failed = st != H5MR_OK;
     for (int k = 0; k < WINDOW; k++) {
         req[k] = MPI_REQUEST_NULL;
-        if (!(buf[k] = malloc(max_bytes ? max_bytes : 1))) {
+        if (!failed && !(buf[k] = malloc(max_bytes ? max_bytes : 1))) {
             st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
                                  (unsigned long long)max_bytes);
             failed = 1;
@@ -314,7 +354,9 @@ static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
         if (ms.MPI_TAG == H5MR__TAG_STOP) break;
         uint64_t item = (uint64_t)(ms.MPI_TAG - H5MR__TAG_ITEM);
         if (!failed) {
-            st = h5mr__map_item(job, state, buf[head], item);
+            int count = 0;
+            MPI_Get_count(&ms, MPI_BYTE, &count);
+            st = map_msg(job, dec, state, buf[head], (uint64_t)count, item);
             if (st != H5MR_OK) failed = 1;
         }
         MPI_Irecv(buf[head] ? buf[head] : dummy, buf[head] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG, job->comm,
@@ -329,6 +371,7 @@ static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
     }
     for (int k = 0; k < WINDOW; k++)
         free(buf[k]);
+    h5mr__decoder_free(dec);
     return st;
 }
 
@@ -338,18 +381,22 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     if (job->rank != 0) return worker(job, state, err);
 
     int nw = job->size - 1;
-    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    uint64_t max_bytes = msg_capacity(job);
     /* WINDOW items per worker in flight, plus one read ahead, within POOL_MAX_BYTES. */
     uint64_t want = (uint64_t)WINDOW * (uint64_t)nw + 1;
     uint64_t cap = max_bytes ? POOL_MAX_BYTES / max_bytes : want;
     if (cap < 2) cap = 2;
     if (want > cap) want = cap;
     if (want > job->plan.items + 1) want = job->plan.items + 1;
-    pool p;
+    pool p = {0};
+    h5mr__decoder *dec = NULL;
     MPI_Request *stops = malloc((size_t)job->size * sizeof *stops);
     h5mr_status st = stops ? pool_init(&p, (int)want, max_bytes, err)
                            : h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
+    /* Rank 0 maps items too under the dynamic schedule. */
+    if (st == H5MR_OK && job->schedule == H5MR_SCHEDULE_DYNAMIC) st = decoder_for(job, &dec, err);
     if (st != H5MR_OK) {
+        pool_free(&p);
         /* Workers must still be released: an empty stream. */
         MPI_Request r;
         for (int w = 1; w <= nw; w++) {
@@ -364,12 +411,13 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     if (job->schedule == H5MR_SCHEDULE_STATIC)
         st = root_static(job, d, &p, stops, err);
     else
-        st = root_dynamic(job, d, state, &p, stops, err);
+        st = root_dynamic(job, d, state, &p, stops, dec, err);
     double t0 = h5mr__now();
     MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE);
     MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE);
     job->mine.wait_s += h5mr__now() - t0;
     pool_free(&p);
+    h5mr__decoder_free(dec);
     free(stops);
     return st;
 }
@@ -381,18 +429,20 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
  * the others at their next item.  Each rank reads into one buffer, mapped in place. */
 h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
 {
-    uint64_t max_bytes = job->plan.chunk_rows * job->plan.row_elems * job->plan.elem_size;
+    uint64_t max_bytes = msg_capacity(job), len = 0;
     void *buf = malloc(max_bytes ? max_bytes : 1);
-    h5mr_status st = buf ? H5MR_OK
+    h5mr__decoder *dec = NULL;
+    h5mr_status st = buf ? decoder_for(job, &dec, err)
                          : h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
                                            (unsigned long long)max_bytes);
     if (job->schedule == H5MR_SCHEDULE_STATIC) {
         uint64_t lo, hi;
         h5mr__plan_block(&job->plan, job->rank, job->size, &lo, &hi);
         for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
-            st = read_item(job, d, i, buf, err);
-            if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, i);
+            st = read_item(job, d, i, buf, &len, err);
+            if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
         }
+        h5mr__decoder_free(dec);
         free(buf);
         return st;
     }
@@ -412,8 +462,8 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
         MPI_Win_flush(0, win);
         job->mine.wait_s += h5mr__now() - t0;
         if (item >= end) break;
-        st = read_item(job, d, (uint64_t)item, buf, err);
-        if (st == H5MR_OK) st = h5mr__map_item(job, state, buf, (uint64_t)item);
+        st = read_item(job, d, (uint64_t)item, buf, &len, err);
+        if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, (uint64_t)item);
     }
     if (st != H5MR_OK) {
         int64_t old;
@@ -422,6 +472,7 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
     }
     MPI_Win_unlock_all(win);
     MPI_Win_free(&win);
+    h5mr__decoder_free(dec);
     free(buf);
     return st;
 }

@@ -7,6 +7,7 @@
 #include "h5mr.h"
 
 #define H5MR__MAX_DIMS 32
+#define H5MR__MAX_FILTERS 8
 
 /* ---------------------------------------------------------------- error.c */
 
@@ -32,6 +33,7 @@ typedef struct h5mr__plan {
     uint64_t elem_size;  /* bytes per element */
     uint64_t chunk_rows; /* rows per item (the last one may have fewer) */
     uint64_t items;      /* ceil(rows / chunk_rows) */
+    int raw;             /* items travel as stored chunks, decoded where mapped (chunks.c) */
 } h5mr__plan;
 
 #define H5MR__ITEM_TARGET_BYTES ((uint64_t)4 << 20)
@@ -62,6 +64,11 @@ typedef struct h5mr__dset_desc {
     int chunked;
     uint64_t chunk[H5MR__MAX_DIMS];
     int nfilters;
+    /* Filters chunks.c decodes itself (deflate, shuffle), in pipeline order; nraw is 0
+     * when any filter is another one or the stored type is not the native one. */
+    int nraw;
+    int raw[H5MR__MAX_FILTERS];
+    int shuffle_size;
 } h5mr__dset_desc;
 
 typedef struct h5mr__dset {
@@ -81,6 +88,27 @@ void h5mr__dset_close(h5mr__dset *d);
 /* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
 h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
 hid_t h5mr__dtype_to_hdf5(h5mr_dtype t);
+
+/* ---------------------------------------------------------------- chunks.c */
+
+/* How many of the dataset's filters (all of them) chunks.c can decode, written to
+ * filters[]; 0 if it cannot decode them all. */
+int h5mr__raw_filters(hid_t dcpl, hid_t file_type, hid_t mem_type, int *filters, int *shuffle_size);
+/* Bytes a message of one item may take in raw mode (header, stored chunks or rows). */
+uint64_t h5mr__raw_capacity(const h5mr__dset_desc *desc, const h5mr__plan *plan);
+/* Read item as its stored chunks (or, failing that, decoded rows) into buf, at most
+ * cap bytes; *len gets the message's size. */
+h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item, void *buf, uint64_t cap,
+                           uint64_t *len, h5mr_error *err);
+
+typedef struct h5mr__decoder h5mr__decoder;
+h5mr_status h5mr__decoder_new(const h5mr__dset_desc *desc, const h5mr__plan *plan, h5mr__decoder **out,
+                              h5mr_error *err);
+void h5mr__decoder_free(h5mr__decoder *dec);
+/* The item's rows from a message of h5mr__raw_read: *data points into the message or
+ * into the decoder's buffer, valid until the next call. */
+h5mr_status h5mr__raw_decode(h5mr__decoder *dec, uint64_t item, const void *msg, uint64_t len, const void **data,
+                             h5mr_error *err);
 
 /* ---------------------------------------------------------------- kernel context */
 

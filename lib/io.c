@@ -95,6 +95,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         for (int i = 0; i < nd; i++)
             d->desc.chunk[i] = cd[i];
         d->desc.nfilters = H5Pget_nfilters(dcpl);
+        d->desc.nraw = h5mr__raw_filters(dcpl, type, d->memtype, d->desc.raw, &d->desc.shuffle_size);
     }
 out:
     if (dcpl >= 0) H5Pclose(dcpl);

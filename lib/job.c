@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 double h5mr__now(void)
@@ -202,6 +203,13 @@ static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
     st = h5mr__plan_make(d->desc.shape[0], row_elems, h5mr_dtype_size(d->desc.dtype), storage_rows, job->chunk_rows_req,
                          &job->plan, err);
     if (st != H5MR_OK) return st;
+    /* Compressed chunks travel as stored and are decoded where they are mapped, when
+     * h5mr decodes every filter and an item is whole chunks.  H5MR_RAW_CHUNKS=0 makes
+     * rank 0 (or the reading rank) let HDF5 decode them instead. */
+    const char *env = getenv("H5MR_RAW_CHUNKS");
+    job->plan.raw = d->desc.nraw > 0 && job->plan.rows > 0 &&
+                    (job->plan.chunk_rows % d->desc.chunk[0] == 0 || job->plan.items == 1) &&
+                    !(env && !strcmp(env, "0"));
     /* Item numbers travel in message tags (see dispatch.c). */
     int *tag_ub = NULL, flag = 0;
     MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag);
@@ -246,6 +254,30 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     return st;
 }
 
+/* COLLECTIVE, for --io auto: parallel when every rank can open the input and sees the
+ * same file there (same size, same dataset description) — on one node, or on a shared
+ * file system; scatter otherwise (the file lives only where rank 0 runs).  Measured on
+ * one node (bench/RESULTS.md §5): parallel is as fast or faster for every layout and
+ * rank count, since no byte is copied between ranks and every rank decodes.  On return
+ * d is open on every rank in parallel mode, on rank 0 only in scatter mode. */
+static void choose_io(h5mr_job *job, h5mr__dset *d)
+{
+    uint64_t size = 0;
+    struct stat sb;
+    if (job->rank == 0 && stat(job->file, &sb) == 0) size = (uint64_t)sb.st_size;
+    MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm);
+    int ok = 1;
+    if (job->rank != 0) {
+        h5mr_error quiet = {0};
+        ok = stat(job->file, &sb) == 0 && (uint64_t)sb.st_size == size &&
+             h5mr__dset_open(job->file, job->dataset, d, &quiet) == H5MR_OK;
+        if (ok && memcmp(&d->desc, &job->desc, sizeof d->desc) != 0) ok = 0;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, job->comm);
+    job->io = ok ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
+    if (!ok && job->rank != 0) h5mr__dset_close(d);
+}
+
 h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 {
     h5mr_error local;
@@ -262,7 +294,6 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     else if (!job->kernel)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) return st;
-    /* auto: scatter until parallel reading has been measured against it (issue 6). */
     job->io = job->io_req == H5MR_IO_PARALLEL ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
 
     if (job->rank == 0) st = plan_on_root(job, &d, err);
@@ -271,7 +302,10 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
     job->ran = 1;
     /* Parallel I/O: every rank reads its own items, so every rank opens the input. */
-    if (job->io == H5MR_IO_PARALLEL && job->rank != 0) st = h5mr__dset_open(job->file, job->dataset, &d, err);
+    if (job->io_req == H5MR_IO_AUTO)
+        choose_io(job, &d);
+    else if (job->io == H5MR_IO_PARALLEL && job->rank != 0)
+        st = h5mr__dset_open(job->file, job->dataset, &d, err);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
     job->ctx = (h5mr_ctx){.kernel = job->kernel,

@@ -1,7 +1,7 @@
 /* MPI test of the engine through the public job API, run under mpirun at 1-4 ranks.
  *
  * Rank 0 writes datasets of every type and several odd shapes and storage layouts;
- * every job (sum and stats × both schedules × chunk rows 1, 3 and automatic) is
+ * every job (sum and stats × both schedules × chunk rows 1, 3, 24 and automatic) is
  * compared with a reference that rank 0 computes from a plain serial read.  Both
  * schedules must give the same bits; a digest of every result goes to stdout so the
  * calling script can check that other rank counts give the same bits too.  Failures
@@ -35,9 +35,14 @@ typedef struct dcase {
     int ndims;
     hsize_t shape[3];
     hsize_t chunk[3]; /* chunk[0] == 0: contiguous */
-    int gzip;
-    int fill; /* 0 random, 1 with NaNs, 2 all NaN, 3 huge int64 */
+    int filter;       /* enum filter */
+    int fill;         /* 0 random, 1 with NaNs, 2 all NaN, 3 huge int64, 4 every third chunk unwritten */
+    const char *twin; /* a case with the same data in another layout: same results, bit for bit */
 } dcase;
+
+/* Storage filters: those h5mr decodes on the mapping rank (shuffle, deflate), and
+ * pipelines it must leave to HDF5 (fletcher32, a big-endian type, ...). */
+enum filter { F_NONE, F_SHUF_GZIP, F_GZIP, F_SHUF, F_FLETCHER, F_BIG_ENDIAN, F_SKIPPED, F_SCALEOFFSET };
 
 static hid_t native(h5mr_dtype t)
 {
@@ -63,9 +68,52 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
+/* The first chunk written again with deflate marked as skipped in its filter mask:
+ * stored shuffled but not compressed, as HDF5 does when an optional filter fails. */
+static void write_skipped_chunk(hid_t d, const dcase *c, const unsigned char *buf)
+{
+    size_t es = h5mr_dtype_size(c->t), n = 1, row = 1;
+    for (int i = 0; i < c->ndims; i++)
+        n *= c->chunk[i];
+    for (int i = 1; i < c->ndims; i++)
+        row *= c->shape[i];
+    unsigned char *chunk = calloc(n, es), *shuf = calloc(n, es);
+    /* Element (r, j...) of the chunk at the origin; its trailing extent may be smaller. */
+    for (size_t e = 0; e < n; e++) {
+        size_t rest = e, pos = 0, mul = 1;
+        int inside = 1;
+        for (int i = c->ndims - 1; i >= 0; i--) {
+            size_t k = rest % c->chunk[i];
+            rest /= c->chunk[i];
+            if (k >= c->shape[i]) inside = 0;
+            pos += k * mul;
+            mul *= c->shape[i];
+        }
+        if (inside) memcpy(chunk + e * es, buf + pos * es, es);
+    }
+    for (size_t e = 0; e < n; e++)
+        for (size_t b = 0; b < es; b++)
+            shuf[b * n + e] = chunk[e * es + b];
+    hsize_t off[3] = {0, 0, 0};
+    if (H5Dwrite_chunk(d, H5P_DEFAULT, 2u /* filter 1, deflate, skipped */, off, n * es, shuf) < 0)
+        fprintf(stderr, "test_engine: H5Dwrite_chunk failed\n");
+    (void)row;
+    free(chunk);
+    free(shuf);
+}
+
+static uint64_t name_seed(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 static void write_case(hid_t file, const dcase *c)
 {
     uint64_t n = nelems(c);
+    seed = name_seed(c->twin ? c->twin : c->name);
     size_t es = h5mr_dtype_size(c->t);
     unsigned char *buf = malloc(n * es + 1);
     for (uint64_t i = 0; i < n; i++) {
@@ -88,18 +136,40 @@ static void write_case(hid_t file, const dcase *c)
     hsize_t maxdims[3];
     memcpy(maxdims, c->shape, sizeof maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t ftype = H5Tcopy(native(c->t));
     if (c->chunk[0]) {
         maxdims[0] = H5S_UNLIMITED;
         H5Pset_chunk(dcpl, c->ndims, c->chunk);
-        if (c->gzip) {
+        if (c->filter == F_SHUF_GZIP || c->filter == F_SHUF || c->filter == F_FLETCHER || c->filter == F_SKIPPED)
             H5Pset_shuffle(dcpl);
-            H5Pset_deflate(dcpl, 3);
-        }
+        if (c->filter != F_NONE && c->filter != F_SHUF && c->filter != F_SCALEOFFSET) H5Pset_deflate(dcpl, 3);
+        if (c->filter == F_FLETCHER) H5Pset_fletcher32(dcpl);
+        if (c->filter == F_SCALEOFFSET) H5Pset_scaleoffset(dcpl, H5Z_SO_INT, H5Z_SO_INT_MINBITS_DEFAULT);
+        if (c->filter == F_BIG_ENDIAN) H5Tset_order(ftype, H5T_ORDER_BE);
     }
     hid_t space = H5Screate_simple(c->ndims, c->shape, maxdims);
-    hid_t d = H5Dcreate2(file, c->name, native(c->t), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (n) H5Dwrite(d, native(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    hid_t d = H5Dcreate2(file, c->name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (n && c->fill == 4) {
+        /* Whole chunks of rows, every third left unwritten (read as the fill value 0). */
+        hsize_t start[3] = {0}, count[3];
+        memcpy(count, c->shape, sizeof count);
+        hid_t fs = H5Dget_space(d);
+        H5Sselect_none(fs);
+        for (hsize_t r = 0; r < c->shape[0]; r += c->chunk[0]) {
+            start[0] = r;
+            count[0] = c->shape[0] - r < c->chunk[0] ? c->shape[0] - r : c->chunk[0];
+            if (r / c->chunk[0] % 3 != 1) H5Sselect_hyperslab(fs, H5S_SELECT_OR, start, NULL, count, NULL);
+        }
+        hid_t ms = H5Scopy(fs);
+        H5Dwrite(d, native(c->t), ms, fs, H5P_DEFAULT, buf);
+        H5Sclose(ms);
+        H5Sclose(fs);
+    } else if (n) {
+        H5Dwrite(d, native(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    }
+    if (n && c->filter == F_SKIPPED) write_skipped_chunk(d, c, buf);
     H5Dclose(d);
+    H5Tclose(ftype);
     H5Sclose(space);
     H5Pclose(dcpl);
     free(buf);
@@ -259,7 +329,7 @@ static void check_agreed(h5mr_status st, h5mr_status want, const char *what)
  * same bits each time; checked against the reference when `check` is set.  Prints the
  * digest for engine.sh.  Returns the number of jobs run. */
 static int run_four(const char *path, const dcase *c, const ref *want, const char *kernel, int check,
-                    uint64_t chunk_rows)
+                    uint64_t chunk_rows, char *out, size_t outlen)
 {
     char dig[4][4096];
     for (int s = 0; s < 4; s++) {
@@ -296,6 +366,7 @@ static int run_four(const char *path, const dcase *c, const ref *want, const cha
             CHECK(strcmp(dig[0], dig[s]) == 0, "%s %s chunk_rows=%" PRIu64 ": schedule/io %d differs:\n%s\n%s", c->name,
                   kernel, chunk_rows, s, dig[0], dig[s]);
         printf("%s %s %" PRIu64 "%s\n", c->name, kernel, chunk_rows, dig[0]);
+        snprintf(out, outlen, "%s", dig[0]);
     }
     return 4;
 }
@@ -311,21 +382,35 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/engine-%d.h5", dir, nranks);
 
     static const dcase cases[] = {
-        {"/i8_2d", H5MR_DTYPE_I8, 2, {37, 5}, {4, 5}, 1, 0},
-        {"/i16_1d", H5MR_DTYPE_I16, 1, {1000}, {64}, 0, 0},
-        {"/i32_3d", H5MR_DTYPE_I32, 3, {23, 4, 3}, {0}, 0, 0},
-        {"/i64_2d", H5MR_DTYPE_I64, 2, {41, 3}, {5, 3}, 0, 0},
-        {"/i64_huge", H5MR_DTYPE_I64, 1, {50}, {0}, 0, 3},
-        {"/u8_fewer_rows_than_ranks", H5MR_DTYPE_U8, 2, {2, 3}, {0}, 0, 0},
-        {"/u16_3d_gzip", H5MR_DTYPE_U16, 3, {23, 4, 3}, {5, 4, 3}, 1, 0},
-        {"/u32_1d", H5MR_DTYPE_U32, 1, {999}, {0}, 0, 0},
-        {"/u64_2d", H5MR_DTYPE_U64, 2, {17, 2}, {3, 2}, 0, 0},
-        {"/f32_nan_2d", H5MR_DTYPE_F32, 2, {29, 6}, {7, 6}, 1, 1},
-        {"/f64_3d", H5MR_DTYPE_F64, 3, {31, 3, 2}, {0}, 0, 0},
-        {"/f64_one_row", H5MR_DTYPE_F64, 2, {1, 7}, {0}, 0, 0},
-        {"/f64_empty", H5MR_DTYPE_F64, 2, {0, 3}, {0}, 0, 0},
-        {"/f64_all_nan", H5MR_DTYPE_F64, 1, {10}, {4}, 0, 2},
-        {"/i16_one_row_1d", H5MR_DTYPE_I16, 1, {1}, {0}, 0, 0},
+        {"/i8_2d", H5MR_DTYPE_I8, 2, {37, 5}, {4, 5}, 1, 0, NULL},
+        {"/i16_1d", H5MR_DTYPE_I16, 1, {1000}, {64}, 0, 0, NULL},
+        {"/i32_3d", H5MR_DTYPE_I32, 3, {23, 4, 3}, {0}, 0, 0, NULL},
+        {"/i64_2d", H5MR_DTYPE_I64, 2, {41, 3}, {5, 3}, 0, 0, NULL},
+        {"/i64_huge", H5MR_DTYPE_I64, 1, {50}, {0}, 0, 3, NULL},
+        {"/u8_fewer_rows_than_ranks", H5MR_DTYPE_U8, 2, {2, 3}, {0}, 0, 0, NULL},
+        {"/u16_3d_gzip", H5MR_DTYPE_U16, 3, {23, 4, 3}, {5, 4, 3}, 1, 0, NULL},
+        {"/u32_1d", H5MR_DTYPE_U32, 1, {999}, {0}, 0, 0, NULL},
+        {"/u64_2d", H5MR_DTYPE_U64, 2, {17, 2}, {3, 2}, 0, 0, NULL},
+        {"/f32_nan_2d", H5MR_DTYPE_F32, 2, {29, 6}, {7, 6}, 1, 1, NULL},
+        {"/f64_3d", H5MR_DTYPE_F64, 3, {31, 3, 2}, {0}, 0, 0, NULL},
+        {"/f64_one_row", H5MR_DTYPE_F64, 2, {1, 7}, {0}, 0, 0, NULL},
+        {"/f64_empty", H5MR_DTYPE_F64, 2, {0, 3}, {0}, 0, 0, NULL},
+        {"/f64_all_nan", H5MR_DTYPE_F64, 1, {10}, {4}, 0, 2, NULL},
+        {"/i16_one_row_1d", H5MR_DTYPE_I16, 1, {1}, {0}, 0, 0, NULL},
+        /* Compressed layouts: decoded by the mapping rank (raw chunks) or, for filters
+         * h5mr does not decode, by HDF5; a twin must give its contiguous twin's bits. */
+        {"/f64_3d_shuffle_gzip", H5MR_DTYPE_F64, 3, {31, 3, 2}, {8, 3, 2}, F_SHUF_GZIP, 0, "/f64_3d"},
+        {"/f64_3d_grid_gzip", H5MR_DTYPE_F64, 3, {31, 3, 2}, {4, 2, 1}, F_GZIP, 0, "/f64_3d"},
+        {"/f64_3d_shuffle", H5MR_DTYPE_F64, 3, {31, 3, 2}, {8, 3, 2}, F_SHUF, 0, "/f64_3d"},
+        {"/f64_3d_fletcher32", H5MR_DTYPE_F64, 3, {31, 3, 2}, {8, 3, 2}, F_FLETCHER, 0, "/f64_3d"},
+        {"/f64_3d_big_endian", H5MR_DTYPE_F64, 3, {31, 3, 2}, {8, 3, 2}, F_BIG_ENDIAN, 0, "/f64_3d"},
+        {"/f64_3d_deflate_skipped", H5MR_DTYPE_F64, 3, {31, 3, 2}, {8, 3, 2}, F_SKIPPED, 0, "/f64_3d"},
+        {"/i32_3d_gzip", H5MR_DTYPE_I32, 3, {23, 4, 3}, {6, 3, 2}, F_SHUF_GZIP, 0, "/i32_3d"},
+        {"/i32_3d_scaleoffset", H5MR_DTYPE_I32, 3, {23, 4, 3}, {6, 4, 3}, F_SCALEOFFSET, 0, "/i32_3d"},
+        {"/u32_1d_gzip", H5MR_DTYPE_U32, 1, {999}, {12}, F_GZIP, 0, "/u32_1d"},
+        {"/u32_sparse_gzip", H5MR_DTYPE_U32, 1, {999}, {10}, F_GZIP, 4, NULL},
+        {"/f32_nan_row_chunks", H5MR_DTYPE_F32, 2, {29, 6}, {1, 6}, F_SHUF_GZIP, 1, "/f32_nan_2d"},
+        {"/i16_tall_chunk", H5MR_DTYPE_I16, 1, {5}, {64}, F_SHUF_GZIP, 0, NULL},
     };
     size_t ncases = sizeof cases / sizeof *cases;
     ref *refs = calloc(ncases, sizeof *refs);
@@ -356,13 +441,33 @@ int main(int argc, char **argv)
                              "topk k=5",
                              "topk k=4 largest=false",
                              "valuecounts"};
-    uint64_t chunks[] = {1, 3, 0};
+    uint64_t chunks[] = {1, 3, 24, 0}; /* 24: whole storage chunks of the compressed cases */
+    enum { NK = sizeof kernels / sizeof *kernels, DIG = 4096 };
+    char *digs = calloc(ncases * NK * 4, DIG);
     int jobs = 0;
     for (size_t i = 0; i < ncases; i++)
-        for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++)
-            for (int ci = 0; ci < 3; ci++)
+        for (size_t k = 0; k < NK; k++)
+            for (int ci = 0; ci < 4; ci++)
                 if (strcmp(kernels[k], "valuecounts") || !h5mr_dtype_is_float(cases[i].t))
-                    jobs += run_four(path, &cases[i], &refs[i], kernels[k], k < 2, chunks[ci]);
+                    jobs += run_four(path, &cases[i], &refs[i], kernels[k], k < 2, chunks[ci],
+                                     digs + ((i * NK + k) * 4 + (size_t)ci) * DIG, DIG);
+    /* Same data in another layout: the same bits.  The automatic chunk_rows follows the
+     * storage chunks, so only the fixed ones compare across layouts. */
+    for (size_t i = 0; rank == 0 && i < ncases; i++) {
+        size_t t = 0;
+        while (cases[i].twin && t < ncases && strcmp(cases[t].name, cases[i].twin))
+            t++;
+        if (!cases[i].twin) continue;
+        CHECK(t < ncases, "%s: no twin %s", cases[i].name, cases[i].twin);
+        for (size_t k = 0; t < ncases && k < NK; k++)
+            for (int ci = 0; ci < 3; ci++) {
+                const char *a = digs + ((i * NK + k) * 4 + (size_t)ci) * DIG;
+                const char *b = digs + ((t * NK + k) * 4 + (size_t)ci) * DIG;
+                CHECK(!strcmp(a, b), "%s %s chunk_rows=%" PRIu64 " differs from its twin %s:\n%s\n%s", cases[i].name,
+                      kernels[k], chunks[ci], cases[t].name, a, b);
+            }
+    }
+    free(digs);
 
     /* Errors reach every rank with one status. */
     h5mr_job *job = NULL;
