@@ -1,10 +1,12 @@
 /* cmd_run.c: `h5mr run` — parse, run the job collectively, print on rank 0. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,18 +26,27 @@ static const char run_usage[] =
     "                            static: contiguous blocks of items per rank;\n"
     "                            dynamic: ranks pull items as they finish (default)\n"
     "      --io scatter|parallel|auto\n"
-    "                            scatter: rank 0 reads and sends items (default);\n"
+    "                            scatter: rank 0 reads and sends items;\n"
     "                            parallel: every rank reads its own items from the\n"
     "                            file (it must be on a file system all nodes share);\n"
-    "                            auto: h5mr picks (today: scatter)\n"
+    "                            auto: parallel when every rank sees the same file,\n"
+    "                            scatter otherwise (default: auto)\n"
     "      --plugin PATH.so      load user kernels from a shared object, repeatable\n"
     "  -o, --output FILE         also write the result into the HDF5 file FILE (group\n"
     "                            /result, one dataset per field; written atomically)\n"
     "      --json                print one JSON object on stdout instead of the summary\n"
-    "      --stats               add per-rank figures (items, bytes, busy and wait seconds)\n"
+    "      --stats               add per-rank figures (items, bytes, busy and wait\n"
+    "                            seconds, peak memory) and the imbalance\n"
+    "      --progress, --no-progress\n"
+    "                            a progress line on stderr: items done, GB/s, ETA\n"
+    "                            (default: on when stderr is a terminal, where it is\n"
+    "                            redrawn 4 times a second; elsewhere, as under sbatch,\n"
+    "                            --progress prints a line every 5 seconds)\n"
     "  -h, --help                this text\n"
     "\n"
-    "Results are bit-for-bit the same for any number of ranks and either schedule.\n"
+    "Results are bit-for-bit the same for any number of ranks, either schedule and\n"
+    "either I/O mode.  Compressed chunks (deflate, shuffle) are read as stored and\n"
+    "decoded by the rank that maps them; H5MR_RAW_CHUNKS=0 leaves that to HDF5.\n"
     "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input.\n"
     "Example: mpirun -n 4 h5mr run -k sum --json data.h5 /temperature\n";
 
@@ -102,7 +113,7 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
             h5mr_json_write_double(f, s->busy_s);
             fputs(", \"wait_s\": ", f);
             h5mr_json_write_double(f, s->wait_s);
-            fputc('}', f);
+            fprintf(f, ", \"peak_rss_bytes\": %" PRIu64 "}", s->peak_rss_bytes);
         }
         fputs("]}", f);
     }
@@ -153,18 +164,77 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
         putchar('\n');
     }
     if (o->stats) {
-        printf("\n  rank      items           bytes    busy s    wait s\n");
+        printf("\n  rank      items           bytes    busy s    wait s  peak MiB\n");
         for (int k = 0; k < in->ranks; k++) {
             const h5mr_rank_stats *s = &in->per_rank[k];
-            printf("  %4d %10" PRIu64 " %15" PRIu64 " %9.3f %9.3f\n", k, s->items, s->bytes, s->busy_s, s->wait_s);
+            printf("  %4d %10" PRIu64 " %15" PRIu64 " %9.3f %9.3f %9.1f\n", k, s->items, s->bytes, s->busy_s, s->wait_s,
+                   (double)s->peak_rss_bytes / 1048576.0);
         }
         printf("  imbalance %.3f\n", imbalance(in));
     }
 }
 
+/* The progress line.  On a terminal it is redrawn in place; elsewhere (a log file
+ * under sbatch) each update is a line of its own. */
+typedef struct progress_out {
+    int tty;
+} progress_out;
+
+/* Is the user looking at a terminal?  Under mpirun a rank's stderr is a pipe to
+ * mpirun, which copies it to its own stderr: look at that one too (rank 0 runs on
+ * mpirun's node, and mpirun is its parent). */
+static int stderr_is_terminal(void)
+{
+    if (isatty(STDERR_FILENO)) return 1;
+    if (!getenv("OMPI_COMM_WORLD_SIZE")) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd/2", (long)getppid());
+    int fd = open(path, O_WRONLY | O_NOCTTY);
+    if (fd < 0) return 0;
+    int tty = isatty(fd);
+    close(fd);
+    return tty;
+}
+
+static void format_eta(char *buf, size_t len, double s)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, len, "?");
+    else if (s >= 3600)
+        snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else if (s >= 60)
+        snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(buf, len, "%ds", (int)(s + 0.5));
+}
+
+static void show_progress(const h5mr_progress *p, void *arg)
+{
+    const progress_out *po = arg;
+    double passes = p->passes > 0 ? p->passes : 1;
+    double frac = p->items_total ? (p->pass + (double)p->items_done / (double)p->items_total) / passes : 1;
+    double bytes = (double)p->bytes_total * p->pass + (double)p->bytes_done;
+    double gbs = p->elapsed_s > 0 ? bytes / p->elapsed_s / 1e9 : 0;
+    char eta[32], pass[32] = "";
+    format_eta(eta, sizeof eta, frac > 0 ? p->elapsed_s * (1 - frac) / frac : -1);
+    if (p->passes > 1) snprintf(pass, sizeof pass, ", pass %d/%d", p->pass + 1, p->passes);
+    char line[256];
+    if (p->final)
+        snprintf(line, sizeof line, "h5mr: %" PRIu64 "/%" PRIu64 " items%s, %.2f GB/s, done in %.1f s", p->items_done,
+                 p->items_total, pass, gbs, p->elapsed_s);
+    else
+        snprintf(line, sizeof line, "h5mr: %" PRIu64 "/%" PRIu64 " items (%.0f%%)%s, %.2f GB/s, ETA %s", p->items_done,
+                 p->items_total, 100 * frac, pass, gbs, eta);
+    if (po->tty)
+        fprintf(stderr, "\r%s\033[K%s", line, p->final ? "\n" : "");
+    else
+        fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
 int cmd_run(cli *c, int argc, char **argv)
 {
-    run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_SCATTER};
+    run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_AUTO, .progress = -1};
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
     o.plugins = calloc((size_t)argc + 1, sizeof *o.plugins);
     if (!o.params || !o.plugins) return EXIT_RUN;
@@ -212,6 +282,9 @@ int cmd_run(cli *c, int argc, char **argv)
     if (st == H5MR_OK) st = h5mr_job_set_schedule(job, o.schedule);
     if (st == H5MR_OK) st = h5mr_job_set_io(job, o.io);
     if (st == H5MR_OK && o.output) st = h5mr_job_set_output(job, o.output);
+    progress_out po = {c->rank == 0 && o.progress != 0 && stderr_is_terminal()};
+    if (st == H5MR_OK && c->rank == 0 && (o.progress == 1 || (o.progress == -1 && po.tty)))
+        st = h5mr_job_set_progress(job, show_progress, &po, po.tty ? 0.25 : 5.0);
     if (st == H5MR_OK) st = h5mr_job_run(job, &err);
     if (st != H5MR_OK) {
         cli_error(c, "%s", err.message[0] ? err.message : h5mr_strerror(st));

@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "run_args.h"
 
-enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_JSON, OPT_STATS, OPT_PLUGIN };
+enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_PLUGIN, OPT_JSON, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS };
 
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
 {
@@ -17,6 +17,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"io", required_argument, NULL, OPT_IO},
                                              {"json", no_argument, NULL, OPT_JSON},
                                              {"stats", no_argument, NULL, OPT_STATS},
+                                             {"progress", no_argument, NULL, OPT_PROGRESS},
+                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
                                              {"output", required_argument, NULL, 'o'},
                                              {"plugin", required_argument, NULL, OPT_PLUGIN},
                                              {"help", no_argument, NULL, 'h'},
@@ -58,12 +60,14 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             break;
         case OPT_JSON: o->json = 1; break;
         case OPT_STATS: o->stats = 1; break;
+        case OPT_PROGRESS: o->progress = 1; break;
+        case OPT_NO_PROGRESS: o->progress = 0; break;
         case 'h': return -1;
         case ':':
             snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
             return EXIT_USAGE;
         default:
-            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt >= OPT_CHUNK_ROWS))
+            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_PLUGIN)))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
                 snprintf(msg, len, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));

@@ -13,6 +13,7 @@ typedef struct run_opts {
     h5mr_schedule schedule;
     h5mr_io io;
     int json, stats;
+    int progress; /* -1 auto (when stderr is a terminal), 0 off, 1 on */
     const char *file, *dataset, *output;
     char **params;
     int nparams;

@@ -146,6 +146,7 @@ static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_err
     for (uint64_t i = 0; i < job->plan.items && st == H5MR_OK; i++) {
         st = read_item(job, d, i, buf, &len, err);
         if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
+        h5mr__progress(job, i + 1);
     }
     h5mr__decoder_free(dec);
     free(buf);
@@ -208,6 +209,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
     MPI_Request rreq = MPI_REQUEST_NULL;
     if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
     while (pending > 0) {
+        h5mr__progress(job, next);
         if (!failed && ready < 0 && next < items) {
             ready = pool_take(p, &owner, &job->mine.wait_s);
             if ((st = read_item(job, d, next, p->buf[ready], &p->len[ready], err)) != H5MR_OK) {
@@ -260,6 +262,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         if ((st = map_msg(job, dec, state, p->buf[ready], p->len[ready], next)) != H5MR_OK) break;
         ready = -1;
         next++;
+        h5mr__progress(job, next);
     }
     /* A worker still unstopped here had all its requests answered: stop it now. */
     for (int w = 1; w <= nw; w++)
@@ -283,6 +286,7 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
         h5mr__plan_block(&job->plan, w - 1, nw, &next[w], &hi[w]);
     h5mr_status st = H5MR_OK;
     int failed = 0;
+    uint64_t handed = 0;
     for (;;) {
         int sent_any = 0, left = 0;
         for (int w = 1; w <= nw && !failed; w++) {
@@ -305,6 +309,7 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
             open[w]++;
             next[w]++;
             sent_any = 1;
+            h5mr__progress(job, ++handed);
         }
         if (failed || (!left && !sent_any)) break;
         if (!sent_any) {
@@ -429,6 +434,7 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
  * the others at their next item.  Each rank reads into one buffer, mapped in place. */
 h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
 {
+    if (job->size == 1) return run_alone(job, d, state, err); /* both modes are the same */
     uint64_t max_bytes = msg_capacity(job), len = 0;
     void *buf = malloc(max_bytes ? max_bytes : 1);
     h5mr__decoder *dec = NULL;
@@ -441,6 +447,8 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
         for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
             st = read_item(job, d, i, buf, &len, err);
             if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
+            /* Rank 0 sees only its own block: it assumes the others keep pace. */
+            h5mr__progress(job, (i + 1 - lo) * (uint64_t)job->size);
         }
         h5mr__decoder_free(dec);
         free(buf);
@@ -462,6 +470,7 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
         MPI_Win_flush(0, win);
         job->mine.wait_s += h5mr__now() - t0;
         if (item >= end) break;
+        h5mr__progress(job, (uint64_t)item);
         st = read_item(job, d, (uint64_t)item, buf, &len, err);
         if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, (uint64_t)item);
     }

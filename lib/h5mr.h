@@ -339,6 +339,10 @@ h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name);
 h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value);
 h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows); /* 0: automatic */
 h5mr_status h5mr_job_set_schedule(h5mr_job *job, h5mr_schedule s);
+/* SCATTER: rank 0 reads every item and sends it.  PARALLEL: every rank opens the file
+ * and reads its own items (the file must be on a file system every rank sees).  AUTO
+ * (the default): PARALLEL when every rank opens the same file (same size, same dataset
+ * layout), SCATTER otherwise.  Results are the same bits in every mode. */
 h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
 /* Also write the result into the HDF5 file PATH (NULL: none): a group /result with one
  * dataset per field (shape () for scalars, nulls stored as NaN) and attributes kernel,
@@ -346,6 +350,22 @@ h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
  * name in the same folder and renames it at the end, so a failed run leaves no file
  * and an existing file of that name is only replaced by a complete one. */
 h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path);
+
+/* How far a run is, as rank 0 knows it: items handed out (scatter), taken from the
+ * shared counter (parallel, dynamic) or rank 0's share of its block times the ranks
+ * (parallel, static) — an estimate of the items done, exact at the end. */
+typedef struct h5mr_progress {
+    uint64_t items_done, items_total; /* of this pass */
+    uint64_t bytes_done, bytes_total; /* of this pass */
+    int pass, passes;                 /* a kernel may read the data more than once */
+    double elapsed_s;                 /* since the first read */
+    int final;                        /* 1 on the last call, when the result is ready */
+} h5mr_progress;
+typedef void (*h5mr_progress_fn)(const h5mr_progress *p, void *arg);
+/* Local, rank 0 only matters: during h5mr_job_run rank 0 calls fn at most every
+ * interval_s seconds (between items; never from another thread), and once with
+ * final = 1 after a successful run.  fn NULL: no calls (the default). */
+h5mr_status h5mr_job_set_progress(h5mr_job *job, h5mr_progress_fn fn, void *arg, double interval_s);
 
 /* COLLECTIVE.  Run the job.  The same status on every rank; on failure `err` holds
  * the first failure's message on every rank.  Statuses: EUSAGE (kernel or parameter),
@@ -361,6 +381,7 @@ typedef struct h5mr_rank_stats {
     uint64_t bytes;
     double busy_s; /* reading and mapping */
     double wait_s; /* waiting for data or for other ranks */
+    uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
 } h5mr_rank_stats;
 
 /* What the last run did; valid on every rank after a run that got past planning. */

@@ -191,7 +191,16 @@ struct h5mr_job {
     double elapsed_s;
     h5mr_result *result;
     int ran;
+
+    /* progress (rank 0) */
+    h5mr_progress_fn progress_fn;
+    void *progress_arg;
+    double progress_every, progress_next, t0;
 };
+
+/* Rank 0, between items: `done` items of this pass are handed out or mapped.  Calls the
+ * progress callback when its interval has passed; cheap otherwise. */
+void h5mr__progress(h5mr_job *job, uint64_t done);
 
 /* The map step for one item held in memory: times it and counts it. */
 h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item);

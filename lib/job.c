@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -66,7 +67,7 @@ h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err)
     MPI_Comm_size(job->comm, &job->size);
     job->kernel = h5mr_kernel_find("stats");
     job->schedule = H5MR_SCHEDULE_DYNAMIC;
-    job->io_req = H5MR_IO_SCATTER;
+    job->io_req = H5MR_IO_AUTO;
     h5mr__hdf5_quiet();
     *out = job;
     return H5MR_OK;
@@ -166,6 +167,38 @@ h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path)
     free(job->output);
     job->output = p;
     return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_progress(h5mr_job *job, h5mr_progress_fn fn, void *arg, double interval_s)
+{
+    if (interval_s < 0) return H5MR_EUSAGE;
+    job->progress_fn = fn;
+    job->progress_arg = arg;
+    job->progress_every = interval_s;
+    return H5MR_OK;
+}
+
+static void progress_call(h5mr_job *job, uint64_t done, double now, int final)
+{
+    uint64_t items = job->plan.items, total = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
+    if (done > items) done = items;
+    h5mr_progress p = {done,
+                       items,
+                       items ? (uint64_t)((double)total * (double)done / (double)items) : 0,
+                       total,
+                       job->ctx.pass,
+                       job->ctx.passes,
+                       now - job->t0,
+                       final};
+    job->progress_fn(&p, job->progress_arg);
+    job->progress_next = now + job->progress_every;
+}
+
+void h5mr__progress(h5mr_job *job, uint64_t done)
+{
+    if (!job->progress_fn || job->rank != 0) return;
+    double now = h5mr__now();
+    if (now >= job->progress_next) progress_call(job, done, now, 0);
 }
 
 h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
@@ -318,7 +351,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     st = h5mr__ctx_setup(&job->ctx);
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
-    t0 = h5mr__now();
+    t0 = job->t0 = h5mr__now();
+    job->progress_next = t0 + job->progress_every;
     for (job->ctx.pass = 0; job->ctx.pass < job->ctx.passes; job->ctx.pass++) {
         if (job->ctx.pass > 0) {
             h5mr__state_free(&job->ctx, state);
@@ -358,6 +392,9 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     }
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
 
+    if (job->rank == 0 && job->progress_fn) progress_call(job, job->plan.items, h5mr__now(), 1);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) job->mine.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
     if (job->rank == 0 && !(job->per_rank = malloc((size_t)job->size * sizeof *job->per_rank))) st = H5MR_ENOMEM;
     MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine, MPI_BYTE, 0,
                job->comm);

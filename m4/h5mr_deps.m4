@@ -22,10 +22,20 @@ AC_DEFUN([H5MR_CHECK_HDF5], [
   AS_IF([test -z "$H5DUMP"], [AC_MSG_WARN([h5dump not found (Debian package hdf5-tools): some tests will be skipped])])
 ])
 
-# H5MR_CHECK_ZLIB: zlib, used to inflate raw stored chunks.
+# H5MR_CHECK_ZLIB: zlib, used to inflate raw stored chunks; and libdeflate, which
+# inflates the same zlib streams about twice as fast, used instead when present.
 AC_DEFUN([H5MR_CHECK_ZLIB], [
   PKG_CHECK_MODULES([ZLIB], [zlib], [],
     [AC_MSG_ERROR([zlib not found: install the Debian package zlib1g-dev])])
+  AC_ARG_WITH([libdeflate],
+    [AS_HELP_STRING([--without-libdeflate], [inflate chunks with zlib even when libdeflate is installed])],
+    [], [with_libdeflate=check])
+  AS_IF([test "x$with_libdeflate" != xno],
+    [PKG_CHECK_MODULES([LIBDEFLATE], [libdeflate],
+      [AC_DEFINE([H5MR_HAVE_LIBDEFLATE], [1], [Inflate stored chunks with libdeflate])
+       ZLIB_CFLAGS="$ZLIB_CFLAGS $LIBDEFLATE_CFLAGS"; ZLIB_LIBS="$ZLIB_LIBS $LIBDEFLATE_LIBS"],
+      [AS_IF([test "x$with_libdeflate" = xyes], [AC_MSG_ERROR([libdeflate not found: install libdeflate-dev])])
+       AC_MSG_WARN([libdeflate not found (Debian package libdeflate-dev): chunks are inflated with zlib, slower])])])
 ])
 
 # H5MR_CHECK_CHECK: the Check unit-test framework.
