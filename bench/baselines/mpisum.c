@@ -1,7 +1,8 @@
-/* Hand-written MPI + HDF5 programs that sum an f64 dataset: what a user would write
- * instead of h5mr, for bench/io.  Prints "<seconds> <bytes> <sum>" on rank 0.
+/* Hand-written MPI + HDF5 programs that sum an f64 dataset (or count it into 256 bins
+ * over [0, 1)): what a user would write instead of h5mr, for bench/io and bench/compare.
+ * Prints "<seconds> <bytes> <sum or count>" on rank 0.
  *
- * Usage: mpirun -n N mpisum MODE FILE DATASET
+ * Usage: mpirun -n N mpisum MODE FILE DATASET [sum|histogram]
  *   parallel       every rank reads its block of rows (4 MiB reads, HDF5 decodes any
  *                  filter) with the sec2 driver: independent POSIX reads
  *   mpio           the same through parallel HDF5's MPI-IO driver (independent transfers)
@@ -36,6 +37,18 @@ static double sum8(const double *x, size_t n)
     return s;
 }
 
+static int histogram;
+static uint64_t counts[256];
+
+/* The kernel: a sum, or a 256-bin histogram over [0, 1) (values outside not counted). */
+static double fold(const double *x, size_t n)
+{
+    if (!histogram) return sum8(x, n);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] >= 0 && x[i] < 1) counts[(int)(x[i] * 256)]++;
+    return 0;
+}
+
 static void inflate_into(z_stream *z, const void *in, size_t n, void *out, size_t cap)
 {
     inflateReset(z);
@@ -55,12 +68,13 @@ int main(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc != 4) {
-        if (rank == 0) fprintf(stderr, "usage: mpisum MODE FILE DATASET\n");
+    if (argc != 4 && argc != 5) {
+        if (rank == 0) fprintf(stderr, "usage: mpisum MODE FILE DATASET [sum|histogram]\n");
         MPI_Finalize();
         return 2;
     }
     const char *mode = argv[1];
+    histogram = argc == 5 && !strcmp(argv[4], "histogram");
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -92,7 +106,7 @@ int main(int argc, char **argv)
                 H5Dread_chunk(d, H5P_DEFAULT, off, &mask, raw);
                 inflate_into(&z, raw, nbytes, out, cbytes);
                 hsize_t rows = dims[0] - off[0] < crow ? dims[0] - off[0] : crow;
-                local += sum8(out, rows * cols);
+                local += fold(out, rows * cols);
             }
         } else if (rank == 0) {
             for (hsize_t c = 0; c < nchunks; c++) {
@@ -111,7 +125,7 @@ int main(int argc, char **argv)
                 MPI_Get_count(&ms, MPI_BYTE, &n);
                 inflate_into(&z, raw, (size_t)n, out, cbytes);
                 hsize_t rows = dims[0] - c * crow < crow ? dims[0] - c * crow : crow;
-                local += sum8(out, rows * cols);
+                local += fold(out, rows * cols);
             }
         }
         inflateEnd(&z);
@@ -151,7 +165,7 @@ int main(int argc, char **argv)
                     MPI_Send(buf, (int)(count[0] * cols * 8), MPI_BYTE, 1 + (int)(b % (hsize_t)(size - 1)), 0,
                              MPI_COMM_WORLD);
                 else
-                    local += sum8(buf, count[0] * cols);
+                    local += fold(buf, count[0] * cols);
             }
         } else {
             for (hsize_t b = (hsize_t)rank - 1; b < nblocks; b += (hsize_t)(size - 1)) {
@@ -159,7 +173,7 @@ int main(int argc, char **argv)
                 int n;
                 MPI_Recv(buf, (int)(per * cols * 8), MPI_BYTE, 0, 0, MPI_COMM_WORLD, &ms);
                 MPI_Get_count(&ms, MPI_BYTE, &n);
-                local += sum8(buf, (size_t)n / 8);
+                local += fold(buf, (size_t)n / 8);
             }
         }
         H5Pclose(dxpl);
@@ -167,6 +181,13 @@ int main(int argc, char **argv)
     }
     double total = 0;
     MPI_Reduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (histogram) {
+        uint64_t all[256];
+        MPI_Reduce(counts, all, 256, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+        total = 0;
+        for (int b = 0; b < 256; b++)
+            total += (double)all[b];
+    }
     double t = MPI_Wtime() - t0;
     if (rank == 0) printf("%.6f %llu %.17g\n", t, (unsigned long long)(dims[0] * cols * 8), total);
     H5Pclose(dcpl);
