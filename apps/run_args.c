@@ -67,7 +67,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
             return EXIT_USAGE;
         default:
-            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_PLUGIN)))
+            if (optopt &&
+                (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_PLUGIN)))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
                 snprintf(msg, len, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));

@@ -182,14 +182,10 @@ static void progress_call(h5mr_job *job, uint64_t done, double now, int final)
 {
     uint64_t items = job->plan.items, total = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
     if (done > items) done = items;
-    h5mr_progress p = {done,
-                       items,
-                       items ? (uint64_t)((double)total * (double)done / (double)items) : 0,
-                       total,
-                       job->ctx.pass,
-                       job->ctx.passes,
-                       now - job->t0,
-                       final};
+    h5mr_progress p = {
+        done,          items,         items ? (uint64_t)((double)total * (double)done / (double)items) : 0,
+        total,         job->ctx.pass, job->ctx.passes,
+        now - job->t0, final};
     job->progress_fn(&p, job->progress_arg);
     job->progress_next = now + job->progress_every;
 }
