@@ -126,6 +126,50 @@ static h5mr_status map_msg(h5mr_job *job, h5mr__decoder *dec, void *state, const
     return h5mr__map_item(job, state, data, item);
 }
 
+/* Where a rank reads and maps an item itself (one rank, parallel mode) and the
+ * dataset is not decoded here, an item larger than this is read and mapped in slices
+ * of whole rows: a 32 MiB item of 32 MiB chunks would leave the cache between the
+ * read's copy and the kernel (0.88x a hand-written program reading the same chunks,
+ * bench/RESULTS.md §6), slices stay in it. */
+#define SLICE_BYTES ((uint64_t)4 << 20)
+
+static uint64_t slice_rows(const h5mr_job *job)
+{
+    uint64_t row = job->plan.row_elems * job->plan.elem_size;
+    uint64_t rows = row ? SLICE_BYTES / row : job->plan.chunk_rows;
+    if (rows == 0) rows = 1;
+    return job->plan.raw || rows >= job->plan.chunk_rows ? job->plan.chunk_rows : rows;
+}
+
+/* Read and map one item on the rank that reads it, slice by slice (buf holds a
+ * message of msg_capacity, or a slice: local_capacity). */
+static h5mr_status read_map_local(h5mr_job *job, h5mr__dset *d, h5mr__decoder *dec, void *state, void *buf,
+                                  uint64_t item, h5mr_error *err)
+{
+    uint64_t first, n, len = 0, step = slice_rows(job);
+    if (step >= job->plan.chunk_rows) {
+        h5mr_status st = read_item(job, d, item, buf, &len, err);
+        return st == H5MR_OK ? map_msg(job, dec, state, buf, len, item) : st;
+    }
+    h5mr__plan_item(&job->plan, item, &first, &n);
+    job->mine.items++;
+    for (uint64_t r = first; r < first + n; r += step) {
+        uint64_t m = first + n - r < step ? first + n - r : step;
+        double t0 = h5mr__now();
+        h5mr_status st = h5mr__dset_read_rows(d, r, m, buf, err);
+        job->mine.busy_s += h5mr__now() - t0;
+        if (st != H5MR_OK) return name_item(job, item, st, err);
+        if ((st = h5mr__map_rows(job, state, buf, item, r, m)) != H5MR_OK) return st;
+    }
+    return H5MR_OK;
+}
+
+static uint64_t local_capacity(const h5mr_job *job)
+{
+    uint64_t step = slice_rows(job);
+    return step >= job->plan.chunk_rows ? msg_capacity(job) : step * job->plan.row_elems * job->plan.elem_size;
+}
+
 /* A decoder when items travel as stored chunks, for the ranks that map. */
 static h5mr_status decoder_for(h5mr_job *job, h5mr__decoder **dec, h5mr_error *err)
 {
@@ -136,7 +180,7 @@ static h5mr_status decoder_for(h5mr_job *job, h5mr__decoder **dec, h5mr_error *e
 /* One rank: read and map every item in turn. */
 static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
 {
-    uint64_t max_bytes = msg_capacity(job), len = 0;
+    uint64_t max_bytes = local_capacity(job);
     void *buf = malloc(max_bytes ? max_bytes : 1);
     if (!buf)
         return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
@@ -144,8 +188,7 @@ static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_err
     h5mr__decoder *dec;
     h5mr_status st = decoder_for(job, &dec, err);
     for (uint64_t i = 0; i < job->plan.items && st == H5MR_OK; i++) {
-        st = read_item(job, d, i, buf, &len, err);
-        if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
+        st = read_map_local(job, d, dec, state, buf, i, err);
         h5mr__progress(job, i + 1);
     }
     h5mr__decoder_free(dec);
@@ -427,38 +470,41 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     return st;
 }
 
-/* Parallel mode.  static: rank r reads and maps block r of the plan.  dynamic: an item
- * counter in a window on rank 0; every rank, rank 0 included, takes the next number
- * with an atomic fetch-and-add, so fast ranks take more and no rank waits for a reply
- * from a busy rank 0.  A rank that fails moves the counter past the end, which stops
- * the others at their next item.  Each rank reads into one buffer, mapped in place. */
-h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
+/* Parallel mode: every rank reads and maps its own items.
+ *
+ * static: rank r takes block r of the plan.
+ * dynamic, all ranks on one node: an item counter in an MPI window on rank 0; every
+ *   rank, rank 0 included, takes the next number with an atomic fetch-and-add, so fast
+ *   ranks take more and no rank waits for a reply from a busy rank 0 (shared-memory
+ *   RMA needs no progress from the target).  A rank that fails moves the counter past
+ *   the end, which stops the others at their next item.
+ * dynamic, several nodes: rank 0 hands out item numbers over point-to-point messages
+ *   (Open MPI has no one-sided transport over plain TCP here, and passive-target RMA
+ *   across nodes would need rank 0's progress anyway).  A worker keeps one number
+ *   asked for ahead while it maps; rank 0 answers between its own items.
+ * Each rank reads into one buffer, mapped in place (or decoded from it). */
+typedef struct pwork {
+    h5mr_job *job;
+    h5mr__dset *d;
+    void *state, *buf;
+    h5mr__decoder *dec;
+    h5mr_error *err;
+} pwork;
+
+static h5mr_status parallel_item(pwork *w, uint64_t item)
 {
-    if (job->size == 1) return run_alone(job, d, state, err); /* both modes are the same */
-    uint64_t max_bytes = msg_capacity(job), len = 0;
-    void *buf = malloc(max_bytes ? max_bytes : 1);
-    h5mr__decoder *dec = NULL;
-    h5mr_status st = buf ? decoder_for(job, &dec, err)
-                         : h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
-                                           (unsigned long long)max_bytes);
-    if (job->schedule == H5MR_SCHEDULE_STATIC) {
-        uint64_t lo, hi;
-        h5mr__plan_block(&job->plan, job->rank, job->size, &lo, &hi);
-        for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
-            st = read_item(job, d, i, buf, &len, err);
-            if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, i);
-            /* Rank 0 sees only its own block: it assumes the others keep pace. */
-            h5mr__progress(job, (i + 1 - lo) * (uint64_t)job->size);
-        }
-        h5mr__decoder_free(dec);
-        free(buf);
-        return st;
-    }
+    return read_map_local(w->job, w->d, w->dec, w->state, w->buf, item, w->err);
+}
+
+static h5mr_status parallel_rma(pwork *w, h5mr_status st)
+{
+    h5mr_job *job = w->job;
     /* Every rank takes part in creating and freeing the window, even without a buffer. */
     int64_t *counter = NULL;
     MPI_Win win;
-    MPI_Win_allocate(job->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, (int)sizeof(int64_t), MPI_INFO_NULL, job->comm,
-                     &counter, &win);
+    int rc = MPI_Win_allocate(job->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, (int)sizeof(int64_t), MPI_INFO_NULL,
+                              job->comm, &counter, &win);
+    if (rc != MPI_SUCCESS) return h5mr__mpi_error(w->err, rc, "creating the item counter window");
     if (job->rank == 0) *counter = 0;
     MPI_Barrier(job->comm); /* the counter is zero before anyone takes from it */
     MPI_Win_lock_all(0, win);
@@ -471,8 +517,7 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
         job->mine.wait_s += h5mr__now() - t0;
         if (item >= end) break;
         h5mr__progress(job, (uint64_t)item);
-        st = read_item(job, d, (uint64_t)item, buf, &len, err);
-        if (st == H5MR_OK) st = map_msg(job, dec, state, buf, len, (uint64_t)item);
+        st = parallel_item(w, (uint64_t)item);
     }
     if (st != H5MR_OK) {
         int64_t old;
@@ -481,7 +526,91 @@ h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h
     }
     MPI_Win_unlock_all(win);
     MPI_Win_free(&win);
-    h5mr__decoder_free(dec);
-    free(buf);
+    return st;
+}
+
+static h5mr_status served_worker(pwork *w, h5mr_status st)
+{
+    h5mr_job *job = w->job;
+    int failed = st != H5MR_OK;
+    int64_t item = 0, next = 0;
+    MPI_Request req;
+    /* One number in hand, one asked for: ask, then keep asking one ahead. */
+    MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
+    MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req);
+    for (;;) {
+        double t0 = h5mr__now();
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        job->mine.wait_s += h5mr__now() - t0;
+        item = next;
+        if (item < 0 || (uint64_t)item >= job->plan.items) break; /* the end, or a rank failed */
+        MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
+        MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req);
+        if (!failed && (st = parallel_item(w, (uint64_t)item)) != H5MR_OK) failed = 1;
+    }
+    return st;
+}
+
+static h5mr_status served_root(pwork *w, h5mr_status st)
+{
+    h5mr_job *job = w->job;
+    const int64_t end = (int64_t)job->plan.items;
+    int64_t next = 0;
+    int stopped = 0, nw = job->size - 1, flag = 0, failed = st != H5MR_OK;
+    MPI_Request rreq;
+    MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+    while (stopped < nw) {
+        int got = 0;
+        MPI_Status ms;
+        h5mr__progress(job, (uint64_t)next);
+        MPI_Test(&rreq, &got, &ms);
+        if (!got && !failed && next < end) {
+            /* Nobody is asking: rank 0 maps an item itself. */
+            if ((st = parallel_item(w, (uint64_t)next++)) != H5MR_OK) failed = 1;
+            continue;
+        }
+        if (!got) {
+            double t0 = h5mr__now();
+            MPI_Wait(&rreq, &ms);
+            job->mine.wait_s += h5mr__now() - t0;
+        }
+        if (flag) failed = 1;
+        int64_t answer = failed || next >= end ? end : next++;
+        if (answer == end) stopped++;
+        MPI_Send(&answer, 1, MPI_INT64_T, ms.MPI_SOURCE, H5MR__TAG_NUMBER, job->comm);
+        /* A stopped worker asks no more (but one that failed may still: its requests
+         * are answered with the end until it stops). */
+        if (stopped < nw) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+    }
+    while (!failed && next < end) {
+        h5mr__progress(job, (uint64_t)next);
+        if ((st = parallel_item(w, (uint64_t)next++)) != H5MR_OK) failed = 1;
+    }
+    return st;
+}
+
+h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
+{
+    if (job->size == 1) return run_alone(job, d, state, err); /* both modes are the same */
+    uint64_t max_bytes = local_capacity(job);
+    pwork w = {job, d, state, malloc(max_bytes ? max_bytes : 1), NULL, err};
+    h5mr_status st = w.buf ? decoder_for(job, &w.dec, err)
+                           : h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
+                                             (unsigned long long)max_bytes);
+    if (job->schedule == H5MR_SCHEDULE_STATIC) {
+        uint64_t lo, hi;
+        h5mr__plan_block(&job->plan, job->rank, job->size, &lo, &hi);
+        for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
+            st = parallel_item(&w, i);
+            /* Rank 0 sees only its own block: it assumes the others keep pace. */
+            h5mr__progress(job, (i + 1 - lo) * (uint64_t)job->size);
+        }
+    } else if (job->one_node) {
+        st = parallel_rma(&w, st);
+    } else {
+        st = job->rank == 0 ? served_root(&w, st) : served_worker(&w, st);
+    }
+    h5mr__decoder_free(w.dec);
+    free(w.buf);
     return st;
 }

@@ -184,9 +184,11 @@ typedef struct h5mr_param_decl {
     const char *help;
 } h5mr_param_decl;
 
-/* One work item as handed to map(): `rows` whole rows of `row_elems` elements each,
- * C order, starting at row `first_row` of the dataset; `item` is its number in the
- * plan.  The data is only valid during the call. */
+/* A block of work item `item` as handed to map(): `rows` whole rows of `row_elems`
+ * elements each, C order, starting at row `first_row` of the dataset.  An item comes
+ * in one block, or in several consecutive blocks of about 4 MiB (in row order, one
+ * map call each) when it is larger and read from an uncompressed dataset, so that
+ * the rows a kernel reads are still in cache.  The data is only valid during the call. */
 typedef struct h5mr_block {
     const void *data;
     h5mr_dtype dtype;
@@ -228,7 +230,7 @@ typedef struct h5mr_kernel {
     h5mr_status (*pack)(h5mr_ctx *ctx, const void *state, void **bytes, size_t *nbytes);
     h5mr_status (*unpack)(h5mr_ctx *ctx, void *state, const void *bytes, size_t nbytes);
 
-    /* Fold one item into the state.  Required. */
+    /* Fold one block of rows (see h5mr_block) into the state.  Required. */
     h5mr_status (*map)(h5mr_ctx *ctx, void *state, const h5mr_block *block);
     /* Fold `from` into `into`.  Required. */
     h5mr_status (*combine)(h5mr_ctx *ctx, void *into, const void *from);

@@ -166,12 +166,14 @@ enum h5mr__tag {
     H5MR__TAG_STOP = 2,    /* 0 → worker: no more items */
     H5MR__TAG_RSIZE = 3,   /* reduction: packed state size */
     H5MR__TAG_RDATA = 4,   /* reduction: packed state bytes */
+    H5MR__TAG_NUMBER = 5,  /* 0 → worker: an item number (parallel, dynamic, several nodes) */
     H5MR__TAG_ITEM = 16    /* 0 → worker: item i carries tag H5MR__TAG_ITEM + i */
 };
 
 struct h5mr_job {
     MPI_Comm comm;
     int rank, size;
+    int one_node; /* every rank on one node (shared memory) */
     char *file, *dataset;
     const h5mr_kernel *kernel;
     h5mr__kv *params;
@@ -204,6 +206,9 @@ void h5mr__progress(h5mr_job *job, uint64_t done);
 
 /* The map step for one item held in memory: times it and counts it. */
 h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item);
+/* The map step for rows [first, first + n) of an item (a slice of it); counts bytes,
+ * not items. */
+h5mr_status h5mr__map_rows(h5mr_job *job, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
 
 /* dispatch.c: scatter mode, both schedules.  Returns this rank's status; every rank
  * leaves it (no rank waits for another that failed). */

@@ -65,6 +65,14 @@ h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err)
     MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(job->comm, &job->rank);
     MPI_Comm_size(job->comm, &job->size);
+    /* H5MR_FORCE_NODES=1 makes a job behave as if its ranks were on several nodes (tests). */
+    MPI_Comm node;
+    int node_size = 0;
+    MPI_Comm_split_type(job->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &node_size);
+    MPI_Comm_free(&node);
+    const char *force = getenv("H5MR_FORCE_NODES");
+    job->one_node = node_size == job->size && !(force && !strcmp(force, "1"));
     job->kernel = h5mr_kernel_find("stats");
     job->schedule = H5MR_SCHEDULE_DYNAMIC;
     job->io_req = H5MR_IO_AUTO;
@@ -197,15 +205,12 @@ void h5mr__progress(h5mr_job *job, uint64_t done)
     if (now >= job->progress_next) progress_call(job, done, now, 0);
 }
 
-h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
+h5mr_status h5mr__map_rows(h5mr_job *job, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
 {
-    uint64_t first, n;
-    h5mr__plan_item(&job->plan, item, &first, &n);
     h5mr_block b = {data, job->desc.dtype, n, job->plan.row_elems, first, item};
     double t0 = h5mr__now();
     h5mr_status st = job->kernel->map(&job->ctx, state, &b);
     job->mine.busy_s += h5mr__now() - t0;
-    job->mine.items++;
     job->mine.bytes += n * job->plan.row_elems * job->plan.elem_size;
     if (st != H5MR_OK) {
         /* Name the item, whatever the kernel said. */
@@ -215,6 +220,14 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
                         (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1), what);
     }
     return st;
+}
+
+h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
+{
+    uint64_t first, n;
+    h5mr__plan_item(&job->plan, item, &first, &n);
+    job->mine.items++;
+    return h5mr__map_rows(job, state, data, item, first, n);
 }
 
 /* Rank 0: open the input and cut it into items; the description and plan go to all. */

@@ -21,6 +21,15 @@ for np in 1 3; do
         expect "no --output left" test ! -e out.h5 -a -z "$(ls | grep '\.tmp\.')"
     done
 done
+# The same in parallel mode with item numbers handed out by messages (several nodes).
+for sched in dynamic static; do
+    H5MR_FORCE_NODES=1 mpi 3 -x H5MR_FORCE_NODES "$H5MR" run -k sum --schedule $sched --io parallel --chunk-rows 1000 \
+        bad.h5 /g > out.txt 2> err.txt
+    rc=$?
+    expect "corrupted chunk, several-node dispatch, $sched: exit 1 ($rc)" test "$rc" -eq 1
+    expect "corrupted chunk, several-node dispatch, $sched: item 50 named" \
+        test "$(grep -Ec "^h5mr: .*item 50: " err.txt)" -eq 1
+done
 expect "the input is unchanged" test "$sum_before" = "$(md5sum bad.h5)"
 
 # A rank killed mid-run (topk with a large k: several seconds): the job must end,

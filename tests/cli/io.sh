@@ -66,6 +66,17 @@ for kernel in "topk -p k=7" "histogram -p bins=13"; do
     done
 done
 
+# Items larger than 4 MiB from an uncompressed dataset are read and mapped in slices
+# where a rank reads its own (parallel mode, one rank): the same bits as whole items.
+"$H5MR" gen --shape 45000x64 --dtype f64 --chunk 20000x64 --fill normal a/d.h5 /big || fail "gen big"
+for kernel in "stats -p axis=0" "topk -p k=9" "histogram -p bins=33" "minmax"; do
+    ref=$(mpi 2 "$H5MR" run -k $kernel --io scatter --schedule static --json a/d.h5 /big | result)
+    for np in 1 2 3; do
+        got=$(mpi $np "$H5MR" run -k $kernel --io parallel --json a/d.h5 /big | result)
+        expect "$kernel, 10 MiB items sliced, $np ranks: as whole items" test "$got" = "$ref"
+    done
+done
+
 # More ranks than items (one item: a chunk taller than the dataset), decoded by workers.
 for io in scatter parallel; do
     got=$(mpi 4 "$H5MR" run -k sum --io $io --json a/d.h5 /tiny | python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["sum"])')

@@ -13,5 +13,15 @@ done
 for np in 2 3 4; do
     expect "results at $np ranks are the same bits as at 1 rank" cmp -s "$TMP/digest.1" "$TMP/digest.$np"
 done
+# As if the ranks were on several nodes: parallel I/O hands out item numbers by messages
+# instead of a shared-memory counter.
+for np in 2 3; do
+    if H5MR_FORCE_NODES=1 mpi "$np" -x H5MR_FORCE_NODES "$top_builddir/tests/mpi/test_engine" "$TMP" > "$TMP/served.$np"; then
+        ok
+    else
+        fail "test_engine at $np ranks, several-node dispatch (exit $?)"
+    fi
+    expect "several-node dispatch at $np ranks: the same bits as at 1 rank" cmp -s "$TMP/digest.1" "$TMP/served.$np"
+done
 expect "digests are not empty" test "$(wc -l < "$TMP/digest.1")" -ge 80
 finish
