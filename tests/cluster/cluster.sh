@@ -7,6 +7,10 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 here=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/cluster
 nc=$here/netns-cluster
+if [ -n "${H5MR_IN_SANITIZER_BUILD:-}" ]; then
+    echo "cluster: not repeated in the sanitizer build (engine.sh covers the several-node dispatch there)"
+    exit 77
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "cluster: not root, cannot make network namespaces: skipped"
     exit 77
