@@ -33,18 +33,17 @@ result() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["io"]
 cmp_result() { # want got: the same result fields (the mode may differ)
     [ "${1#* }" = "${2#* }" ]
 }
-for ds in /g /c; do
-    for kernel in "stats -p axis=0" "topk -p k=20" "histogram -p bins=64"; do
-        want=$(mpi 2 "$H5MR" run -k $kernel --json d.h5 $ds | result)
-        for np in 3 6; do
-            for io in scatter parallel; do
-                for sched in dynamic static; do
-                    got=$(timeout -k 5 "$TEST_TIMEOUT" "$nc" mpirun $id -n $np "$H5MR" run -k $kernel --io $io \
-                        --schedule $sched --json "$TMP/d.h5" $ds 2> err.txt | result)
-                    expect "$ds $kernel, $np ranks on 3 hosts, $io, $sched: the bits of one host$(head -c 300 err.txt)" \
-                        cmp_result "$want" "$got"
-                    expect "$ds $kernel, $np ranks on 3 hosts, $io: ran in $io mode" test "${got%% *}" = "$io"
-                done
+for job in "/g stats -p axis=0" "/g histogram -p bins=64" "/c topk -p k=20"; do
+    ds=${job%% *} kernel=${job#* }
+    want=$(mpi 2 "$H5MR" run -k $kernel --json d.h5 $ds | result)
+    for np in 3 6; do
+        for io in scatter parallel; do
+            for sched in dynamic static; do
+                got=$(timeout -k 5 "$TEST_TIMEOUT" "$nc" mpirun $id -n $np "$H5MR" run -k $kernel --io $io \
+                    --schedule $sched --json "$TMP/d.h5" $ds 2> err.txt | result)
+                expect "$ds $kernel, $np ranks on 3 hosts, $io, $sched: the bits of one host$(head -c 300 err.txt)" \
+                    cmp_result "$want" "$got"
+                expect "$ds $kernel, $np ranks on 3 hosts, $io: ran in $io mode" test "${got%% *}" = "$io"
             done
         done
     done

@@ -20,7 +20,7 @@ s=$top_srcdir
 srcs=("$s"/lib/*.c "$s"/lib/kernels/*.c "$s"/apps/cli.c "$s"/apps/run_args.c "$s"/tests/fuzz/fuzz_h5mr.c)
 # shellcheck disable=SC2086
 if ! clang -g -O1 -std=gnu11 -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$s"/lib -I"$top_builddir"/lib -I"$top_builddir" -I"$s"/apps $HDF5_CFLAGS "${srcs[@]}" $HDF5_LIBS -lm \
+    -I"$s"/lib -I"$top_builddir"/lib -I"$top_builddir" -I"$s"/apps $HDF5_CFLAGS "${srcs[@]}" $HDF5_LIBS ${ZLIB_LIBS:--lz} -lm \
     -o fuzz_h5mr > build.log 2>&1; then
     cat build.log
     fail "building the fuzzer"
