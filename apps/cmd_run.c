@@ -12,9 +12,10 @@
 
 static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATASET\n"
                                 "Apply one kernel to every element of DATASET in the HDF5 file FILE.\n"
-                                "Dimension 0 is cut into work items of whole rows; rank 0 reads them and sends\n"
-                                "them to the other ranks, which fold them into kernel states that a tree\n"
-                                "reduction combines.  Runs with any number of ranks, 1 included.\n"
+                                "Dimension 0 is cut into work items of whole rows; every rank reads its own\n"
+                                "items (or rank 0 reads them and sends them on, see --io) and folds them into a\n"
+                                "kernel state; a tree reduction combines the states.  Runs with any number of\n"
+                                "ranks, 1 included.\n"
                                 "\n"
                                 "Options:\n"
                                 "  -k, --kernel NAME         kernel to apply (default: stats; see `h5mr kernels`)\n"
