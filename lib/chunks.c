@@ -171,19 +171,21 @@ struct h5mr__decoder {
     uint64_t chunk_bytes;
     unsigned char *scratch[2];
     unsigned char *item; /* decoded rows of one item */
-    z_stream z;
-    int z_ready;
 #ifdef H5MR_HAVE_LIBDEFLATE
     struct libdeflate_decompressor *ld;
+#else
+    z_stream z;
+    int z_ready;
 #endif
 };
 
 void h5mr__decoder_free(h5mr__decoder *dec)
 {
     if (!dec) return;
-    if (dec->z_ready) inflateEnd(&dec->z);
 #ifdef H5MR_HAVE_LIBDEFLATE
     if (dec->ld) libdeflate_free_decompressor(dec->ld);
+#else
+    if (dec->z_ready) inflateEnd(&dec->z);
 #endif
     free(dec->scratch[0]);
     free(dec->scratch[1]);
@@ -205,12 +207,13 @@ h5mr_status h5mr__decoder_new(const h5mr__dset_desc *desc, const h5mr__plan *pla
         dec->scratch[0] = malloc(dec->chunk_bytes ? dec->chunk_bytes : 1);
         dec->scratch[1] = malloc(dec->chunk_bytes ? dec->chunk_bytes : 1);
         dec->item = malloc(item_bytes ? item_bytes : 1);
-        if (inflateInit(&dec->z) == Z_OK) dec->z_ready = 1;
-#ifdef H5MR_HAVE_LIBDEFLATE
-        if (!(dec->ld = libdeflate_alloc_decompressor())) dec->z_ready = 0;
-#endif
     }
-    if (!dec || !dec->scratch[0] || !dec->scratch[1] || !dec->item || !dec->z_ready) {
+#ifdef H5MR_HAVE_LIBDEFLATE
+    int inflater = dec && (dec->ld = libdeflate_alloc_decompressor()) != NULL;
+#else
+    int inflater = dec && (dec->z_ready = inflateInit(&dec->z) == Z_OK);
+#endif
+    if (!dec || !dec->scratch[0] || !dec->scratch[1] || !dec->item || !inflater) {
         h5mr__decoder_free(dec);
         *out = NULL;
         return h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the buffers to decode chunks of %llu bytes",
@@ -231,7 +234,7 @@ static h5mr_status inflate_chunk(h5mr__decoder *dec, const unsigned char *in, ui
                            r == LIBDEFLATE_BAD_DATA             ? "invalid or corrupt data"
                            : r == LIBDEFLATE_INSUFFICIENT_SPACE ? "more data than the chunk holds"
                                                                 : "less data than the chunk holds");
-#endif
+#else
     z_stream *z = &dec->z;
     inflateReset(z);
     z->next_in = (unsigned char *)in;
@@ -252,6 +255,7 @@ static h5mr_status inflate_chunk(h5mr__decoder *dec, const unsigned char *in, ui
                                : rc == Z_STREAM_END ? "wrong size"
                                                     : "truncated data");
     return H5MR_OK;
+#endif
 }
 
 /* HDF5's shuffle stores byte j of every element together; leftover bytes at the end

@@ -96,19 +96,25 @@ static h5mr_status name_item(h5mr_job *job, uint64_t item, h5mr_status st, h5mr_
                            what);
 }
 
+/* The read step for rows [first, first + n) of an item, timed, errors naming the item. */
+static h5mr_status read_rows(h5mr_job *job, h5mr__dset *d, uint64_t item, uint64_t first, uint64_t n, void *buf,
+                             h5mr_error *err)
+{
+    double t0 = h5mr__now();
+    h5mr_status st = h5mr__dset_read_rows(d, first, n, buf, err);
+    job->mine.busy_s += h5mr__now() - t0;
+    return st == H5MR_OK ? st : name_item(job, item, st, err);
+}
+
 /* The read step: item's message into buf (capacity msg_capacity), *len its size. */
 static h5mr_status read_item(h5mr_job *job, h5mr__dset *d, uint64_t item, void *buf, uint64_t *len, h5mr_error *err)
 {
     uint64_t first, n;
     h5mr__plan_item(&job->plan, item, &first, &n);
+    *len = n * job->plan.row_elems * job->plan.elem_size;
+    if (!job->plan.raw) return read_rows(job, d, item, first, n, buf, err);
     double t0 = h5mr__now();
-    h5mr_status st;
-    if (job->plan.raw) {
-        st = h5mr__raw_read(d, &job->plan, item, buf, msg_capacity(job), len, err);
-    } else {
-        st = h5mr__dset_read_rows(d, first, n, buf, err);
-        *len = n * job->plan.row_elems * job->plan.elem_size;
-    }
+    h5mr_status st = h5mr__raw_read(d, &job->plan, item, buf, msg_capacity(job), len, err);
     job->mine.busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : name_item(job, item, st, err);
 }
@@ -133,21 +139,22 @@ static h5mr_status map_msg(h5mr_job *job, h5mr__decoder *dec, void *state, const
  * bench/RESULTS.md §6), slices stay in it. */
 #define SLICE_BYTES ((uint64_t)4 << 20)
 
+/* Rows per slice of an uncompressed item: at most chunk_rows (one slice per item). */
 static uint64_t slice_rows(const h5mr_job *job)
 {
     uint64_t row = job->plan.row_elems * job->plan.elem_size;
     uint64_t rows = row ? SLICE_BYTES / row : job->plan.chunk_rows;
     if (rows == 0) rows = 1;
-    return job->plan.raw || rows >= job->plan.chunk_rows ? job->plan.chunk_rows : rows;
+    return rows < job->plan.chunk_rows ? rows : job->plan.chunk_rows;
 }
 
-/* Read and map one item on the rank that reads it, slice by slice (buf holds a
- * message of msg_capacity, or a slice: local_capacity). */
+/* Read and map one item on the rank that reads it: stored chunks as one message,
+ * decoded; rows slice by slice (buf holds local_capacity bytes). */
 static h5mr_status read_map_local(h5mr_job *job, h5mr__dset *d, h5mr__decoder *dec, void *state, void *buf,
                                   uint64_t item, h5mr_error *err)
 {
     uint64_t first, n, len = 0, step = slice_rows(job);
-    if (step >= job->plan.chunk_rows) {
+    if (job->plan.raw) {
         h5mr_status st = read_item(job, d, item, buf, &len, err);
         return st == H5MR_OK ? map_msg(job, dec, state, buf, len, item) : st;
     }
@@ -155,19 +162,16 @@ static h5mr_status read_map_local(h5mr_job *job, h5mr__dset *d, h5mr__decoder *d
     job->mine.items++;
     for (uint64_t r = first; r < first + n; r += step) {
         uint64_t m = first + n - r < step ? first + n - r : step;
-        double t0 = h5mr__now();
-        h5mr_status st = h5mr__dset_read_rows(d, r, m, buf, err);
-        job->mine.busy_s += h5mr__now() - t0;
-        if (st != H5MR_OK) return name_item(job, item, st, err);
-        if ((st = h5mr__map_rows(job, state, buf, item, r, m)) != H5MR_OK) return st;
+        h5mr_status st = read_rows(job, d, item, r, m, buf, err);
+        if (st == H5MR_OK) st = h5mr__map_rows(job, state, buf, item, r, m);
+        if (st != H5MR_OK) return st;
     }
     return H5MR_OK;
 }
 
 static uint64_t local_capacity(const h5mr_job *job)
 {
-    uint64_t step = slice_rows(job);
-    return step >= job->plan.chunk_rows ? msg_capacity(job) : step * job->plan.row_elems * job->plan.elem_size;
+    return job->plan.raw ? msg_capacity(job) : slice_rows(job) * job->plan.row_elems * job->plan.elem_size;
 }
 
 /* A decoder when items travel as stored chunks, for the ranks that map. */

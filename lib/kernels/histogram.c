@@ -113,7 +113,8 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
         /* Four sub-histograms, one per lane: consecutive values that fall in the same bin                             \
          * no longer wait on each other's increment (store-to-load forwarding). */                                     \
         uint32_t sub[4][SUB_BINS_MAX + 1];                                                                             \
-        memset(sub, 0, sizeof sub[0] * 4);                                                                             \
+        for (int j = 0; j < 4; j++) /* bins 0..nb-1, and nb for values outside */                                      \
+            memset(sub[j], 0, (size_t)(nb + 1) * sizeof sub[j][0]);                                                    \
         uint64_t i = 0;                                                                                                \
         for (; i + 8 <= n; i += 8) {                                                                                   \
             /* Eight values at once: in range and away from an edge, the bin is the                                    \
@@ -137,23 +138,12 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
             }                                                                                                          \
             for (int j = 0; j < 8; j++) {                                                                              \
                 int64_t k = bin_of((double)x[i + (uint64_t)j], e, first, last, norm, nb);                              \
-                sub[j & 3][k < 0 ? SUB_BINS_MAX : k]++;                                                                \
+                sub[j & 3][k < 0 ? nb : k]++;                                                                          \
             }                                                                                                          \
-        }                                                                                                              \
-        for (; i + 4 <= n; i += 4) {                                                                                   \
-            int64_t k0 = bin_of((double)x[i], e, first, last, norm, nb);                                               \
-            int64_t k1 = bin_of((double)x[i + 1], e, first, last, norm, nb);                                           \
-            int64_t k2 = bin_of((double)x[i + 2], e, first, last, norm, nb);                                           \
-            int64_t k3 = bin_of((double)x[i + 3], e, first, last, norm, nb);                                           \
-            /* out of range (-1) lands in the spare slot SUB_BINS_MAX */                                               \
-            sub[0][k0 < 0 ? SUB_BINS_MAX : k0]++;                                                                      \
-            sub[1][k1 < 0 ? SUB_BINS_MAX : k1]++;                                                                      \
-            sub[2][k2 < 0 ? SUB_BINS_MAX : k2]++;                                                                      \
-            sub[3][k3 < 0 ? SUB_BINS_MAX : k3]++;                                                                      \
         }                                                                                                              \
         for (; i < n; i++) {                                                                                           \
             int64_t k = bin_of((double)x[i], e, first, last, norm, nb);                                                \
-            sub[0][k < 0 ? SUB_BINS_MAX : k]++;                                                                        \
+            sub[0][k < 0 ? nb : k]++;                                                                                  \
         }                                                                                                              \
         for (int64_t k = 0; k < nb; k++)                                                                               \
             counts[k] += (int64_t)sub[0][k] + sub[1][k] + sub[2][k] + sub[3][k];                                       \

@@ -72,11 +72,9 @@ static uint64_t rnd(void)
  * stored shuffled but not compressed, as HDF5 does when an optional filter fails. */
 static void write_skipped_chunk(hid_t d, const dcase *c, const unsigned char *buf)
 {
-    size_t es = h5mr_dtype_size(c->t), n = 1, row = 1;
+    size_t es = h5mr_dtype_size(c->t), n = 1;
     for (int i = 0; i < c->ndims; i++)
         n *= c->chunk[i];
-    for (int i = 1; i < c->ndims; i++)
-        row *= c->shape[i];
     unsigned char *chunk = calloc(n, es), *shuf = calloc(n, es);
     /* Element (r, j...) of the chunk at the origin; its trailing extent may be smaller. */
     for (size_t e = 0; e < n; e++) {
@@ -97,7 +95,6 @@ static void write_skipped_chunk(hid_t d, const dcase *c, const unsigned char *bu
     hsize_t off[3] = {0, 0, 0};
     if (H5Dwrite_chunk(d, H5P_DEFAULT, 2u /* filter 1, deflate, skipped */, off, n * es, shuf) < 0)
         fprintf(stderr, "test_engine: H5Dwrite_chunk failed\n");
-    (void)row;
     free(chunk);
     free(shuf);
 }
