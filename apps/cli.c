@@ -7,6 +7,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "suggest.h"
+
+const char *cli_did_you_mean(char *buf, size_t len, const char *word, const char *const *names, size_t n,
+                             const char *prefix)
+{
+    const char *near = h5mr__suggest(word, names, n);
+    buf[0] = '\0';
+    if (near) snprintf(buf, len, "; did you mean '%s%s'?", prefix ? prefix : "", near);
+    return buf;
+}
 
 void cli_error(const cli *c, const char *fmt, ...)
 {

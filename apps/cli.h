@@ -27,6 +27,16 @@ const char *cli_bad_option(char **argv, int optopt_char);
  * Returns 0 or EXIT_USAGE.  Collective over MPI_COMM_WORLD. */
 int cli_load_plugins(cli *c, char **paths, int n);
 
+/* guard.c: signals, crashes, a lost launcher and --timeout end the process cleanly
+ * (temporary files removed, one "h5mr:" line, exit 1).  Install after MPI_Init. */
+void guard_install(int rank);
+void guard_set_timeout(double seconds);
+/* fn is called (from a signal handler: async-signal-safe only) before such an exit. */
+void guard_add_cleanup(void (*fn)(void));
+/* Closest-name suggestion: " (did you mean 'x'?)" or "" (buf has room for 128). */
+const char *cli_did_you_mean(char *buf, size_t len, const char *word, const char *const *names, size_t n,
+                             const char *prefix);
+
 int cmd_run(cli *c, int argc, char **argv);
 int cmd_gen(cli *c, int argc, char **argv);
 int cmd_kernels(cli *c, int argc, char **argv);

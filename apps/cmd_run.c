@@ -33,7 +33,13 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATA
                                 "                            scatter otherwise (default: auto)\n"
                                 "      --plugin PATH.so      load user kernels from a shared object, repeatable\n"
                                 "  -o, --output FILE         also write the result into the HDF5 file FILE (group\n"
-                                "                            /result, one dataset per field; written atomically)\n"
+                                "                            /result, one dataset per field; written atomically).\n"
+                                "                            Refused up front: an input file, a folder, a device,\n"
+                                "                            a missing folder, or an existing file h5mr did not\n"
+                                "                            write (unless --force)\n"
+                                "      --force               let -o replace an existing file h5mr did not write\n"
+                                "      --timeout S           stop every rank after S seconds (exit 1), e.g. for a\n"
+                                "                            kernel that never returns\n"
                                 "      --json                print one JSON object on stdout instead of the summary\n"
                                 "      --stats               add per-rank figures (items, bytes, busy and wait\n"
                                 "                            seconds, peak memory) and the imbalance\n"
@@ -47,6 +53,8 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATA
                                 "Results are bit-for-bit the same for any number of ranks, either schedule and\n"
                                 "either I/O mode.  Compressed chunks (deflate, shuffle) are read as stored and\n"
                                 "decoded by the rank that maps them; H5MR_RAW_CHUNKS=0 leaves that to HDF5.\n"
+                                "SIGTERM or SIGINT (Slurm's time limit, Ctrl-C) stops every rank with exit 1 and\n"
+                                "no output or temporary file; so does the loss of mpirun.\n"
                                 "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input.\n"
                                 "Example: mpirun -n 4 h5mr run -k sum --json data.h5 /temperature\n";
 
@@ -133,6 +141,8 @@ static void print_value(const h5mr_field *f)
         printf("-");
     } else if (f->type == H5MR_FIELD_I64) {
         printf("%" PRId64, ((const int64_t *)f->data)[0]);
+    } else if (f->type == H5MR_FIELD_U64) {
+        printf("%" PRIu64, ((const uint64_t *)f->data)[0]);
     } else {
         double v = ((const double *)f->data)[0];
         if (isnan(v))
@@ -258,7 +268,13 @@ int cmd_run(cli *c, int argc, char **argv)
             if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
             strncat(names, h5mr_kernel_at(i)->name, sizeof names - strlen(names) - 1);
         }
-        cli_error(c, "run: unknown kernel '%s' (kernels: %s)", o.kernel, names);
+        const char *list[256];
+        size_t nk = 0;
+        for (size_t i = 0; i < h5mr_kernel_count() && nk < 256; i++)
+            list[nk++] = h5mr_kernel_at(i)->name;
+        char hint[160];
+        cli_did_you_mean(hint, sizeof hint, o.kernel, list, nk, "");
+        cli_error(c, "run: unknown kernel '%s'%s (kernels: %s)", o.kernel, hint, names);
         code = EXIT_USAGE;
     }
     if (code != 0) {
@@ -282,6 +298,8 @@ int cmd_run(cli *c, int argc, char **argv)
     if (st == H5MR_OK) st = h5mr_job_set_schedule(job, o.schedule);
     if (st == H5MR_OK) st = h5mr_job_set_io(job, o.io);
     if (st == H5MR_OK && o.output) st = h5mr_job_set_output(job, o.output);
+    if (st == H5MR_OK) st = h5mr_job_set_force(job, o.force);
+    guard_set_timeout(o.timeout_s);
     progress_out po = {c->rank == 0 && o.progress != 0 && stderr_is_terminal()};
     if (st == H5MR_OK && c->rank == 0 && (o.progress == 1 || (o.progress == -1 && po.tty)))
         st = h5mr_job_set_progress(job, show_progress, &po, po.tty ? 0.25 : 5.0);

@@ -51,9 +51,13 @@ int main(int argc, char **argv)
     cli c = {0, 1};
     MPI_Comm_rank(MPI_COMM_WORLD, &c.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &c.size);
+    guard_install(c.rank);
     int code;
     if (!fn) {
-        cli_error(&c, "unknown command '%s' (commands: run, gen, info, kernels; see h5mr --help)", sub);
+        static const char *const commands[] = {"run", "gen", "info", "kernels"};
+        char hint[160];
+        cli_did_you_mean(hint, sizeof hint, sub, commands, 4, "");
+        cli_error(&c, "unknown command '%s'%s (commands: run, gen, info, kernels; see h5mr --help)", sub, hint);
         code = EXIT_USAGE;
     } else {
         code = fn(&c, argc - 1, argv + 1);

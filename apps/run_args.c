@@ -1,12 +1,43 @@
 /* run_args.c: parsing the options of `h5mr run`. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "run_args.h"
 
-enum { OPT_CHUNK_ROWS = 256, OPT_SCHEDULE, OPT_IO, OPT_PLUGIN, OPT_JSON, OPT_STATS, OPT_PROGRESS, OPT_NO_PROGRESS };
+enum {
+    OPT_CHUNK_ROWS = 256,
+    OPT_SCHEDULE,
+    OPT_IO,
+    OPT_PLUGIN,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_STATS,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_FORCE
+};
+
+/* "did you mean" for an unknown option: the closest long option, or -p for a
+ * kernel parameter written as an option (--bins=4). */
+static void unknown_option(const char *bad, const struct option *longopts, char *msg, size_t len)
+{
+    char word[64] = "", hint[160] = "";
+    const char *w = bad;
+    while (*w == '-')
+        w++;
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(w, "="), w);
+    const char *names[32];
+    size_t n = 0;
+    for (const struct option *o = longopts; o->name && n < 32; o++)
+        names[n++] = o->name;
+    if (bad[0] == '-' && bad[1] == '-' && word[0]) cli_did_you_mean(hint, sizeof hint, word, names, n, "--");
+    if (!hint[0] && strchr(bad, '='))
+        snprintf(hint, sizeof hint, "; kernel parameters go as -p %s", w);
+    snprintf(msg, len, "run: unknown option '%s'%s (see h5mr run --help)", bad, hint);
+}
 
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
 {
@@ -21,6 +52,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
                                              {"output", required_argument, NULL, 'o'},
                                              {"plugin", required_argument, NULL, OPT_PLUGIN},
+                                             {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                             {"force", no_argument, NULL, OPT_FORCE},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     opterr = 0;
@@ -32,7 +65,11 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         case 'o': o->output = optarg; break;
         case 'p':
             if (!strchr(optarg, '=') || optarg[0] == '=') {
-                snprintf(msg, len, "run: -p '%s' is not KEY=VALUE", optarg);
+                if (!strchr(optarg, '=') && optind < argc && argv[optind][0] != '-')
+                    snprintf(msg, len, "run: -p '%s' is not KEY=VALUE; did you mean '-p %s=%s'?", optarg, optarg,
+                             argv[optind]);
+                else
+                    snprintf(msg, len, "run: -p '%s' is not KEY=VALUE", optarg);
                 return EXIT_USAGE;
             }
             o->params[o->nparams++] = optarg;
@@ -55,6 +92,16 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_TIMEOUT: {
+            char *end = NULL;
+            o->timeout_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 1e9) {
+                snprintf(msg, len, "run: --timeout '%s' is not a positive number of seconds", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case OPT_FORCE: o->force = 1; break;
         case OPT_PLUGIN:
             if (o->plugins) o->plugins[o->nplugins++] = optarg;
             break;
@@ -68,10 +115,10 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             return EXIT_USAGE;
         default:
             if (optopt &&
-                (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_PLUGIN)))
+                (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT)))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
-                snprintf(msg, len, "run: unknown option '%s' (see h5mr run --help)", cli_bad_option(argv, optopt));
+                unknown_option(cli_bad_option(argv, optopt), longopts, msg, len);
             return EXIT_USAGE;
         }
     }

@@ -12,7 +12,8 @@ typedef struct run_opts {
     uint64_t chunk_rows;
     h5mr_schedule schedule;
     h5mr_io io;
-    int json, stats;
+    int json, stats, force;
+    double timeout_s; /* 0: none */
     int progress; /* -1 auto (when stderr is a terminal), 0 off, 1 on */
     const char *file, *dataset, *output;
     char **params;

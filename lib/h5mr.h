@@ -133,7 +133,9 @@ void h5mr_rsum_round2(const h5mr_rsum *s, double *hi, double *lo); /* as h5mr_xs
 
 /* ---------------------------------------------------------------- results */
 
-typedef enum h5mr_field_type { H5MR_FIELD_I64, H5MR_FIELD_F64 } h5mr_field_type;
+/* I64: int64_t[]; F64: double[]; U64: uint64_t[] (integer values of u64 data past
+ * INT64_MAX, printed exactly). */
+typedef enum h5mr_field_type { H5MR_FIELD_I64, H5MR_FIELD_F64, H5MR_FIELD_U64 } h5mr_field_type;
 
 /* One named result field: a scalar (ndims 0) or an array of `shape`.  A float that is
  * NaN stands for "undefined" (JSON null); an integer element whose `valid` byte is 0
@@ -144,7 +146,7 @@ typedef struct h5mr_field {
     int ndims;
     const uint64_t *shape;
     uint64_t nelems;
-    const void *data; /* int64_t[] or double[] */
+    const void *data; /* int64_t[], double[] or uint64_t[], by type */
     const uint8_t *valid;
 } h5mr_field;
 
@@ -348,10 +350,21 @@ h5mr_status h5mr_job_set_schedule(h5mr_job *job, h5mr_schedule s);
 h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
 /* Also write the result into the HDF5 file PATH (NULL: none): a group /result with one
  * dataset per field (shape () for scalars, nulls stored as NaN) and attributes kernel,
- * input_file, input_dataset, ranks, elapsed_s.  Rank 0 writes it under a temporary
- * name in the same folder and renames it at the end, so a failed run leaves no file
- * and an existing file of that name is only replaced by a complete one. */
+ * input_file, input_dataset, ranks, elapsed_s, h5mr_version, params (JSON text).
+ * Rank 0 writes it as an unnamed (or private temporary) file in the same folder,
+ * flushes it and its folder to disk and renames it into place at the end, so a failed
+ * or killed run leaves no file and an existing file of that name is only replaced by
+ * a complete one, keeping its permissions.  Checked before any data is read (EUSAGE):
+ * PATH must not be the input file (links followed), a folder, a device or other
+ * non-regular file, in a missing or unwritable folder, or too long for a temporary
+ * name; an existing PATH is replaced only if h5mr wrote it, unless force is set. */
 h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path);
+h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
+
+/* Remove the temporary files this process is writing (an --output under a private
+ * temporary name where the file system has no unnamed files).  Async-signal-safe:
+ * for a SIGTERM or SIGINT handler, before the process exits. */
+void h5mr_temporaries_remove(void);
 
 /* How far a run is, as rank 0 knows it: items handed out (scatter), taken from the
  * shared counter (parallel, dynamic) or rank 0's share of its block times the ranks

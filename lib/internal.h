@@ -153,10 +153,15 @@ void h5mr__result_free(h5mr_result *r);
 
 /* ---------------------------------------------------------------- output.c */
 
-/* Rank 0, before a run: can --output be written there?  EUSAGE if not. */
-h5mr_status h5mr__output_check(const char *path, h5mr_error *err);
-/* Rank 0, after a run: write the result file atomically.  EIO with err set. */
-h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5mr_job_info *in, h5mr_error *err);
+/* Rank 0, before a run: may --output be written there (the rules of h5mr_job_set_output;
+ * inputs: the files read)?  EUSAGE if not; *resolved gets the file to replace (a
+ * link's target). */
+h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force,
+                               char *resolved, size_t rlen, h5mr_error *err);
+/* Rank 0, after a run: write the result file atomically (params: JSON text).  EIO
+ * with err set. */
+h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5mr_job_info *in, const char *params,
+                               h5mr_error *err);
 
 /* ---------------------------------------------------------------- job internals */
 
@@ -182,6 +187,7 @@ struct h5mr_job {
     h5mr_schedule schedule;
     h5mr_io io_req;
     char *output;
+    int force;
 
     /* the last run */
     h5mr__dset_desc desc;

@@ -1,6 +1,7 @@
 /* job.c: a job's settings and the collective run: plan → dispatch/map → reduce → result. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,12 @@ h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path)
     return H5MR_OK;
 }
 
+h5mr_status h5mr_job_set_force(h5mr_job *job, int force)
+{
+    job->force = force != 0;
+    return H5MR_OK;
+}
+
 h5mr_status h5mr_job_set_progress(h5mr_job *job, h5mr_progress_fn fn, void *arg, double interval_s)
 {
     if (interval_s < 0) return H5MR_EUSAGE;
@@ -230,11 +237,44 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
     return h5mr__map_rows(job, state, data, item, first, n);
 }
 
+/* The parameters as a JSON object, for the output's attribute.  Caller frees. */
+static char *params_json(const h5mr_job *job)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    fputc('{', f);
+    for (size_t i = 0; i < job->nparams; i++) {
+        if (i) fputs(", ", f);
+        h5mr_json_write_string(f, job->params[i].key);
+        fputs(": ", f);
+        h5mr_json_write_string(f, job->params[i].value);
+    }
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 /* Rank 0: open the input and cut it into items; the description and plan go to all. */
 static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
 {
     /* An output that cannot be written fails now, not after the whole run. */
-    h5mr_status st = job->output ? h5mr__output_check(job->output, err) : H5MR_OK;
+    h5mr_status st = H5MR_OK;
+    if (job->output) {
+        const char *inputs[] = {job->file};
+        char resolved[PATH_MAX];
+        st = h5mr__output_check(job->output, inputs, 1, job->force, resolved, sizeof resolved, err);
+        char *r = st == H5MR_OK ? strdup(resolved) : NULL;
+        if (st == H5MR_OK && !r) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+        if (r) {
+            free(job->output);
+            job->output = r;
+        }
+    }
     if (st == H5MR_OK) st = h5mr__dset_open(job->file, job->dataset, d, err);
     if (st != H5MR_OK) return st;
     job->desc = d->desc;
@@ -396,7 +436,10 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         if (st == H5MR_OK && job->output) {
             h5mr_job_info in;
             h5mr_job_get_info(job, &in);
-            st = h5mr__output_write(job->output, job->result, &in, err);
+            char *params = params_json(job);
+            st = params ? h5mr__output_write(job->output, job->result, &in, params, err)
+                        : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+            free(params);
         }
     }
     if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;

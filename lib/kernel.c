@@ -1,5 +1,6 @@
 /* kernel.c: the kernel registry and what a kernel sees of a job (h5mr_ctx). */
 #include "internal.h"
+#include "suggest.h"
 
 #include <errno.h>
 #include <math.h>
@@ -81,7 +82,7 @@ static const h5mr_param_decl *find_decl(const h5mr_kernel *k, const char *key)
 
 const char *h5mr_ctx_param(const h5mr_ctx *ctx, const char *key)
 {
-    /* The last -p for a key wins, as with most command lines. */
+    /* h5mr__ctx_setup refuses a key given twice, so at most one matches. */
     for (size_t i = ctx->nparams; i-- > 0;)
         if (strcmp(ctx->params[i].key, key) == 0) return ctx->params[i].value;
     const h5mr_param_decl *d = find_decl(ctx->kernel, key);
@@ -162,15 +163,28 @@ h5mr_status h5mr_ctx_error(h5mr_ctx *ctx, h5mr_status st, const char *fmt, ...)
 h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->nparams; i++) {
-        if (!find_decl(ctx->kernel, ctx->params[i].key)) {
+        const char *key = ctx->params[i].key;
+        if (!find_decl(ctx->kernel, key)) {
             char known[256] = "";
+            const char *names[64];
+            size_t nnames = 0;
             for (const h5mr_param_decl *p = ctx->kernel->params; p && p->key; p++) {
                 if (known[0]) strncat(known, ", ", sizeof known - strlen(known) - 1);
                 strncat(known, p->key, sizeof known - strlen(known) - 1);
+                if (nnames < 64) names[nnames++] = p->key;
             }
-            return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s has no parameter '%s' (%s%s)", ctx->kernel->name,
-                                  ctx->params[i].key, known[0] ? "it takes: " : "it takes none", known);
+            const char *near = h5mr__suggest(key, names, nnames);
+            if (near)
+                return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s has no parameter '%s'; did you mean '%s'? (%s%s)",
+                                      ctx->kernel->name, key, near, "it takes: ", known);
+            return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s has no parameter '%s' (%s%s)", ctx->kernel->name, key,
+                                  known[0] ? "it takes: " : "it takes none", known);
         }
+        /* One value a key: a second -p for the same key is a mistake, not an update. */
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ctx->params[j].key, key))
+                return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s: parameter %s is given twice (%s=%s and %s=%s)",
+                                      ctx->kernel->name, key, key, ctx->params[j].value, key, ctx->params[i].value);
     }
     ctx->state_size = 0;
     ctx->passes = 1;

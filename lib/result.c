@@ -135,6 +135,8 @@ static void write_elem(FILE *out, const h5mr_field *f, uint64_t i)
         fputs("null", out);
     } else if (f->type == H5MR_FIELD_I64) {
         fprintf(out, "%" PRId64, ((const int64_t *)f->data)[i]);
+    } else if (f->type == H5MR_FIELD_U64) {
+        fprintf(out, "%" PRIu64, ((const uint64_t *)f->data)[i]);
     } else {
         h5mr_json_write_double(out, ((const double *)f->data)[i]);
     }

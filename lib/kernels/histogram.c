@@ -11,7 +11,8 @@
 #include "h5mr.h"
 #include "numeric.h"
 
-#define BINS_MAX ((int64_t)1 << 27)
+/* A result a user can read and print: 2^20 bins are ~20 MB of JSON. */
+#define BINS_MAX ((int64_t)1 << 20)
 
 typedef struct range_state {
     int64_t n;
@@ -174,6 +175,10 @@ static h5mr_status hist_setup(h5mr_ctx *ctx)
     c->has_max = h5mr_ctx_param(ctx, "max") != NULL;
     if ((st = h5mr_ctx_param_f64(ctx, "min", &c->min)) != H5MR_OK) return st;
     if ((st = h5mr_ctx_param_f64(ctx, "max", &c->max)) != H5MR_OK) return st;
+    if ((c->has_min && !isfinite(c->min)) || (c->has_max && !isfinite(c->max)))
+        return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: %s=%s is not a finite number",
+                              c->has_min && !isfinite(c->min) ? "min" : "max",
+                              h5mr_ctx_param(ctx, c->has_min && !isfinite(c->min) ? "min" : "max"));
     if (c->has_min && c->has_max) {
         if (c->min > c->max)
             return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: min=%g is larger than max=%g", c->min, c->max);

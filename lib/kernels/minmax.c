@@ -150,7 +150,7 @@ static h5mr_status mm_combine(h5mr_ctx *ctx, void *into, const void *from)
     return H5MR_OK;
 }
 
-/* Values as a result field: I64 for integers (F64 for u64 past INT64_MAX), F64 for
+/* Values as a result field: I64 for integers (U64 for u64 past INT64_MAX), F64 for
  * floats; an entry with no valid value is null. */
 static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, int nd, const uint64_t *shape,
                               const h5mr_wide *v, const int64_t *cnt, uint64_t P)
@@ -169,12 +169,12 @@ static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, in
         if (is_float)
             ((double *)data)[p] = cnt[p] > 0 ? v[p].f : NAN;
         else if (big)
-            ((double *)data)[p] = cnt[p] > 0 ? (double)v[p].u : NAN;
+            ((uint64_t *)data)[p] = cnt[p] > 0 ? v[p].u : 0;
         else
             ((int64_t *)data)[p] = cnt[p] > 0 ? v[p].i : 0;
     }
-    h5mr_status st = h5mr_result_set_array(r, name, is_float || big ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, data,
-                                           is_float || big ? NULL : valid);
+    h5mr_status st = h5mr_result_set_array(r, name, is_float ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64, nd,
+                                           shape, data, is_float ? NULL : valid);
     free(data);
     free(valid);
     return st;

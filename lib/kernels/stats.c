@@ -438,7 +438,7 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
             fmn[p] = valid[p] ? (double)s.mn[p].u : NAN, fmx[p] = valid[p] ? (double)s.mx[p].u : NAN;
         }
     }
-    int fsum = is_float || wide, fmm = is_float || big;
+    int fsum = is_float || wide;
     st = h5mr_result_set_array(r, "count", H5MR_FIELD_I64, nd, shape, s.n, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "nan_count", H5MR_FIELD_I64, nd, shape, s.nan, NULL);
     if (st == H5MR_OK)
@@ -447,12 +447,12 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "mean", H5MR_FIELD_F64, nd, shape, mean, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "var", H5MR_FIELD_F64, nd, shape, var, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "std", H5MR_FIELD_F64, nd, shape, sd, NULL);
+    /* u64 past INT64_MAX: imn/imx hold the same 8 bytes, read as uint64_t. */
+    h5mr_field_type mmt = is_float ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64;
     if (st == H5MR_OK)
-        st = h5mr_result_set_array(r, "min", fmm ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fmm ? (void *)fmn : imn,
-                                   fmm ? NULL : valid);
+        st = h5mr_result_set_array(r, "min", mmt, nd, shape, is_float ? (void *)fmn : imn, is_float ? NULL : valid);
     if (st == H5MR_OK)
-        st = h5mr_result_set_array(r, "max", fmm ? H5MR_FIELD_F64 : H5MR_FIELD_I64, nd, shape, fmm ? (void *)fmx : imx,
-                                   fmm ? NULL : valid);
+        st = h5mr_result_set_array(r, "max", mmt, nd, shape, is_float ? (void *)fmx : imx, is_float ? NULL : valid);
 out:
     free(sum), free(mean), free(var), free(sd), free(fmn), free(fmx), free(isum), free(imn), free(imx), free(valid);
     return st;
@@ -546,6 +546,10 @@ static h5mr_status stats_combine(h5mr_ctx *ctx, void *into, const void *from)
 static h5mr_status set_int(h5mr_result *r, const char *name, __int128 v)
 {
     if (v >= INT64_MIN && v <= INT64_MAX) return h5mr_result_set_i64(r, name, (int64_t)v);
+    if (v >= 0 && v <= (__int128)UINT64_MAX) {
+        uint64_t u = (uint64_t)v;
+        return h5mr_result_set_array(r, name, H5MR_FIELD_U64, 0, NULL, &u, NULL);
+    }
     return h5mr_result_set_f64(r, name, (double)v);
 }
 

@@ -10,7 +10,7 @@
 #include "h5mr.h"
 #include "numeric.h"
 
-#define TOPK_MAX ((int64_t)1 << 26) /* 64 Mi entries, 1 GiB of state */
+#define TOPK_MAX ((int64_t)1 << 20) /* a result a user can read: ~40 MB of JSON at most */
 
 typedef struct topk_entry {
     h5mr_wide v;
@@ -160,17 +160,17 @@ static h5mr_status topk_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
         int big = 0;
         for (uint64_t i = 0; c->kind == 2 && i < n; i++)
             big |= e[i].v.u > INT64_MAX;
-        int as_float = c->kind == 0 || big;
+        h5mr_field_type type = c->kind == 0 ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64;
         for (uint64_t i = 0; i < n; i++) {
             idx[i] = (int64_t)e[i].idx;
             if (c->kind == 0)
                 ((double *)vals)[i] = e[i].v.f;
             else if (big)
-                ((double *)vals)[i] = (double)e[i].v.u;
+                ((uint64_t *)vals)[i] = e[i].v.u;
             else
                 ((int64_t *)vals)[i] = e[i].v.i;
         }
-        st = h5mr_result_set_array(r, "values", as_float ? H5MR_FIELD_F64 : H5MR_FIELD_I64, 1, &n, vals, NULL);
+        st = h5mr_result_set_array(r, "values", type, 1, &n, vals, NULL);
         if (st == H5MR_OK) st = h5mr_result_set_array(r, "indices", H5MR_FIELD_I64, 1, &n, idx, NULL);
     }
     free(e);

@@ -200,11 +200,11 @@ static h5mr_status vc_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
         for (uint64_t i = 0; i < n; i++) {
             counts[i] = p[i].count;
             if (big)
-                ((double *)values)[i] = (double)p[i].key;
+                ((uint64_t *)values)[i] = p[i].key;
             else
                 ((int64_t *)values)[i] = (int64_t)p[i].key;
         }
-        st = h5mr_result_set_array(r, "values", big ? H5MR_FIELD_F64 : H5MR_FIELD_I64, 1, &n, values, NULL);
+        st = h5mr_result_set_array(r, "values", big ? H5MR_FIELD_U64 : H5MR_FIELD_I64, 1, &n, values, NULL);
         if (st == H5MR_OK) st = h5mr_result_set_array(r, "counts", H5MR_FIELD_I64, 1, &n, counts, NULL);
     }
     free(p), free(counts), free(values);

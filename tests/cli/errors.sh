@@ -77,7 +77,7 @@ error 2 "io 'sideways'" run --io sideways good.h5 /x
 error 2 "missing DATASET" run good.h5
 error 2 "integer datasets only" run -k valuecounts good.h5 /x
 error 2 "chunk-rows 32 makes items of 4.29 GB" run --chunk-rows 32 odd.h5 /big_rows
-error 2 "cannot write --output" run -o /nonexistent/dir/r.h5 good.h5 /x
+error 2 "folder .*does not exist" run -o /nonexistent/dir/r.h5 good.h5 /x
 error 2 "shape '0xq'" gen --shape 0xq new.h5 /x
 error 2 "dtype 'f16'" gen --shape 4 --dtype f16 new.h5 /x
 error 2 "already has '/x'" gen --shape 4 good.h5 /x
