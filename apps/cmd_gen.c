@@ -2,6 +2,7 @@
  * Every element is a function of (seed, flat index) alone, so the data does not depend
  * on the slab size and a file of any size takes a few MiB of memory to write. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <inttypes.h>
@@ -10,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
+#include "atomic.h"
 #include "cli.h"
 
 static const char gen_usage[] =
@@ -245,35 +248,75 @@ static int parse(cli *c, int argc, char **argv, gen_opts *o)
     return 0;
 }
 
+/* What the innermost HDF5 error says, with the system's reason where it has one
+ * ("No space left on device"). */
+typedef struct cause {
+    char text[256];
+    int errnum;
+} cause;
+
+static herr_t cause_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    cause *c = data;
+    const char *d = e->desc ? e->desc : "";
+    const char *p = strstr(d, "errno = ");
+    if (p && !c->errnum) c->errnum = atoi(p + 8);
+    if (n == 0) snprintf(c->text, sizeof c->text, "%.*s", (int)strcspn(d, ","), d);
+    return 0;
+}
+
+static const char *hdf5_cause(char *buf, size_t len)
+{
+    cause c = {"", 0};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cause_cb, &c);
+    H5Eclear2(H5E_DEFAULT);
+    if (c.errnum)
+        snprintf(buf, len, "%s", strerror(c.errnum));
+    else
+        snprintf(buf, len, "%s", c.text[0] ? c.text : "HDF5 error");
+    return buf;
+}
+
+static void gen_cleanup(void) { atomic_remove_temporaries(); }
+
+/* Does FILE (an HDF5 file) have DATASET?  -1 if it cannot be read. */
+static int has_dataset(const char *file, const char *dataset)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    htri_t e = H5Lexists(f, dataset, H5P_DEFAULT);
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return e > 0;
+}
+
+/* The dataset is written into a new file (a copy of FILE when FILE exists), which
+ * replaces FILE only once complete and on disk (atomic.h): a failure, a full disk or
+ * kill -9 leaves FILE as it was, and no partial dataset anywhere. */
 static int write_dataset(cli *c, gen_opts *o)
 {
     int code = EXIT_RUN;
     hid_t file = H5I_INVALID_HID, space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
     hid_t dset = H5I_INVALID_HID, mem = H5I_INVALID_HID;
     void *buf = NULL;
+    char why[256];
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct stat sb;
-    if (stat(o->file, &sb) == 0) {
-        if (H5Fis_hdf5(o->file) <= 0) {
+    int exists = stat(o->file, &sb) == 0;
+    if (exists) {
+        if (!S_ISREG(sb.st_mode) || H5Fis_hdf5(o->file) <= 0) {
             cli_error(c, "gen: '%s' exists and is not an HDF5 file; not touching it", o->file);
             return EXIT_INPUT;
         }
-        file = H5Fopen(o->file, H5F_ACC_RDWR, H5P_DEFAULT);
-    } else {
-        file = H5Fcreate(o->file, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-    }
-    if (file < 0) {
-        cli_error(c, "gen: cannot open '%s' for writing: %s", o->file, errno ? strerror(errno) : "HDF5 error");
-        return EXIT_INPUT;
-    }
-    htri_t exists = H5Lexists(file, o->dataset, H5P_DEFAULT);
-    if (exists > 0) {
-        if (!o->force) {
-            cli_error(c, "gen: '%s' already has '%s' (use --force to replace it)", o->file, o->dataset);
-            code = EXIT_USAGE;
-            goto out;
+        int has = has_dataset(o->file, o->dataset);
+        if (has < 0) {
+            cli_error(c, "gen: cannot read '%s': %s", o->file, hdf5_cause(why, sizeof why));
+            return EXIT_INPUT;
         }
-        H5Ldelete(file, o->dataset, H5P_DEFAULT);
+        if (has && !o->force) {
+            cli_error(c, "gen: '%s' already has '%s' (use --force to replace it)", o->file, o->dataset);
+            return EXIT_USAGE;
+        }
     }
     hsize_t dims[32], maxdims[32], cdims[32];
     uint64_t row_elems = 1;
@@ -282,14 +325,54 @@ static int write_dataset(cli *c, gen_opts *o)
         if (i) row_elems *= o->shape[i];
     }
     o->g.total = o->shape[0] * row_elems;
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
     int chunked = o->nchunk > 0 || o->gzip > 0 || o->shuffle;
+    /* Room for the data (compressed data: unknown, not counted) and for the copy. */
+    if (o->shape[0] && row_bytes > UINT64_MAX / o->shape[0]) {
+        cli_error(c, "gen: --shape of %s is more bytes than a file can hold", o->dataset);
+        return EXIT_USAGE;
+    }
+    double need = (o->gzip > 0 ? 0.0 : (double)o->shape[0] * (double)row_bytes) + (exists ? (double)sb.st_size : 0.0);
+    char dir[PATH_MAX];
+    const char *base;
+    if (atomic_split(o->file, dir, sizeof dir, &base) == 0) {
+        struct statvfs fs;
+        if (statvfs(dir, &fs) == 0 && need > (double)fs.f_bavail * (double)fs.f_frsize) {
+            cli_error(c, "gen: '%s' would need %.3g GB%s, but its file system has %.3g GB free", o->file, need / 1e9,
+                      exists ? " (the data and a copy of the file)" : "",
+                      (double)fs.f_bavail * (double)fs.f_frsize / 1e9);
+            return EXIT_USAGE;
+        }
+    }
+    char left[PATH_MAX + 32];
+    snprintf(left, sizeof left, exists ? "'%s' is unchanged" : "no file written", o->file);
+    atomic_file a;
+    const char *what = "";
+    int e = atomic_begin(&a, o->file, 1, &what);
+    if (e == 0 && exists && (e = atomic_copy_from(&a, o->file)) != 0) {
+        what = "copying it";
+        atomic_abort(&a);
+    }
+    if (e != 0) {
+        cli_error(c, "gen: cannot write '%s': %s: %s", o->file, what, strerror(e));
+        return e == ENOENT || e == EACCES || e == ENOTDIR || e == ENAMETOOLONG ? EXIT_INPUT : EXIT_RUN;
+    }
+    guard_add_cleanup(gen_cleanup);
+    file = exists ? H5Fopen(a.path, H5F_ACC_RDWR, H5P_DEFAULT) : H5Fcreate(a.path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        cli_error(c, "gen: cannot write '%s': %s", o->file, hdf5_cause(why, sizeof why));
+        goto out;
+    }
+    if (exists && H5Lexists(file, o->dataset, H5P_DEFAULT) > 0 && H5Ldelete(file, o->dataset, H5P_DEFAULT) < 0) {
+        cli_error(c, "gen: cannot replace '%s' in '%s': %s", o->dataset, o->file, hdf5_cause(why, sizeof why));
+        goto out;
+    }
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (chunked) {
         if (o->nchunk > 0) {
             for (int i = 0; i < o->ndims; i++)
                 cdims[i] = o->chunk[i];
         } else {
-            uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
             uint64_t rows = row_bytes ? ((uint64_t)1 << 20) / row_bytes : 1;
             cdims[0] = rows ? rows : 1;
             for (int i = 1; i < o->ndims; i++)
@@ -307,11 +390,10 @@ static int write_dataset(cli *c, gen_opts *o)
     H5Pset_create_intermediate_group(lcpl, 1);
     dset = H5Dcreate2(file, o->dataset, native(o->g.dtype), space, lcpl, dcpl, H5P_DEFAULT);
     if (dset < 0) {
-        cli_error(c, "gen: cannot create dataset '%s' in '%s'", o->dataset, o->file);
+        cli_error(c, "gen: cannot create dataset '%s' in '%s': %s", o->dataset, o->file, hdf5_cause(why, sizeof why));
         goto out;
     }
     /* Slabs of about 8 MiB, a whole number of chunk rows. */
-    uint64_t row_bytes = row_elems * h5mr_dtype_size(o->g.dtype);
     uint64_t slab = row_bytes ? ((uint64_t)8 << 20) / row_bytes : o->shape[0];
     if (slab == 0) slab = 1;
     if (chunked && slab > cdims[0]) slab -= slab % cdims[0];
@@ -332,7 +414,8 @@ static int write_dataset(cli *c, gen_opts *o)
         mem = H5Screate_simple(o->ndims, count, NULL);
         if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
             H5Dwrite(dset, native(o->g.dtype), mem, space, H5P_DEFAULT, buf) < 0) {
-            cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed", r, r + n - 1, o->file);
+            cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed: %s; %s", r, r + n - 1,
+                      o->file, hdf5_cause(why, sizeof why), left);
             goto out;
         }
         H5Sclose(mem);
@@ -342,13 +425,26 @@ static int write_dataset(cli *c, gen_opts *o)
 out:
     free(buf);
     if (mem >= 0) H5Sclose(mem);
-    if (dset >= 0) H5Dclose(dset);
+    if (dset >= 0 && H5Dclose(dset) < 0 && code == EXIT_OK) {
+        cli_error(c, "gen: writing '%s' failed: %s; %s", o->file, hdf5_cause(why, sizeof why), left);
+        code = EXIT_RUN;
+    }
     if (lcpl >= 0) H5Pclose(lcpl);
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
-    if (file >= 0 && H5Fclose(file) < 0 && code == EXIT_OK) {
-        cli_error(c, "gen: closing '%s' failed", o->file);
+    if (file >= 0 && H5Fclose(file) < 0) {
+        if (code == EXIT_OK)
+            cli_error(c, "gen: writing '%s' failed: %s; %s", o->file, hdf5_cause(why, sizeof why), left);
         code = EXIT_RUN;
+        /* A file HDF5 could not close stays open in it and would be flushed again at
+         * exit, into a file that is gone: end its life here. */
+        H5close();
+    }
+    if (code == EXIT_OK && (e = atomic_commit(&a, &what)) != 0) {
+        cli_error(c, "gen: cannot write '%s': %s: %s; %s", o->file, what, strerror(e), left);
+        code = EXIT_RUN;
+    } else if (code != EXIT_OK) {
+        atomic_abort(&a);
     }
     return code;
 }

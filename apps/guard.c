@@ -78,12 +78,19 @@ static const char *signame(int sig)
     }
 }
 
+static volatile sig_atomic_t finishing = -1; /* the exit code once decided */
+
 static void on_stop(int sig)
 {
     run_cleanups();
+    /* Past the job (in MPI_Finalize, say, when mpirun stops the others because one
+     * rank left first), the outcome is known and already said. */
+    if (finishing >= 0) _exit(finishing);
     if (guard_rank == 0) say("stopped by ", signame(sig), "; no output written", NULL);
     _exit(EXIT_RUN);
 }
+
+void guard_finishing(int code) { finishing = code; }
 
 static void on_crash(int sig)
 {

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
         code = fn(&c, argc - 1, argv + 1);
     }
     fflush(stdout);
+    guard_finishing(code);
     /* Every rank leaves with the same code; the commands already agreed on it. */
     MPI_Finalize();
     return code;

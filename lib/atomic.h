@@ -8,8 +8,9 @@
  *   3. It is linked under a fresh temporary name and renamed over the target, with
  *      the termination signals blocked in between; fsync of the folder.
  * A killed writer leaves no file at all with O_TMPFILE, otherwise at most a temporary
- * `.NAME.h5mr-XXXXXX` that is never taken for output; a signal handler can remove it
- * (atomic_remove_temporaries, async-signal-safe).
+ * `.NAME.h5mr-PID-XXXXXX` that is never taken for output: a signal handler removes it
+ * (atomic_remove_temporaries, async-signal-safe), and after kill -9 the next writer of
+ * NAME does (atomic_remove_stale).
  *
  * Header-only (static): the library (--output) and the command (gen) each include it
  * once and keep their own list of temporaries.  Never installed. */
@@ -24,10 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#define ATOMIC_SUFFIX ".h5mr-XXXXXX"
+#if defined(__linux__) && !defined(O_TMPFILE)
+/* <fcntl.h> shows it only with _GNU_SOURCE; the value is the kernel's ABI. */
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+
+/* ".NAME.h5mr-PID-XXXXXX": the PID of the writer, so a later writer of NAME can
+ * remove what a killed one left. */
+#define ATOMIC_SUFFIX ".h5mr-4194304-XXXXXX"
 #define ATOMIC_MAX_TEMPS 4
 
 typedef struct atomic_file {
@@ -97,8 +106,29 @@ static inline int atomic_split(const char *target, char *dir, size_t dirlen, con
     return 0;
 }
 
-/* Start writing target.  0, or an errno with *what naming the step. */
-static inline int atomic_begin(atomic_file *a, const char *target, const char **what)
+/* Remove temporaries of base in dir left by writers that no longer run (kill -9). */
+static inline void atomic_remove_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char prefix[NAME_MAX + 1];
+    int np = snprintf(prefix, sizeof prefix, ".%s.h5mr-", base);
+    struct dirent *e;
+    while (np > 0 && np < (int)sizeof prefix && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, (size_t)np) != 0) continue;
+        long pid = strtol(e->d_name + np, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path) unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Start writing target.  named: the new file must have a name that HDF5 can open
+ * (it resolves names, and an unnamed file has none), so a private temporary is used.
+ * 0, or an errno with *what naming the step. */
+static inline int atomic_begin(atomic_file *a, const char *target, int named, const char **what)
 {
     memset(a, 0, sizeof *a);
     a->fd = a->dirfd = -1;
@@ -119,8 +149,9 @@ static inline int atomic_begin(atomic_file *a, const char *target, const char **
     *what = "its folder";
     if ((a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) return errno;
     *what = "a temporary file";
+    atomic_remove_stale(a->dir, base);
 #ifdef O_TMPFILE
-    a->fd = openat(a->dirfd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, a->mode);
+    if (!named) a->fd = openat(a->dirfd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, a->mode);
     if (a->fd >= 0) {
         snprintf(a->path, sizeof a->path, "/proc/self/fd/%d", a->fd);
         if (access(a->path, F_OK) != 0) { /* no /proc: cannot be reopened, nor linked */
@@ -130,7 +161,8 @@ static inline int atomic_begin(atomic_file *a, const char *target, const char **
     }
 #endif
     if (a->fd < 0) {
-        if (snprintf(a->tmpname, sizeof a->tmpname, "%s/.%s" ATOMIC_SUFFIX, a->dir, base) >= (int)sizeof a->tmpname)
+        if (snprintf(a->tmpname, sizeof a->tmpname, "%s/.%s.h5mr-%ld-XXXXXX", a->dir, base, (long)getpid()) >=
+            (int)sizeof a->tmpname)
             return ENAMETOOLONG;
         sigset_t old;
         atomic_block(&old);
@@ -221,8 +253,8 @@ static inline int atomic_commit(atomic_file *a, const char **what)
         *what = "linking it into its folder";
         for (int tries = 0; tries < 100; tries++) {
             char name[PATH_MAX];
-            if (snprintf(name, sizeof name, "%s/.%s.h5mr-%06x", a->dir, base,
-                         (unsigned)((getpid() * 2654435761u) ^ (unsigned)tries * 40503u) & 0xffffffu) >=
+            if (snprintf(name, sizeof name, "%s/.%s.h5mr-%ld-%06x", a->dir, base, (long)getpid(),
+                         (unsigned)((unsigned)getpid() * 2654435761u ^ (unsigned)tries * 40503u) & 0xffffffu) >=
                 (int)sizeof name) {
                 e = ENAMETOOLONG;
                 break;

@@ -159,7 +159,7 @@ h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item,
     }
     memcpy(out, head, sizeof head);
     *len = at;
-    return H5MR_OK;
+    return raw ? h5mr__dset_check_unchanged(d, err) : H5MR_OK;
 }
 
 /* ------------------------------------------------------------- decoding */

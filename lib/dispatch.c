@@ -66,14 +66,14 @@ nomem:
 
 /* A free buffer, waiting for a send to complete if all are in use.  *done_owner gets
  * the worker whose send completed (or -1). */
-static int pool_take(pool *p, int *done_owner, double *wait_s)
+static int pool_take(h5mr_job *job, pool *p, int *done_owner, double *wait_s)
 {
     *done_owner = -1;
     for (int i = 0; i < p->n; i++)
         if (p->req[i] == MPI_REQUEST_NULL) return i;
     int idx = MPI_UNDEFINED;
     double t0 = h5mr__now();
-    MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE);
+    H5MR__MPI(job, MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE));
     *wait_s += h5mr__now() - t0;
     if (idx != MPI_UNDEFINED) *done_owner = p->owner[idx];
     return idx;
@@ -202,7 +202,7 @@ static h5mr_status run_alone(h5mr_job *job, h5mr__dset *d, void *state, h5mr_err
 
 static void send_stop(h5mr_job *job, int w, MPI_Request *stops)
 {
-    MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &stops[w]);
+    H5MR__MPI(job, MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &stops[w]));
 }
 
 /* Every worker still running has at least WINDOW - 1 items queued. */
@@ -231,13 +231,13 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
     for (int round = 0; round < WINDOW; round++) {
         for (int w = 1; w <= nw; w++) {
             if (failed || next == items) break;
-            int b = pool_take(p, &owner, &job->mine.wait_s);
+            int b = pool_take(job, p, &owner, &job->mine.wait_s);
             if ((st = read_item(job, d, next, p->buf[b], &p->len[b], err)) != H5MR_OK) {
                 failed = 1;
                 break;
             }
             p->owner[b] = w;
-            MPI_Isend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next), job->comm, &p->req[b]);
+            H5MR__MPI(job, MPI_Isend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next), job->comm, &p->req[b]));
             next++;
             sent[w]++;
         }
@@ -254,11 +254,11 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         pending += sent[w];
     int flag = 0;
     MPI_Request rreq = MPI_REQUEST_NULL;
-    if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+    if (pending > 0) H5MR__MPI(job, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq));
     while (pending > 0) {
         h5mr__progress(job, next);
         if (!failed && ready < 0 && next < items) {
-            ready = pool_take(p, &owner, &job->mine.wait_s);
+            ready = pool_take(job, p, &owner, &job->mine.wait_s);
             if ((st = read_item(job, d, next, p->buf[ready], &p->len[ready], err)) != H5MR_OK) {
                 failed = 1;
                 ready = -1;
@@ -266,7 +266,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         }
         int got = 0;
         MPI_Status ms;
-        MPI_Test(&rreq, &got, &ms);
+        H5MR__MPI(job, MPI_Test(&rreq, &got, &ms));
         if (!got && !failed && ready >= 0 && all_busy(sent, answered, stopped, nw)) {
             /* No worker is asking and each has items queued: rank 0 would only wait,
              * so it maps the item it read ahead itself. */
@@ -277,7 +277,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         }
         if (!got) {
             double t0 = h5mr__now();
-            MPI_Wait(&rreq, &ms);
+            H5MR__MPI(job, MPI_Wait(&rreq, &ms));
             job->mine.wait_s += h5mr__now() - t0;
         }
         int w = ms.MPI_SOURCE;
@@ -287,7 +287,7 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
         if (!stopped[w]) {
             if (!failed && ready >= 0) {
                 p->owner[ready] = w;
-                MPI_Isend(p->buf[ready], (int)p->len[ready], MPI_BYTE, w, tag_of(next), job->comm, &p->req[ready]);
+                H5MR__MPI(job, MPI_Isend(p->buf[ready], (int)p->len[ready], MPI_BYTE, w, tag_of(next), job->comm, &p->req[ready]));
                 ready = -1;
                 next++;
                 sent[w]++;
@@ -298,12 +298,12 @@ static h5mr_status root_dynamic(h5mr_job *job, h5mr__dset *d, void *state, pool 
                 stopped[w] = 1;
             }
         }
-        if (pending > 0) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+        if (pending > 0) H5MR__MPI(job, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq));
     }
     /* Items nobody asked for any more (all workers stopped early): rank 0 maps them. */
     while (!failed && next < items) {
         if (ready < 0) {
-            ready = pool_take(p, &owner, &job->mine.wait_s);
+            ready = pool_take(job, p, &owner, &job->mine.wait_s);
             if ((st = read_item(job, d, next, p->buf[ready], &p->len[ready], err)) != H5MR_OK) break;
         }
         if ((st = map_msg(job, dec, state, p->buf[ready], p->len[ready], next)) != H5MR_OK) break;
@@ -352,7 +352,7 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
                 break;
             }
             p->owner[b] = w;
-            MPI_Issend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next[w]), job->comm, &p->req[b]);
+            H5MR__MPI(job, MPI_Issend(p->buf[b], (int)p->len[b], MPI_BYTE, w, tag_of(next[w]), job->comm, &p->req[b]));
             open[w]++;
             next[w]++;
             sent_any = 1;
@@ -362,7 +362,7 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
         if (!sent_any) {
             int idx = MPI_UNDEFINED;
             double t0 = h5mr__now();
-            MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE);
+            H5MR__MPI(job, MPI_Waitany(p->n, p->req, &idx, MPI_STATUS_IGNORE));
             job->mine.wait_s += h5mr__now() - t0;
             if (idx == MPI_UNDEFINED) break;
             open[p->owner[idx]]--;
@@ -376,61 +376,84 @@ static h5mr_status root_static(h5mr_job *job, h5mr__dset *d, pool *p, MPI_Reques
     return st;
 }
 
-static h5mr_status worker(h5mr_job *job, void *state, h5mr_error *err)
-{
-    uint64_t max_bytes = msg_capacity(job);
-    void *buf[WINDOW] = {NULL};
-    MPI_Request req[WINDOW];
+/* A worker's receive buffers, allocated before any item moves. */
+typedef struct wbufs {
+    void *buf[WINDOW];
     h5mr__decoder *dec;
-    h5mr_status st = decoder_for(job, &dec, err);
-    int failed = st != H5MR_OK;
-    for (int k = 0; k < WINDOW; k++) {
-        req[k] = MPI_REQUEST_NULL;
-        if (!failed && !(buf[k] = malloc(max_bytes ? max_bytes : 1))) {
+} wbufs;
+
+static void worker_release(wbufs *wb)
+{
+    for (int k = 0; k < WINDOW; k++)
+        free(wb->buf[k]);
+    h5mr__decoder_free(wb->dec);
+    memset(wb, 0, sizeof *wb);
+}
+
+static h5mr_status worker_prepare(h5mr_job *job, wbufs *wb, h5mr_error *err)
+{
+    memset(wb, 0, sizeof *wb);
+    uint64_t max_bytes = msg_capacity(job);
+    h5mr_status st = decoder_for(job, &wb->dec, err);
+    for (int k = 0; k < WINDOW && st == H5MR_OK; k++)
+        if (!(wb->buf[k] = malloc(max_bytes ? max_bytes : 1)))
             st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
                                  (unsigned long long)max_bytes);
-            failed = 1;
-        }
-    }
-    /* Even without buffers the worker must take its messages until STOP: it then
-     * receives into a zero-size dummy, which is a truncation error it ignores. */
-    static char dummy[1];
+    return st;
+}
+
+static h5mr_status worker(h5mr_job *job, wbufs *wb, void *state, h5mr_error *err)
+{
+    uint64_t max_bytes = msg_capacity(job);
+    MPI_Request req[WINDOW];
+    h5mr_status st = H5MR_OK;
+    int failed = 0;
     for (int k = 0; k < WINDOW; k++)
-        MPI_Irecv(buf[k] ? buf[k] : dummy, buf[k] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG, job->comm, &req[k]);
+        H5MR__MPI(job, MPI_Irecv(wb->buf[k], (int)max_bytes, MPI_BYTE, 0, MPI_ANY_TAG, job->comm, &req[k]));
     int head = 0;
     for (;;) {
         MPI_Status ms;
         double t0 = h5mr__now();
-        MPI_Wait(&req[head], &ms);
+        if (H5MR__MPI(job, MPI_Wait(&req[head], &ms)) != H5MR_OK) failed = 1;
         job->mine.wait_s += h5mr__now() - t0;
         if (ms.MPI_TAG == H5MR__TAG_STOP) break;
         uint64_t item = (uint64_t)(ms.MPI_TAG - H5MR__TAG_ITEM);
+        if (ms.MPI_TAG < H5MR__TAG_ITEM || item >= job->plan.items) {
+            if (!failed)
+                st = h5mr__error_set(err, H5MR_EMPI, "a message with tag %d is no item of this job", ms.MPI_TAG);
+            failed = 1;
+        }
         if (!failed) {
             int count = 0;
-            MPI_Get_count(&ms, MPI_BYTE, &count);
-            st = map_msg(job, dec, state, buf[head], (uint64_t)count, item);
+            if (H5MR__MPI(job, MPI_Get_count(&ms, MPI_BYTE, &count)) != H5MR_OK) failed = 1;
+            if (!failed) st = map_msg(job, wb->dec, state, wb->buf[head], (uint64_t)count, item);
             if (st != H5MR_OK) failed = 1;
         }
-        MPI_Irecv(buf[head] ? buf[head] : dummy, buf[head] ? (int)max_bytes : 0, MPI_BYTE, 0, MPI_ANY_TAG, job->comm,
-                  &req[head]);
-        if (job->schedule == H5MR_SCHEDULE_DYNAMIC) MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
+        H5MR__MPI(job, MPI_Irecv(wb->buf[head], (int)max_bytes, MPI_BYTE, 0, MPI_ANY_TAG, job->comm, &req[head]));
+        if (job->schedule == H5MR_SCHEDULE_DYNAMIC)
+            H5MR__MPI(job, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm));
         head = (head + 1) % WINDOW;
     }
     for (int k = 0; k < WINDOW; k++) {
         if (k == head || req[k] == MPI_REQUEST_NULL) continue;
-        MPI_Cancel(&req[k]);
-        MPI_Wait(&req[k], MPI_STATUS_IGNORE);
+        H5MR__MPI(job, MPI_Cancel(&req[k]));
+        H5MR__MPI(job, MPI_Wait(&req[k], MPI_STATUS_IGNORE));
     }
-    for (int k = 0; k < WINDOW; k++)
-        free(buf[k]);
-    h5mr__decoder_free(dec);
     return st;
 }
 
 h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err)
 {
     if (job->size == 1) return run_alone(job, d, state, err);
-    if (job->rank != 0) return worker(job, state, err);
+    /* Every rank has its buffers before any item moves, or no item moves: a message is
+     * never received into a buffer too small for it. */
+    if (job->rank != 0) {
+        wbufs wb;
+        h5mr_status st = h5mr__agree(job->comm, worker_prepare(job, &wb, err), err);
+        if (st == H5MR_OK) st = worker(job, &wb, state, err);
+        worker_release(&wb);
+        return st;
+    }
 
     int nw = job->size - 1;
     uint64_t max_bytes = msg_capacity(job);
@@ -447,14 +470,9 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
                            : h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
     /* Rank 0 maps items too under the dynamic schedule. */
     if (st == H5MR_OK && job->schedule == H5MR_SCHEDULE_DYNAMIC) st = decoder_for(job, &dec, err);
-    if (st != H5MR_OK) {
+    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) {
         pool_free(&p);
-        /* Workers must still be released: an empty stream. */
-        MPI_Request r;
-        for (int w = 1; w <= nw; w++) {
-            MPI_Isend(NULL, 0, MPI_BYTE, w, H5MR__TAG_STOP, job->comm, &r);
-            MPI_Wait(&r, MPI_STATUS_IGNORE);
-        }
+        h5mr__decoder_free(dec);
         free(stops);
         return st;
     }
@@ -465,8 +483,8 @@ h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5
     else
         st = root_dynamic(job, d, state, &p, stops, dec, err);
     double t0 = h5mr__now();
-    MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE);
-    MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE);
+    H5MR__MPI(job, MPI_Waitall(p.n, p.req, MPI_STATUSES_IGNORE));
+    H5MR__MPI(job, MPI_Waitall(job->size, stops, MPI_STATUSES_IGNORE));
     job->mine.wait_s += h5mr__now() - t0;
     pool_free(&p);
     h5mr__decoder_free(dec);
@@ -510,14 +528,14 @@ static h5mr_status parallel_rma(pwork *w, h5mr_status st)
                               job->comm, &counter, &win);
     if (rc != MPI_SUCCESS) return h5mr__mpi_error(w->err, rc, "creating the item counter window");
     if (job->rank == 0) *counter = 0;
-    MPI_Barrier(job->comm); /* the counter is zero before anyone takes from it */
-    MPI_Win_lock_all(0, win);
+    H5MR__MPI(job, MPI_Barrier(job->comm)); /* the counter is zero before anyone takes from it */
+    H5MR__MPI(job, MPI_Win_lock_all(0, win));
     const int64_t one = 1, end = (int64_t)job->plan.items;
     while (st == H5MR_OK) {
         int64_t item = 0;
         double t0 = h5mr__now();
-        MPI_Fetch_and_op(&one, &item, MPI_INT64_T, 0, 0, MPI_SUM, win);
-        MPI_Win_flush(0, win);
+        H5MR__MPI(job, MPI_Fetch_and_op(&one, &item, MPI_INT64_T, 0, 0, MPI_SUM, win));
+        H5MR__MPI(job, MPI_Win_flush(0, win));
         job->mine.wait_s += h5mr__now() - t0;
         if (item >= end) break;
         h5mr__progress(job, (uint64_t)item);
@@ -525,11 +543,11 @@ static h5mr_status parallel_rma(pwork *w, h5mr_status st)
     }
     if (st != H5MR_OK) {
         int64_t old;
-        MPI_Fetch_and_op(&end, &old, MPI_INT64_T, 0, 0, MPI_REPLACE, win);
-        MPI_Win_flush(0, win);
+        H5MR__MPI(job, MPI_Fetch_and_op(&end, &old, MPI_INT64_T, 0, 0, MPI_REPLACE, win));
+        H5MR__MPI(job, MPI_Win_flush(0, win));
     }
-    MPI_Win_unlock_all(win);
-    MPI_Win_free(&win);
+    H5MR__MPI(job, MPI_Win_unlock_all(win));
+    H5MR__MPI(job, MPI_Win_free(&win));
     return st;
 }
 
@@ -540,16 +558,16 @@ static h5mr_status served_worker(pwork *w, h5mr_status st)
     int64_t item = 0, next = 0;
     MPI_Request req;
     /* One number in hand, one asked for: ask, then keep asking one ahead. */
-    MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
-    MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req);
+    H5MR__MPI(job, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm));
+    H5MR__MPI(job, MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req));
     for (;;) {
         double t0 = h5mr__now();
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        H5MR__MPI(job, MPI_Wait(&req, MPI_STATUS_IGNORE));
         job->mine.wait_s += h5mr__now() - t0;
         item = next;
         if (item < 0 || (uint64_t)item >= job->plan.items) break; /* the end, or a rank failed */
-        MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm);
-        MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req);
+        H5MR__MPI(job, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, job->comm));
+        H5MR__MPI(job, MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, job->comm, &req));
         if (!failed && (st = parallel_item(w, (uint64_t)item)) != H5MR_OK) failed = 1;
     }
     return st;
@@ -562,12 +580,12 @@ static h5mr_status served_root(pwork *w, h5mr_status st)
     int64_t next = 0;
     int stopped = 0, nw = job->size - 1, flag = 0, failed = st != H5MR_OK;
     MPI_Request rreq;
-    MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+    H5MR__MPI(job, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq));
     while (stopped < nw) {
         int got = 0;
         MPI_Status ms;
         h5mr__progress(job, (uint64_t)next);
-        MPI_Test(&rreq, &got, &ms);
+        H5MR__MPI(job, MPI_Test(&rreq, &got, &ms));
         if (!got && !failed && next < end) {
             /* Nobody is asking: rank 0 maps an item itself. */
             if ((st = parallel_item(w, (uint64_t)next++)) != H5MR_OK) failed = 1;
@@ -575,16 +593,16 @@ static h5mr_status served_root(pwork *w, h5mr_status st)
         }
         if (!got) {
             double t0 = h5mr__now();
-            MPI_Wait(&rreq, &ms);
+            H5MR__MPI(job, MPI_Wait(&rreq, &ms));
             job->mine.wait_s += h5mr__now() - t0;
         }
         if (flag) failed = 1;
         int64_t answer = failed || next >= end ? end : next++;
         if (answer == end) stopped++;
-        MPI_Send(&answer, 1, MPI_INT64_T, ms.MPI_SOURCE, H5MR__TAG_NUMBER, job->comm);
+        H5MR__MPI(job, MPI_Send(&answer, 1, MPI_INT64_T, ms.MPI_SOURCE, H5MR__TAG_NUMBER, job->comm));
         /* A stopped worker asks no more (but one that failed may still: its requests
          * are answered with the end until it stops). */
-        if (stopped < nw) MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq);
+        if (stopped < nw) H5MR__MPI(job, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, job->comm, &rreq));
     }
     while (!failed && next < end) {
         h5mr__progress(job, (uint64_t)next);

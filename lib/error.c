@@ -3,6 +3,8 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const status_msg[] = {
@@ -86,6 +88,11 @@ h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, .
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     const char *detail = w.desc[0] ? w.desc : w.minor;
+    /* HDF5 1.10 locks a file it opens; "unable to lock file, errno = 11" means a
+     * writer holds it. */
+    if (strstr(detail, "unable to lock file"))
+        detail = "the file is locked: another program has it open for writing (wait for it to finish, or set "
+                 "HDF5_USE_FILE_LOCKING=FALSE to read it anyway)";
     if (detail[0]) return h5mr__error_set(err, st, "%s: %s", head, detail);
     return h5mr__error_set(err, st, "%s", head);
 }
@@ -96,6 +103,38 @@ h5mr_status h5mr__mpi_error(h5mr_error *err, int mpi_rc, const char *what)
     int len = 0;
     if (MPI_Error_string(mpi_rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", mpi_rc);
     return h5mr__error_set(err, H5MR_EMPI, "%s: %s", what, msg);
+}
+
+/* H5MR_FAIL_MPI=RANK:N: the Nth call checked on world rank RANK fails. */
+static int injected_failure(void)
+{
+    static int rank = -2;
+    static long when = 0, count = 0;
+    if (rank == -2) {
+        const char *e = getenv("H5MR_FAIL_MPI");
+        rank = -1;
+        if (e && sscanf(e, "%d:%ld", &rank, &when) != 2) rank = -1;
+    }
+    if (rank < 0) return 0;
+    int me = 0, init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin) MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    return me == rank && ++count == when;
+}
+
+h5mr_status h5mr__mpi_note(h5mr_status *first, h5mr_error *err, int rc, const char *call, const char *func)
+{
+    if (rc == MPI_SUCCESS && !injected_failure()) return H5MR_OK;
+    if (rc == MPI_SUCCESS) rc = MPI_ERR_OTHER;
+    if (first && *first == H5MR_OK) *first = H5MR_EMPI;
+    if (err && err->message[0] == '\0') {
+        char msg[MPI_MAX_ERROR_STRING] = "";
+        int len = 0;
+        if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", rc);
+        h5mr__error_set(err, H5MR_EMPI, "%.*s failed in %s: %s", (int)strcspn(call, "("), call, func, msg);
+    }
+    return H5MR_EMPI;
 }
 
 void h5mr__hdf5_quiet(void)

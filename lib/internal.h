@@ -17,6 +17,16 @@ h5mr_status h5mr__error_set(h5mr_error *err, h5mr_status st, const char *fmt, ..
 h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 h5mr_status h5mr__mpi_error(h5mr_error *err, int mpi_rc, const char *what);
+/* Every MPI return code of the library is checked here.  MPI_SUCCESS: OK.  Otherwise
+ * *first (if still OK) becomes EMPI and err gets "MPI_Xxx failed in FUNC: what MPI
+ * said" unless it holds a message already (the first error is the one the user
+ * reads).  For tests, H5MR_FAIL_MPI=RANK:N makes the Nth checked call of world rank
+ * RANK report a failure (the call itself took place). */
+h5mr_status h5mr__mpi_note(h5mr_status *first, h5mr_error *err, int rc, const char *call, const char *func);
+/* Inside the protocols (dispatch.c, reduce.c): a call whose failure ends the job after
+ * the protocol has run to its end on every rank (so no rank is left waiting for a
+ * message); the run's status is then EMPI. */
+#define H5MR__MPI(job, call) h5mr__mpi_note(&(job)->comm_st, (job)->ctx.err, (call), #call, __func__)
 /* Silence HDF5's own printing of its error stack (once per process). */
 void h5mr__hdf5_quiet(void);
 
@@ -77,6 +87,10 @@ typedef struct h5mr__dset {
     hid_t space;
     hid_t memtype;
     h5mr__dset_desc desc;
+    const char *path; /* the name it was opened by (the caller's string) */
+    int fd;           /* HDF5's descriptor of the file, -1 if unknown */
+    int64_t size0;    /* size and modification time when opened */
+    int64_t mtime0_s, mtime0_ns;
 } h5mr__dset;
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
@@ -85,6 +99,14 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
 /* Read rows [first, first + n) into buf (n * row_elems elements of the native type). */
 h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err);
 void h5mr__dset_close(h5mr__dset *d);
+/* After a read: is the file still the one opened (size and modification time)?  A
+ * file truncated or rewritten under a running job reads as zeros or as another
+ * file's data: EIO, naming it, instead of a wrong result. */
+h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err);
+/* Something that identifies the file's content where the dataset lies: its size and
+ * modification time, its first 4 KiB and 4 KiB at the dataset's first stored bytes
+ * (FNV-1a).  Ranks that compute the same value read the same file. */
+uint64_t h5mr__dset_fingerprint(const h5mr__dset *d);
 /* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
 h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
 hid_t h5mr__dtype_to_hdf5(h5mr_dtype t);
@@ -172,6 +194,7 @@ enum h5mr__tag {
     H5MR__TAG_RSIZE = 3,   /* reduction: packed state size */
     H5MR__TAG_RDATA = 4,   /* reduction: packed state bytes */
     H5MR__TAG_NUMBER = 5,  /* 0 → worker: an item number (parallel, dynamic, several nodes) */
+    H5MR__TAG_RACK = 6,    /* reduction: the parent has room for the state (int 1) or not (0) */
     H5MR__TAG_ITEM = 16    /* 0 → worker: item i carries tag H5MR__TAG_ITEM + i */
 };
 
@@ -195,6 +218,7 @@ struct h5mr_job {
     h5mr_io io;
     h5mr_ctx ctx;
     h5mr_rank_stats mine;
+    h5mr_status comm_st; /* the first failed MPI call of this run (H5MR__MPI) */
     h5mr_rank_stats *per_rank;
     double elapsed_s;
     h5mr_result *result;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static h5mr_status check_file(const char *file, h5mr_error *err)
 {
@@ -25,6 +26,8 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     h5mr__hdf5_quiet();
     memset(d, 0, sizeof *d);
     d->file = d->dset = d->space = H5I_INVALID_HID;
+    d->fd = -1;
+    d->path = file;
     hid_t type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     h5mr_status st = check_file(file, err);
     if (st != H5MR_OK) return st;
@@ -33,6 +36,15 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
         goto out;
     }
+    int *fdp = NULL;
+    struct stat sb;
+    if (H5Fget_vfd_handle(d->file, H5P_DEFAULT, (void **)&fdp) >= 0 && fdp && fstat(*fdp, &sb) == 0) {
+        d->fd = *fdp;
+        d->size0 = (int64_t)sb.st_size;
+        d->mtime0_s = (int64_t)sb.st_mtim.tv_sec;
+        d->mtime0_ns = (int64_t)sb.st_mtim.tv_nsec;
+    }
+    H5Eclear2(H5E_DEFAULT);
     /* H5Oexists_by_name fails (rather than saying no) when a group on the path is
      * missing: both mean "no such dataset" here. */
     htri_t exists = strcmp(dataset, "/") == 0 ? 1 : H5Oexists_by_name(d->file, dataset, H5P_DEFAULT);
@@ -96,6 +108,17 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             d->desc.chunk[i] = cd[i];
         d->desc.nfilters = H5Pget_nfilters(dcpl);
         d->desc.nraw = h5mr__raw_filters(dcpl, type, d->memtype, d->desc.raw, &d->desc.shuffle_size);
+    } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS && d->fd >= 0) {
+        /* Contiguous data past the end of the file would read as zeros. */
+        haddr_t off = H5Dget_offset(d->dset);
+        hsize_t stored = H5Dget_storage_size(d->dset);
+        H5Eclear2(H5E_DEFAULT);
+        if (off != HADDR_UNDEF && stored > 0 && (int64_t)(off + stored) > d->size0) {
+            st = h5mr__error_set(err, H5MR_EINPUT,
+                                 "'%s' is truncated: dataset '%s' ends at byte %llu, the file has %lld bytes", file,
+                                 dataset, (unsigned long long)(off + stored), (long long)d->size0);
+            goto out;
+        }
     }
 out:
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -125,7 +148,54 @@ h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void
         st = h5mr__hdf5_error(err, H5MR_EIO, "reading rows %llu..%llu failed", (unsigned long long)first,
                               (unsigned long long)(first + n - 1));
     H5Sclose(mem);
-    return st;
+    return st == H5MR_OK ? h5mr__dset_check_unchanged(d, err) : st;
+}
+
+h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err)
+{
+    struct stat sb;
+    if (d->fd < 0 || fstat(d->fd, &sb) != 0) return H5MR_OK;
+    if ((int64_t)sb.st_size == d->size0 && (int64_t)sb.st_mtim.tv_sec == d->mtime0_s &&
+        (int64_t)sb.st_mtim.tv_nsec == d->mtime0_ns)
+        return H5MR_OK;
+    if ((int64_t)sb.st_size < d->size0)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", d->path,
+                               (long long)d->size0, (long long)sb.st_size);
+    return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", d->path);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int64_t meta[3] = {d->size0, d->mtime0_s, d->mtime0_ns};
+    h = fnv(h, meta, sizeof meta);
+    if (d->fd < 0) return h;
+    char buf[4096];
+    ssize_t n = pread(d->fd, buf, sizeof buf, 0);
+    if (n > 0) h = fnv(h, buf, (size_t)n);
+    /* The first stored bytes of the dataset: contiguous data, or its first chunk. */
+    haddr_t addr = H5Dget_offset(d->dset);
+    if (addr == HADDR_UNDEF && d->desc.chunked) {
+        hsize_t off[H5MR__MAX_DIMS];
+        unsigned mask = 0;
+        haddr_t a = HADDR_UNDEF;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info(d->dset, d->space, 0, off, &mask, &a, &size) >= 0) addr = a;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (addr != HADDR_UNDEF) {
+        h = fnv(h, &addr, sizeof addr);
+        if ((n = pread(d->fd, buf, sizeof buf, (off_t)addr)) > 0) h = fnv(h, buf, (size_t)n);
+    }
+    return h;
 }
 
 void h5mr__dset_close(h5mr__dset *d)
@@ -134,4 +204,5 @@ void h5mr__dset_close(h5mr__dset *d)
     if (d->dset >= 0) H5Dclose(d->dset);
     if (d->file >= 0) H5Fclose(d->file);
     d->space = d->dset = d->file = H5I_INVALID_HID;
+    d->fd = -1;
 }

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 double h5mr__now(void)
 {
@@ -60,18 +61,32 @@ h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err)
         free(job);
         return st;
     }
-    MPI_Comm_dup(comm, &job->comm);
-    /* Errors come back as codes on the library's communicator (a truncated receive
-     * while draining a failed stream is expected, not fatal). */
-    MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(job->comm, &job->rank);
-    MPI_Comm_size(job->comm, &job->size);
+    job->comm = MPI_COMM_NULL;
+    /* Errors come back as codes on the library's communicator; every one is checked.
+     * Every call is made whatever the one before returned (two are collective), and
+     * the ranks agree on the outcome at the end. */
+    h5mr_status mst = H5MR_OK;
+    h5mr__mpi_note(&mst, err, MPI_Comm_dup(comm, &job->comm), "MPI_Comm_dup", __func__);
+    h5mr__mpi_note(&mst, err, MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler",
+                   __func__);
+    h5mr__mpi_note(&mst, err, MPI_Comm_rank(job->comm, &job->rank), "MPI_Comm_rank", __func__);
+    h5mr__mpi_note(&mst, err, MPI_Comm_size(job->comm, &job->size), "MPI_Comm_size", __func__);
     /* H5MR_FORCE_NODES=1 makes a job behave as if its ranks were on several nodes (tests). */
-    MPI_Comm node;
+    MPI_Comm node = MPI_COMM_NULL;
     int node_size = 0;
-    MPI_Comm_split_type(job->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &node_size);
-    MPI_Comm_free(&node);
+    h5mr__mpi_note(&mst, err, MPI_Comm_split_type(job->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
+                   "MPI_Comm_split_type", __func__);
+    if (node != MPI_COMM_NULL) {
+        h5mr__mpi_note(&mst, err, MPI_Comm_size(node, &node_size), "MPI_Comm_size", __func__);
+        MPI_Comm_free(&node);
+    }
+    /* Over the caller's communicator: a rank that failed here fails them all. */
+    st = h5mr__agree(comm, mst, err ? err : &(h5mr_error){0});
+    if (st != H5MR_OK) {
+        MPI_Comm_free(&job->comm);
+        free(job);
+        return st;
+    }
     const char *force = getenv("H5MR_FORCE_NODES");
     job->one_node = node_size == job->size && !(force && !strcmp(force, "1"));
     job->kernel = h5mr_kernel_find("stats");
@@ -237,6 +252,14 @@ h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_
     return h5mr__map_rows(job, state, data, item, first, n);
 }
 
+/* COLLECTIVE: the end of a step.  A failed MPI call of this rank (H5MR__MPI) counts
+ * as its failure; all ranks agree on the first one. */
+static h5mr_status step(h5mr_job *job, h5mr_status st, h5mr_error *err)
+{
+    if (st == H5MR_OK && job->comm_st != H5MR_OK) st = job->comm_st;
+    return h5mr__agree(job->comm, st, err);
+}
+
 /* The parameters as a JSON object, for the output's attribute.  Caller frees. */
 static char *params_json(const h5mr_job *job)
 {
@@ -294,7 +317,7 @@ static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
                     !(env && !strcmp(env, "0"));
     /* Item numbers travel in message tags (see dispatch.c). */
     int *tag_ub = NULL, flag = 0;
-    MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag);
+    H5MR__MPI(job, MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag));
     if (flag && job->plan.items > 0 && job->plan.items - 1 > (uint64_t)(*tag_ub - H5MR__TAG_ITEM))
         return h5mr__error_set(err, H5MR_ELIMIT,
                                "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
@@ -311,7 +334,7 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     h5mr_status st = H5MR_OK;
     uint64_t size = UINT64_MAX;
     if (job->rank == 0 && h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned) == H5MR_OK) size = n;
-    MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm);
+    H5MR__MPI(job, MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm));
     if (size == UINT64_MAX)
         return h5mr__error_set(err, H5MR_EKERNEL, "kernel %s could not pack its state", job->kernel->name);
     if (size > (uint64_t)INT_MAX) {
@@ -322,11 +345,11 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     if (job->rank != 0 && !(bytes = malloc(size ? size : 1)))
         st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %llu bytes for a state", (unsigned long long)size);
     /* Every rank has its buffer, or none takes part in the broadcast. */
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) {
+    if ((st = step(job, st, err)) != H5MR_OK) {
         if (job->rank != 0 || owned) free(bytes);
         return st;
     }
-    MPI_Bcast(bytes, (int)size, MPI_BYTE, 0, job->comm);
+    H5MR__MPI(job, MPI_Bcast(bytes, (int)size, MPI_BYTE, 0, job->comm));
     if (job->rank != 0) {
         st = h5mr__state_unpack(&job->ctx, state, bytes, size);
         free(bytes);
@@ -337,25 +360,26 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
 }
 
 /* COLLECTIVE, for --io auto: parallel when every rank can open the input and sees the
- * same file there (same size, same dataset description) — on one node, or on a shared
+ * same file there (same dataset description and fingerprint: size, modification time
+ * and the bytes where the dataset starts) — on one node, or on a shared
  * file system; scatter otherwise (the file lives only where rank 0 runs).  Measured on
  * one node (bench/RESULTS.md §5): parallel is as fast or faster for every layout and
  * rank count, since no byte is copied between ranks and every rank decodes.  On return
  * d is open on every rank in parallel mode, on rank 0 only in scatter mode. */
 static void choose_io(h5mr_job *job, h5mr__dset *d)
 {
-    uint64_t size = 0;
-    struct stat sb;
-    if (job->rank == 0 && stat(job->file, &sb) == 0) size = (uint64_t)sb.st_size;
-    MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm);
+    uint64_t id = 0;
+    if (job->rank == 0) id = h5mr__dset_fingerprint(d);
+    H5MR__MPI(job, MPI_Bcast(&id, 1, MPI_UINT64_T, 0, job->comm));
     int ok = 1;
     if (job->rank != 0) {
         h5mr_error quiet = {0};
-        ok = stat(job->file, &sb) == 0 && (uint64_t)sb.st_size == size &&
-             h5mr__dset_open(job->file, job->dataset, d, &quiet) == H5MR_OK;
-        if (ok && memcmp(&d->desc, &job->desc, sizeof d->desc) != 0) ok = 0;
+        ok = h5mr__dset_open(job->file, job->dataset, d, &quiet) == H5MR_OK;
+        /* The same layout, and the same bytes where the dataset lies: a stale copy of
+         * the same size on another node is not the file rank 0 planned. */
+        if (ok && (memcmp(&d->desc, &job->desc, sizeof d->desc) != 0 || h5mr__dset_fingerprint(d) != id)) ok = 0;
     }
-    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, job->comm);
+    H5MR__MPI(job, MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, job->comm));
     job->io = ok ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
     if (!ok && job->rank != 0) h5mr__dset_close(d);
 }
@@ -366,6 +390,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     if (!err) err = &local;
     memset(err, 0, sizeof *err);
     clear_run(job);
+    job->comm_st = H5MR_OK;
+    job->ctx.err = err;
     h5mr__dset d = {.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID};
     void *state = NULL;
     double t0 = 0;
@@ -375,20 +401,27 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
     else if (!job->kernel)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) return st;
+    if ((st = step(job, st, err)) != H5MR_OK) return st;
     job->io = job->io_req == H5MR_IO_PARALLEL ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
 
     if (job->rank == 0) st = plan_on_root(job, &d, err);
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
-    MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm);
-    MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm);
+    if ((st = step(job, st, err)) != H5MR_OK) goto out;
+    H5MR__MPI(job, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(job, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
     job->ran = 1;
     /* Parallel I/O: every rank reads its own items, so every rank opens the input. */
     if (job->io_req == H5MR_IO_AUTO)
         choose_io(job, &d);
-    else if (job->io == H5MR_IO_PARALLEL && job->rank != 0)
-        st = h5mr__dset_open(job->file, job->dataset, &d, err);
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    else if (job->io == H5MR_IO_PARALLEL && job->rank != 0 &&
+             (st = h5mr__dset_open(job->file, job->dataset, &d, err)) != H5MR_OK) {
+        /* Say where: the file may be missing on one node only. */
+        char host[256] = "?", msg[sizeof err->message];
+        gethostname(host, sizeof host);
+        host[sizeof host - 1] = '\0';
+        snprintf(msg, sizeof msg, "%s", err->message);
+        h5mr__error_set(err, st, "rank %d (on %s), reading its own items (--io parallel): %s", job->rank, host, msg);
+    }
+    if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
     job->ctx = (h5mr_ctx){.kernel = job->kernel,
                           .params = job->params,
@@ -398,7 +431,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                           .shape = job->desc.shape,
                           .err = err};
     st = h5mr__ctx_setup(&job->ctx);
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
     t0 = job->t0 = h5mr__now();
     job->progress_next = t0 + job->progress_every;
@@ -409,18 +442,18 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         }
         if (!(state = h5mr__state_new(&job->ctx)))
             st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
-        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        if ((st = step(job, st, err)) != H5MR_OK) goto out;
         /* Items and bytes count the last pass only, so they add up to the plan. */
         job->mine.items = job->mine.bytes = 0;
         st = job->io == H5MR_IO_PARALLEL ? h5mr__dispatch_parallel(job, &d, state, err)
                                          : h5mr__dispatch_scatter(job, &d, state, err);
-        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        if ((st = step(job, st, err)) != H5MR_OK) goto out;
         st = h5mr__reduce(job, state, err);
-        if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+        if ((st = step(job, st, err)) != H5MR_OK) goto out;
         if (job->ctx.pass + 1 < job->ctx.passes) {
             st = share_state(job, state, err);
             if (st == H5MR_OK) st = job->kernel->end_pass(&job->ctx, state);
-            if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+            if ((st = step(job, st, err)) != H5MR_OK) goto out;
         }
     }
     job->ctx.pass = job->ctx.passes - 1;
@@ -442,14 +475,17 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
             free(params);
         }
     }
-    if ((st = h5mr__agree(job->comm, st, err)) != H5MR_OK) goto out;
+    if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
     if (job->rank == 0 && job->progress_fn) progress_call(job, job->plan.items, h5mr__now(), 1);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) job->mine.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
-    if (job->rank == 0 && !(job->per_rank = malloc((size_t)job->size * sizeof *job->per_rank))) st = H5MR_ENOMEM;
-    MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine, MPI_BYTE, 0,
-               job->comm);
+    if (job->rank == 0 && !(job->per_rank = malloc((size_t)job->size * sizeof *job->per_rank)))
+        st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    if ((st = step(job, st, err)) != H5MR_OK) goto out; /* rank 0 has room, or no rank sends */
+    H5MR__MPI(job, MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine, MPI_BYTE, 0,
+               job->comm));
+    st = step(job, st, err);
 out:
     if (st != H5MR_OK && job->rank == 0) {
         h5mr__result_free(job->result);

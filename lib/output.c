@@ -205,7 +205,7 @@ h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5m
     if (st != H5MR_OK) return st;
     atomic_file a;
     const char *what = "";
-    int e = atomic_begin(&a, path, &what);
+    int e = atomic_begin(&a, path, 0, &what);
     if (e == 0 && (e = atomic_pwrite(&a, image, size, 0)) != 0) {
         what = "writing it";
         atomic_abort(&a);

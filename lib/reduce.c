@@ -3,29 +3,30 @@
  * At step `mask` a rank with that bit set sends its state to rank - mask and is done;
  * a rank without it receives from rank + mask, whose states cover the ranks just
  * after its own, and folds them in after its own: states are combined in rank order.
- * A state travels as a size (uint64) then its packed bytes; the size UINT64_MAX says
- * "this subtree failed", so a parent never waits for bytes that will not come. */
+ * A state travels as a size (uint64), the parent's answer (1: it has a buffer of that
+ * size, 0: it could not allocate one) and, on 1, its packed bytes; the size UINT64_MAX
+ * says "this subtree failed", so a parent never waits for bytes that will not come. */
 #include "internal.h"
 
 #include <stdlib.h>
 
 #define PIECE ((uint64_t)1 << 30) /* bytes per message: int counts stay far from 2^31 */
 
-static void send_bytes(const void *p, uint64_t n, int to, MPI_Comm comm)
+static void send_bytes(h5mr_job *job, const void *p, uint64_t n, int to, MPI_Comm comm)
 {
     const char *c = p;
     for (uint64_t off = 0; off < n; off += PIECE) {
         uint64_t k = n - off < PIECE ? n - off : PIECE;
-        MPI_Send(c + off, (int)k, MPI_BYTE, to, H5MR__TAG_RDATA, comm);
+        H5MR__MPI(job, MPI_Send(c + off, (int)k, MPI_BYTE, to, H5MR__TAG_RDATA, comm));
     }
 }
 
-static void recv_bytes(void *p, uint64_t n, int from, MPI_Comm comm)
+static void recv_bytes(h5mr_job *job, void *p, uint64_t n, int from, MPI_Comm comm)
 {
     char *c = p;
     for (uint64_t off = 0; off < n; off += PIECE) {
         uint64_t k = n - off < PIECE ? n - off : PIECE;
-        MPI_Recv(c + off, (int)k, MPI_BYTE, from, H5MR__TAG_RDATA, comm, MPI_STATUS_IGNORE);
+        H5MR__MPI(job, MPI_Recv(c + off, (int)k, MPI_BYTE, from, H5MR__TAG_RDATA, comm, MPI_STATUS_IGNORE));
     }
 }
 
@@ -43,14 +44,19 @@ h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err)
             uint64_t hdr = UINT64_MAX;
             if (st == H5MR_OK) st = h5mr__state_pack(ctx, state, &bytes, &n, &owned);
             if (st == H5MR_OK) hdr = n;
-            MPI_Send(&hdr, 1, MPI_UINT64_T, rank - mask, H5MR__TAG_RSIZE, job->comm);
-            if (hdr != UINT64_MAX) send_bytes(bytes, hdr, rank - mask, job->comm);
+            H5MR__MPI(job, MPI_Send(&hdr, 1, MPI_UINT64_T, rank - mask, H5MR__TAG_RSIZE, job->comm));
+            /* The parent says whether it has room for the bytes (it never receives a
+             * message into a smaller buffer). */
+            int go = 0;
+            if (hdr != UINT64_MAX)
+                H5MR__MPI(job, MPI_Recv(&go, 1, MPI_INT, rank - mask, H5MR__TAG_RACK, job->comm, MPI_STATUS_IGNORE));
+            if (go) send_bytes(job, bytes, hdr, rank - mask, job->comm);
             if (owned) free(bytes);
             break;
         }
         if (rank + mask >= size) continue;
         uint64_t hdr = 0;
-        MPI_Recv(&hdr, 1, MPI_UINT64_T, rank + mask, H5MR__TAG_RSIZE, job->comm, MPI_STATUS_IGNORE);
+        H5MR__MPI(job, MPI_Recv(&hdr, 1, MPI_UINT64_T, rank + mask, H5MR__TAG_RSIZE, job->comm, MPI_STATUS_IGNORE));
         if (hdr == UINT64_MAX) {
             /* The child failed; its own error reaches everyone at the next agreement. */
             if (st == H5MR_OK)
@@ -59,18 +65,15 @@ h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err)
         }
         void *bytes = malloc(hdr ? hdr : 1);
         void *other = NULL;
+        int go = bytes != NULL;
+        H5MR__MPI(job, MPI_Send(&go, 1, MPI_INT, rank + mask, H5MR__TAG_RACK, job->comm));
         if (!bytes) {
-            /* Match the child's messages anyway so it is released: each lands truncated
-             * in a small buffer, an error this communicator returns instead of aborting. */
-            char sink[64];
-            for (uint64_t off = 0; off < hdr; off += PIECE)
-                MPI_Recv(sink, (int)sizeof sink, MPI_BYTE, rank + mask, H5MR__TAG_RDATA, job->comm, MPI_STATUS_IGNORE);
             if (st == H5MR_OK)
                 st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate %llu bytes for a state",
                                      (unsigned long long)hdr);
             continue;
         }
-        recv_bytes(bytes, hdr, rank + mask, job->comm);
+        recv_bytes(job, bytes, hdr, rank + mask, job->comm);
         if (st == H5MR_OK && !(other = h5mr__state_new(ctx)))
             st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate a kernel state");
         if (st == H5MR_OK) st = h5mr__state_unpack(ctx, other, bytes, hdr);
