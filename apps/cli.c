@@ -18,15 +18,43 @@ const char *cli_did_you_mean(char *buf, size_t len, const char *word, const char
     return buf;
 }
 
+const char *cli_safe(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 5 < len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
+        } else if (*p >= 0x80) {
+            /* keep valid UTF-8 (a name in Greek), escape stray bytes */
+            int k = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+            int good = k > 0;
+            for (int i = 1; good && i < k; i++)
+                good = (p[i] & 0xc0) == 0x80;
+            if (good && n + (size_t)k < len) {
+                memcpy(buf + n, p, (size_t)k);
+                n += (size_t)k;
+                p += k - 1;
+            } else {
+                n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
+            }
+        } else {
+            buf[n++] = (char)*p;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 void cli_error(const cli *c, const char *fmt, ...)
 {
     if (c->rank != 0) return;
+    char msg[1024], safe[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("h5mr: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* One line whatever the names in it hold: no control character reaches the terminal. */
+    fprintf(stderr, "h5mr: %s\n", cli_safe(msg, safe, sizeof safe));
 }
 
 int cli_exit_code(h5mr_status st)

@@ -12,7 +12,10 @@ typedef struct cli {
     int rank, size; /* in MPI_COMM_WORLD */
 } cli;
 
-/* Print "h5mr: <message>" on stderr, on rank 0 only. */
+/* s with control characters and bytes that are not UTF-8 written as \xNN (for a
+ * terminal), in buf. */
+const char *cli_safe(const char *s, char *buf, size_t len);
+/* Print "h5mr: <message>" on stderr, on rank 0 only, as one line (cli_safe). */
 void cli_error(const cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The exit code of a library status. */
 int cli_exit_code(h5mr_status st);

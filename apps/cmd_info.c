@@ -3,9 +3,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* Everything goes to memory first, and to stdout only on success: a failure prints
+ * nothing there (nor half a JSON object). */
+static FILE *out;
 
 static const char info_usage[] = "Usage: h5mr info [--json] [--chunk-rows N] FILE [DATASET]\n"
                                  "Without DATASET: list the datasets of FILE with their shape and type.\n"
@@ -18,7 +23,7 @@ static const char info_usage[] = "Usage: h5mr info [--json] [--chunk-rows N] FIL
 static void print_dims(const uint64_t *d, int n, const char *sep)
 {
     for (int i = 0; i < n; i++)
-        printf("%s%" PRIu64, i ? sep : "", d[i]);
+        fprintf(out, "%s%" PRIu64, i ? sep : "", d[i]);
 }
 
 typedef struct list_ctx {
@@ -29,25 +34,26 @@ static int list_one(const char *path, const h5mr_dataset_info *in, const char *w
 {
     list_ctx *l = arg;
     if (l->json) {
-        fputs(l->count++ ? ", {\"dataset\": " : "{\"dataset\": ", stdout);
-        h5mr_json_write_string(stdout, path);
+        fputs(l->count++ ? ", {\"dataset\": " : "{\"dataset\": ", out);
+        h5mr_json_write_string(out, path);
         if (in) {
-            fputs(", \"shape\": [", stdout);
+            fputs(", \"shape\": [", out);
             print_dims(in->shape, in->ndims, ", ");
-            printf("], \"dtype\": \"%s\"}", h5mr_dtype_name(in->dtype));
+            fprintf(out, "], \"dtype\": \"%s\"}", h5mr_dtype_name(in->dtype));
         } else {
-            fputs(", \"unsupported\": ", stdout);
-            h5mr_json_write_string(stdout, why);
-            fputc('}', stdout);
+            fputs(", \"unsupported\": ", out);
+            h5mr_json_write_string(out, why);
+            fputc('}', out);
         }
         return 0;
     }
-    printf("%-32s ", path);
+    char safe[4096];
+    fprintf(out, "%-32s ", cli_safe(path, safe, sizeof safe));
     if (in) {
         print_dims(in->shape, in->ndims, " x ");
-        printf(" %s%s\n", h5mr_dtype_name(in->dtype), in->chunked ? ", chunked" : "");
+        fprintf(out, " %s%s\n", h5mr_dtype_name(in->dtype), in->chunked ? ", chunked" : "");
     } else {
-        printf("(not readable by h5mr: %s)\n", why);
+        fprintf(out, "(not readable by h5mr: %s)\n", why);
     }
     l->count++;
     return 0;
@@ -55,43 +61,44 @@ static int list_one(const char *path, const h5mr_dataset_info *in, const char *w
 
 static void describe_json(const char *file, const char *dset, const h5mr_dataset_info *in)
 {
-    fputs("{\"file\": ", stdout);
-    h5mr_json_write_string(stdout, file);
-    fputs(", \"dataset\": ", stdout);
-    h5mr_json_write_string(stdout, dset);
-    fputs(", \"shape\": [", stdout);
+    fputs("{\"file\": ", out);
+    h5mr_json_write_string(out, file);
+    fputs(", \"dataset\": ", out);
+    h5mr_json_write_string(out, dset);
+    fputs(", \"shape\": [", out);
     print_dims(in->shape, in->ndims, ", ");
-    printf("], \"dtype\": \"%s\", \"layout\": \"%s\", \"chunk\": ", h5mr_dtype_name(in->dtype),
+    fprintf(out, "], \"dtype\": \"%s\", \"layout\": \"%s\", \"chunk\": ", h5mr_dtype_name(in->dtype),
            in->chunked ? "chunked" : "contiguous");
     if (in->chunked) {
-        putchar('[');
+        fputc('[', out);
         print_dims(in->chunk, in->ndims, ", ");
-        putchar(']');
+        fputc(']', out);
     } else {
-        fputs("null", stdout);
+        fputs("null", out);
     }
-    fputs(", \"filters\": [", stdout);
+    fputs(", \"filters\": [", out);
     for (int i = 0; i < in->nfilters && i < 8; i++) {
-        if (i) fputs(", ", stdout);
-        h5mr_json_write_string(stdout, in->filters[i]);
+        if (i) fputs(", ", out);
+        h5mr_json_write_string(out, in->filters[i]);
     }
-    printf("], \"bytes\": %" PRIu64 ", \"plan\": {\"chunk_rows\": %" PRIu64 ", \"items\": %" PRIu64
+    fprintf(out, "], \"bytes\": %" PRIu64 ", \"plan\": {\"chunk_rows\": %" PRIu64 ", \"items\": %" PRIu64
            ", \"item_bytes\": %" PRIu64 "}}\n",
            in->bytes, in->chunk_rows, in->items, in->item_bytes);
 }
 
 static void describe_human(const char *file, const char *dset, const h5mr_dataset_info *in)
 {
-    printf("%s in %s\n  shape    ", dset, file);
+    char sd[4096], sf[4096];
+    fprintf(out, "%s in %s\n  shape    ", cli_safe(dset, sd, sizeof sd), cli_safe(file, sf, sizeof sf));
     print_dims(in->shape, in->ndims, " x ");
-    printf("\n  type     %s\n  bytes    %" PRIu64 " (%.3g GB)\n  layout   %s", h5mr_dtype_name(in->dtype), in->bytes,
+    fprintf(out, "\n  type     %s\n  bytes    %" PRIu64 " (%.3g GB)\n  layout   %s", h5mr_dtype_name(in->dtype), in->bytes,
            (double)in->bytes / 1e9, in->chunked ? "chunked, chunks of " : "contiguous");
     if (in->chunked) print_dims(in->chunk, in->ndims, " x ");
-    printf("\n  filters  ");
-    if (in->nfilters == 0) printf("none");
+    fprintf(out, "\n  filters  ");
+    if (in->nfilters == 0) fprintf(out, "none");
     for (int i = 0; i < in->nfilters && i < 8; i++)
-        printf("%s%s", i ? ", " : "", in->filters[i]);
-    printf("\n  plan     %" PRIu64 " item%s of %" PRIu64 " rows (%.3g MB each)\n", in->items, in->items == 1 ? "" : "s",
+        fprintf(out, "%s%s", i ? ", " : "", in->filters[i]);
+    fprintf(out, "\n  plan     %" PRIu64 " item%s of %" PRIu64 " rows (%.3g MB each)\n", in->items, in->items == 1 ? "" : "s",
            in->chunk_rows, (double)in->item_bytes / 1e6);
 }
 
@@ -136,6 +143,13 @@ int cmd_info(cli *c, int argc, char **argv)
     if (c->rank == 0) {
         h5mr_error err = {0};
         h5mr_status st;
+        char *buf = NULL;
+        size_t len = 0;
+        if (!(out = open_memstream(&buf, &len))) {
+            cli_error(c, "info: out of memory");
+            code = EXIT_RUN;
+            goto done;
+        }
         if (dset) {
             h5mr_dataset_info in;
             st = h5mr_dataset_inspect(file, dset, chunk_rows, &in, &err);
@@ -143,17 +157,22 @@ int cmd_info(cli *c, int argc, char **argv)
         } else {
             list_ctx l = {json, 0};
             if (json) {
-                fputs("{\"file\": ", stdout);
-                h5mr_json_write_string(stdout, file);
-                fputs(", \"datasets\": [", stdout);
+                fputs("{\"file\": ", out);
+                h5mr_json_write_string(out, file);
+                fputs(", \"datasets\": [", out);
             }
             st = h5mr_file_datasets(file, list_one, &l, &err);
-            if (json && st == H5MR_OK) fputs("]}\n", stdout);
-            if (json && st != H5MR_OK) fflush(stdout);
+            if (json && st == H5MR_OK) fputs("]}\n", out);
         }
-        if (st != H5MR_OK) cli_error(c, "%s", err.message);
+        fclose(out);
+        if (st == H5MR_OK)
+            fwrite(buf, 1, len, stdout);
+        else
+            cli_error(c, "%s", err.message);
+        free(buf);
         code = cli_exit_code(st);
     }
+done:
     MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
     return code;
 }

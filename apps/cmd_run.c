@@ -155,7 +155,8 @@ static void print_value(const h5mr_field *f)
 static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_opts *o)
 {
     double gb = (double)in->bytes / 1e9;
-    printf("%s over %s in %s: ", in->kernel, in->dataset, in->file);
+    char sd[4096], sf[4096];
+    printf("%s over %s in %s: ", in->kernel, cli_safe(in->dataset, sd, sizeof sd), cli_safe(in->file, sf, sizeof sf));
     print_shape(stdout, in, " x ");
     printf(" %s, %.3g GB\n", h5mr_dtype_name(in->dtype), gb);
     printf("%d rank%s, %s I/O, %s schedule, %" PRIu64 " item%s of %" PRIu64 " rows, %.3f s", in->ranks,

@@ -10,6 +10,7 @@
  * - --timeout S: every rank stops S seconds after it started, exit 1.
  * The watchdog is a thread that makes no MPI call; everything a handler does is
  * async-signal-safe (unlink, write, _exit). */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +87,13 @@ static void on_stop(int sig)
     /* Past the job (in MPI_Finalize, say, when mpirun stops the others because one
      * rank left first), the outcome is known and already said. */
     if (finishing >= 0) _exit(finishing);
-    if (guard_rank == 0) say("stopped by ", signame(sig), "; no output written", NULL);
+    if (guard_rank == 0) {
+        say("stopped by ", signame(sig), "; no output written", NULL);
+    } else {
+        /* Let rank 0 say it first: once one rank leaves, mpirun ends the others. */
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     _exit(EXIT_RUN);
 }
 
@@ -108,6 +115,29 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Open MPI's shared-memory segment of this rank (/dev/shm/vader_segment.HOST.JOBID.LOCAL,
+ * JOBID in hex): removed by MPI_Finalize or by mpirun, so a rank that outlives its
+ * mpirun removes its own. */
+static char shm_suffix[64];
+
+static void remove_shm_segment(void)
+{
+    if (!shm_suffix[0]) return;
+    DIR *d = opendir("/dev/shm");
+    if (!d) return;
+    size_t ls = strlen(shm_suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t ln = strlen(e->d_name);
+        if (strncmp(e->d_name, "vader_segment.", 14) != 0 || ln <= ls || strcmp(e->d_name + ln - ls, shm_suffix) != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 static void *watch(void *arg)
 {
     (void)arg;
@@ -116,9 +146,12 @@ static void *watch(void *arg)
         nanosleep(&tick, NULL);
         if (watch_parent && getppid() != parent0) {
             run_cleanups();
+            remove_shm_segment();
             _exit(EXIT_RUN);
         }
-        if (deadline > 0 && now() >= deadline) {
+        /* Rank 0 stops first and says why; the others a second later, unless mpirun
+         * has ended them by then. */
+        if (deadline > 0 && now() >= deadline + (guard_rank == 0 ? 0.0 : 1.0)) {
             run_cleanups();
             if (guard_rank == 0) {
                 char msg[128];
@@ -166,6 +199,9 @@ void guard_install(int rank)
 #endif
     /* Started by a launcher (mpirun, orted, srun): die with it. */
     if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK")) {
+        const char *job = getenv("OMPI_MCA_ess_base_jobid"), *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (job && local)
+            snprintf(shm_suffix, sizeof shm_suffix, ".%lx.%ld", strtoul(job, NULL, 10), strtol(local, NULL, 10));
         parent0 = getppid();
         watch_parent = parent0 > 1;
         if (watch_parent) start_watchdog();

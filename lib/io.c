@@ -1,7 +1,9 @@
 /* io.c: opening the input dataset read-only and reading whole rows of it. */
 #include "internal.h"
+#include "suggest.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +21,58 @@ static h5mr_status check_file(const char *file, h5mr_error *err)
     H5Eclear2(H5E_DEFAULT);
     if (is <= 0) return h5mr__error_set(err, H5MR_EINPUT, "'%s' is not an HDF5 file", file);
     return H5MR_OK;
+}
+
+/* The datasets of a file, for "did you mean" (the first 4096). */
+typedef struct names {
+    char *v[4096];
+    size_t n;
+} names;
+
+static herr_t collect(hid_t obj, const char *name, const H5O_info_t *info, void *arg)
+{
+    names *nm = arg;
+    if (info->type == H5O_TYPE_DATASET && nm->n < 4096) {
+        size_t len = strlen(name);
+        char *p = malloc(len + 2);
+        if (p) {
+            p[0] = '/';
+            memcpy(p + 1, name, len + 1);
+            nm->v[nm->n++] = p;
+        }
+    }
+    (void)obj;
+    return nm->n < 4096 ? 0 : 1;
+}
+
+/* " (did you mean '/x'?)" for a missing dataset, or "". */
+static void near_dataset(hid_t file, const char *dataset, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    names *nm = calloc(1, sizeof *nm);
+    if (!nm) return;
+    H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_NATIVE, collect, nm, H5O_INFO_BASIC);
+    H5Eclear2(H5E_DEFAULT);
+    const char *want = dataset[0] == '/' ? dataset : NULL;
+    char slashed[1024];
+    if (!want) {
+        snprintf(slashed, sizeof slashed, "/%s", dataset);
+        want = slashed;
+    }
+    const char *near = h5mr__suggest(want, (const char *const *)nm->v, nm->n);
+    if (near)
+        snprintf(buf, len, "; did you mean '%s'?", near);
+    else if (nm->n > 0 && nm->n <= 8) {
+        size_t at = (size_t)snprintf(buf, len, " (it has");
+        for (size_t i = 0; i < nm->n && at < len; i++)
+            at += (size_t)snprintf(buf + at, len - at, "%s %s", i ? "," : "", nm->v[i]);
+        if (at < len) snprintf(buf + at, len - at, ")");
+    } else if (nm->n == 0) {
+        snprintf(buf, len, " (it has no datasets)");
+    }
+    for (size_t i = 0; i < nm->n; i++)
+        free(nm->v[i]);
+    free(nm);
 }
 
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err)
@@ -50,7 +104,9 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     htri_t exists = strcmp(dataset, "/") == 0 ? 1 : H5Oexists_by_name(d->file, dataset, H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);
     if (exists <= 0) {
-        st = h5mr__error_set(err, H5MR_EINPUT, "'%s' has no dataset '%s'", file, dataset);
+        char hint[512];
+        near_dataset(d->file, dataset, hint, sizeof hint);
+        st = h5mr__error_set(err, H5MR_EINPUT, "'%s' has no dataset '%s'%s", file, dataset, hint);
         goto out;
     }
     H5O_info_t oi;

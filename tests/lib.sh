@@ -6,6 +6,13 @@ set -u
 : "${TEST_TIMEOUT:=120}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# On one node only shared memory is used: without probing the network components
+# MPI_Init takes 0.1 s instead of 0.3 (NOTES.md).  Tests that need TCP say so on the
+# mpirun command line, which wins over these.
+export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}" OMPI_MCA_btl="${OMPI_MCA_btl:-self,vader}"
+# mpirun waits 2 s (SIGCONT, 1 s, SIGTERM, 1 s, SIGKILL) after a rank exits non-zero,
+# even when every rank has already left: every error test would pay it.
+export OMPI_MCA_odls_base_sigkill_timeout="${OMPI_MCA_odls_base_sigkill_timeout:-0}"
 # Idle ranks yield the core: with more ranks than cores, spinning ones starve the rest.
 export OMPI_MCA_mpi_yield_when_idle=1
 export CK_FORK=no

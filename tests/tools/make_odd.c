@@ -1,9 +1,13 @@
 /* make_odd FILE: datasets h5mr must refuse, for the error tests: strings, compound,
  * enum, array, variable-length, float16, a scalar, a null dataspace, a group, a
- * named datatype; and one good dataset, /ok. */
+ * named datatype; and good ones: /ok, and /u64big (2x3 u64 values past 2^63, for exact
+ * printing).
+ * make_odd --hold FILE SECONDS: keep FILE open for writing (HDF5 locks it) that long. */
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void make(hid_t f, const char *name, hid_t type, hid_t space)
 {
@@ -16,6 +20,15 @@ static void make(hid_t f, const char *name, hid_t type, hid_t space)
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--hold")) {
+        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) return 1;
+        printf("holding\n");
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[3]));
+        H5Fclose(f);
+        return 0;
+    }
     if (argc != 2) return 2;
     hid_t f = H5Fcreate(argv[1], H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t dims[1] = {4};
@@ -51,6 +64,14 @@ int main(int argc, char **argv)
     hid_t nt = H5Tcopy(H5T_NATIVE_INT);
     H5Tcommit2(f, "/named_type", nt, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     make(f, "/ok", H5T_NATIVE_DOUBLE, sp);
+    hsize_t udims[2] = {2, 3};
+    hid_t usp = H5Screate_simple(2, udims, NULL);
+    const unsigned long long u[6] = {18446744073709551615ULL, 9223372036854775808ULL, 5, 9223372036854775815ULL, 0,
+                                     18446744073709551614ULL};
+    hid_t ud = H5Dcreate2(f, "/u64big", H5T_NATIVE_UINT64, usp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ud, H5T_NATIVE_ULLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, u);
+    H5Dclose(ud);
+    H5Sclose(usp);
     /* Large shapes with nothing written (chunks are allocated on write only). */
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hsize_t wide[2] = {3, (hsize_t)1 << 29}, wchunk[2] = {1, (hsize_t)1 << 20};
