@@ -15,6 +15,7 @@
 
 #include "atomic.h"
 #include "cli.h"
+#include "h5mr_hdf5.h"
 
 static const char gen_usage[] =
     "Usage: h5mr gen [OPTIONS] FILE DATASET\n"
@@ -104,32 +105,10 @@ static double value_at(const gen_spec *g, uint64_t i)
 
 static void fill(const gen_spec *g, uint64_t first, uint64_t n, void *buf)
 {
-    switch (g->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e:                                                                                               \
-        for (uint64_t k = 0; k < n; k++)                                                                               \
-            ((ctype *)buf)[k] = (ctype)value_at(g, first + k);                                                         \
-        break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: break;
-    }
-}
-
-static hid_t native(h5mr_dtype t)
-{
-    switch (t) {
-    case H5MR_DTYPE_I8: return H5T_NATIVE_INT8;
-    case H5MR_DTYPE_I16: return H5T_NATIVE_INT16;
-    case H5MR_DTYPE_I32: return H5T_NATIVE_INT32;
-    case H5MR_DTYPE_I64: return H5T_NATIVE_INT64;
-    case H5MR_DTYPE_U8: return H5T_NATIVE_UINT8;
-    case H5MR_DTYPE_U16: return H5T_NATIVE_UINT16;
-    case H5MR_DTYPE_U32: return H5T_NATIVE_UINT32;
-    case H5MR_DTYPE_U64: return H5T_NATIVE_UINT64;
-    case H5MR_DTYPE_F32: return H5T_NATIVE_FLOAT;
-    default: return H5T_NATIVE_DOUBLE;
-    }
+#define H5MR_CASE(T, W) for (uint64_t k = 0; k < n; k++) \
+                ((T *)buf)[k] = (T)value_at(g, first + k);
+    H5MR_DTYPE_SWITCH(g->dtype, )
+#undef H5MR_CASE
 }
 
 typedef struct gen_opts {
@@ -363,6 +342,14 @@ static int write_dataset(cli *c, gen_opts *o)
         cli_error(c, "gen: cannot write '%s': %s", o->file, hdf5_cause(why, sizeof why));
         goto out;
     }
+    /* HDF5 opens by name: it must have opened the file we created and hold. */
+    int *hfd = NULL;
+    struct stat mine, theirs;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&hfd) < 0 || !hfd || fstat(*hfd, &theirs) != 0 ||
+        fstat(a.fd, &mine) != 0 || mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) {
+        cli_error(c, "gen: the temporary file next to '%s' was replaced while it was opened; not writing", o->file);
+        goto out;
+    }
     if (exists && H5Lexists(file, o->dataset, H5P_DEFAULT) > 0 && H5Ldelete(file, o->dataset, H5P_DEFAULT) < 0) {
         cli_error(c, "gen: cannot replace '%s' in '%s': %s", o->dataset, o->file, hdf5_cause(why, sizeof why));
         goto out;
@@ -388,7 +375,7 @@ static int write_dataset(cli *c, gen_opts *o)
     space = H5Screate_simple(o->ndims, dims, maxdims);
     lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    dset = H5Dcreate2(file, o->dataset, native(o->g.dtype), space, lcpl, dcpl, H5P_DEFAULT);
+    dset = H5Dcreate2(file, o->dataset, h5mr_dtype_to_hdf5(o->g.dtype), space, lcpl, dcpl, H5P_DEFAULT);
     if (dset < 0) {
         cli_error(c, "gen: cannot create dataset '%s' in '%s': %s", o->dataset, o->file, hdf5_cause(why, sizeof why));
         goto out;
@@ -413,7 +400,7 @@ static int write_dataset(cli *c, gen_opts *o)
         fill(&o->g, r * row_elems, n * row_elems, buf);
         mem = H5Screate_simple(o->ndims, count, NULL);
         if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            H5Dwrite(dset, native(o->g.dtype), mem, space, H5P_DEFAULT, buf) < 0) {
+            H5Dwrite(dset, h5mr_dtype_to_hdf5(o->g.dtype), mem, space, H5P_DEFAULT, buf) < 0) {
             cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed: %s; %s", r, r + n - 1,
                       o->file, hdf5_cause(why, sizeof why), left);
             goto out;

@@ -352,6 +352,8 @@ h5mr_status h5mr__raw_decode(h5mr__decoder *dec, uint64_t item, const void *msg,
                 if (st != H5MR_OK) {
                     char what[sizeof err->message];
                     snprintf(what, sizeof what, "%s", err->message);
+                    err->status = H5MR_OK; /* this message replaces inflate's, which it contains */
+                    err->message[0] = '\0';
                     return h5mr__error_set(err, st, "the stored chunk of rows %llu..%llu %s",
                                            (unsigned long long)off[0],
                                            (unsigned long long)(off[0] + desc->chunk[0] - 1), what);

@@ -90,10 +90,7 @@ static uint64_t msg_capacity(const h5mr_job *job)
 
 static h5mr_status name_item(h5mr_job *job, uint64_t item, h5mr_status st, h5mr_error *err)
 {
-    char what[sizeof err->message];
-    snprintf(what, sizeof what, "%s", err->message);
-    return h5mr__error_set(err, st, "'%s' in '%s', item %llu: %s", job->dataset, job->file, (unsigned long long)item,
-                           what);
+    return h5mr__error_wrap(err, st, "'%s' in '%s', item %llu", job->dataset, job->file, (unsigned long long)item);
 }
 
 /* The read step for rows [first, first + n) of an item, timed, errors naming the item. */

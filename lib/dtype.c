@@ -8,7 +8,7 @@ static const struct {
     size_t size;
     int is_float, is_signed;
 } dtypes[] = {
-#define X(e, name, ctype, isf, iss) {name, sizeof(ctype), isf, iss},
+#define X(e, name, ctype, isf, iss, ...) {name, sizeof(ctype), isf, iss},
     H5MR_DTYPE_TABLE(X)
 #undef X
 };
@@ -27,23 +27,6 @@ h5mr_status h5mr_dtype_parse(const char *name, h5mr_dtype *out)
         }
     }
     return H5MR_EUSAGE;
-}
-
-hid_t h5mr__dtype_to_hdf5(h5mr_dtype t)
-{
-    switch (t) {
-    case H5MR_DTYPE_I8: return H5T_NATIVE_INT8;
-    case H5MR_DTYPE_I16: return H5T_NATIVE_INT16;
-    case H5MR_DTYPE_I32: return H5T_NATIVE_INT32;
-    case H5MR_DTYPE_I64: return H5T_NATIVE_INT64;
-    case H5MR_DTYPE_U8: return H5T_NATIVE_UINT8;
-    case H5MR_DTYPE_U16: return H5T_NATIVE_UINT16;
-    case H5MR_DTYPE_U32: return H5T_NATIVE_UINT32;
-    case H5MR_DTYPE_U64: return H5T_NATIVE_UINT64;
-    case H5MR_DTYPE_F32: return H5T_NATIVE_FLOAT;
-    case H5MR_DTYPE_F64: return H5T_NATIVE_DOUBLE;
-    default: return H5I_INVALID_HID;
-    }
 }
 
 static const char *class_name(H5T_class_t c)

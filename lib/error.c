@@ -36,7 +36,7 @@ unsigned h5mr_kernel_abi(void) { return H5MR_KERNEL_ABI; }
 
 static void error_vset(h5mr_error *err, h5mr_status st, const char *fmt, va_list ap)
 {
-    if (!err) return;
+    if (!err || (err->status != H5MR_OK && err->message[0])) return; /* the first error wins */
     err->status = st;
     int initialized = 0;
     MPI_Initialized(&initialized);
@@ -74,6 +74,21 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
         snprintf(w->desc, sizeof w->desc, "%s", e->desc ? e->desc : "");
     }
     return 0;
+}
+
+h5mr_status h5mr__error_wrap(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+{
+    if (!err) return st;
+    char head[384], old[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    snprintf(old, sizeof old, "%s", err->message[0] ? err->message : h5mr_strerror(st));
+    err->status = st;
+    if (snprintf(err->message, sizeof err->message, "%s: %s", head, old) >= (int)sizeof err->message)
+        err->message[sizeof err->message - 1] = '\0'; /* cut, still one line */
+    return st;
 }
 
 h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, ...)
@@ -161,5 +176,6 @@ h5mr_status h5mr__agree(MPI_Comm comm, h5mr_status st, h5mr_error *err)
     /* The error struct is plain bytes: status, rank and a bounded message. */
     if (MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, comm) != MPI_SUCCESS) return H5MR_EMPI;
     err->message[sizeof err->message - 1] = '\0';
+    err->rank = first; /* of this communicator, not of MPI_COMM_WORLD */
     return err->status;
 }

@@ -61,7 +61,9 @@ const char *h5mr_strerror(h5mr_status st);    /* "invalid usage" */
 const char *h5mr_status_name(h5mr_status st); /* "EUSAGE" */
 
 /* Details of a failure.  `message` is one line without the "h5mr: " prefix, saying
- * what was wrong and with what; `rank` is the rank that saw the failure first. */
+ * what was wrong and with what; `rank` is the rank of the job's communicator that saw
+ * the failure first.  The first failure is kept: a later one never overwrites the
+ * message the user will read (zero the struct to reuse it). */
 typedef struct h5mr_error {
     h5mr_status status;
     int rank;
@@ -70,25 +72,56 @@ typedef struct h5mr_error {
 
 /* ---------------------------------------------------------------- data types */
 
-/* X(ENUM, name, C type, is_float, is_signed) */
+/* X(ENUM, name, C type, IS_FLOAT, IS_SIGNED, BITS, W, LOWEST, HIGHEST, HDF5 type):
+ * every element type, in one table, which every per-type switch and instantiation of
+ * h5mr (and of a plugin) is generated from.  W is the h5mr_wide member a value
+ * widens to (f, i or u).  LOWEST/HIGHEST need <stdint.h> and <math.h> (INFINITY), the
+ * HDF5 type <hdf5.h>: a column is expanded only where it is used. */
 #define H5MR_DTYPE_TABLE(X)                                                                                            \
-    X(I8, "i8", int8_t, 0, 1)                                                                                          \
-    X(I16, "i16", int16_t, 0, 1)                                                                                       \
-    X(I32, "i32", int32_t, 0, 1)                                                                                       \
-    X(I64, "i64", int64_t, 0, 1)                                                                                       \
-    X(U8, "u8", uint8_t, 0, 0)                                                                                         \
-    X(U16, "u16", uint16_t, 0, 0)                                                                                      \
-    X(U32, "u32", uint32_t, 0, 0)                                                                                      \
-    X(U64, "u64", uint64_t, 0, 0)                                                                                      \
-    X(F32, "f32", float, 1, 1)                                                                                         \
-    X(F64, "f64", double, 1, 1)
+    X(I8, "i8", int8_t, 0, 1, 8, i, INT8_MIN, INT8_MAX, H5T_NATIVE_INT8)                                              \
+    X(I16, "i16", int16_t, 0, 1, 16, i, INT16_MIN, INT16_MAX, H5T_NATIVE_INT16)                                       \
+    X(I32, "i32", int32_t, 0, 1, 32, i, INT32_MIN, INT32_MAX, H5T_NATIVE_INT32)                                       \
+    X(I64, "i64", int64_t, 0, 1, 64, i, INT64_MIN, INT64_MAX, H5T_NATIVE_INT64)                                       \
+    X(U8, "u8", uint8_t, 0, 0, 8, u, 0, UINT8_MAX, H5T_NATIVE_UINT8)                                                  \
+    X(U16, "u16", uint16_t, 0, 0, 16, u, 0, UINT16_MAX, H5T_NATIVE_UINT16)                                            \
+    X(U32, "u32", uint32_t, 0, 0, 32, u, 0, UINT32_MAX, H5T_NATIVE_UINT32)                                            \
+    X(U64, "u64", uint64_t, 0, 0, 64, u, 0, UINT64_MAX, H5T_NATIVE_UINT64)                                            \
+    X(F32, "f32", float, 1, 1, 32, f, -INFINITY, INFINITY, H5T_NATIVE_FLOAT)                                          \
+    X(F64, "f64", double, 1, 1, 64, f, -INFINITY, INFINITY, H5T_NATIVE_DOUBLE)
 
 typedef enum h5mr_dtype {
-#define H5MR_X_(e, name, ctype, isf, iss) H5MR_DTYPE_##e,
+#define H5MR_X_(e, ...) H5MR_DTYPE_##e,
     H5MR_DTYPE_TABLE(H5MR_X_)
 #undef H5MR_X_
         H5MR_DTYPE_COUNT
 } h5mr_dtype;
+
+/* An element of any type, widened: f for floats, i for signed, u for unsigned. */
+typedef union h5mr_wide {
+    double f;
+    int64_t i;
+    uint64_t u;
+} h5mr_wide;
+
+/* Code for each type, picked at run time.  Define H5MR_CASE(T, W) as the code for C
+ * type T (W: its h5mr_wide member), then
+ *     H5MR_DTYPE_SWITCH(b->dtype, return H5MR_EINPUT;)
+ * runs it for the type given; the second argument is the code for any other value. */
+#define H5MR_DTYPE_CASE_(e, name, T, isf, iss, bits, W, lo, hi, h5t)                                                   \
+    case H5MR_DTYPE_##e: {                                                                                             \
+        H5MR_CASE(T, W)                                                                                                \
+    } break;
+#define H5MR_DTYPE_SWITCH(t, otherwise)                                                                                \
+    switch (t) {                                                                                                       \
+        H5MR_DTYPE_TABLE(H5MR_DTYPE_CASE_)                                                                             \
+    default: {                                                                                                         \
+        otherwise                                                                                                      \
+    } break;                                                                                                           \
+    }
+/* Definitions for each type, at compile time.  Define H5MR_EACH(T, W, IS_FLOAT, BITS,
+ * LOWEST, HIGHEST), then H5MR_DTYPE_EACH instantiates it once per type. */
+#define H5MR_DTYPE_EACH_(e, name, T, isf, iss, bits, W, lo, hi, h5t) H5MR_EACH(T, W, isf, bits, lo, hi)
+#define H5MR_DTYPE_EACH H5MR_DTYPE_TABLE(H5MR_DTYPE_EACH_)
 
 const char *h5mr_dtype_name(h5mr_dtype t); /* "f32" */
 size_t h5mr_dtype_size(h5mr_dtype t);      /* 4 */

@@ -5,6 +5,7 @@
 #include <hdf5.h>
 
 #include "h5mr.h"
+#include "h5mr_hdf5.h"
 
 #define H5MR__MAX_DIMS 32
 #define H5MR__MAX_FILTERS 8
@@ -12,6 +13,10 @@
 /* ---------------------------------------------------------------- error.c */
 
 h5mr_status h5mr__error_set(h5mr_error *err, h5mr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The error already in err (or st's text), with "<context>: " in front: for naming
+ * the item or rank a lower layer's failure happened in. */
+h5mr_status h5mr__error_wrap(h5mr_error *err, h5mr_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Like h5mr__error_set, appending ": <what HDF5 said>" from the current HDF5 error stack. */
 h5mr_status h5mr__hdf5_error(h5mr_error *err, h5mr_status st, const char *fmt, ...)
@@ -109,7 +114,6 @@ h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err);
 uint64_t h5mr__dset_fingerprint(const h5mr__dset *d);
 /* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
 h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
-hid_t h5mr__dtype_to_hdf5(h5mr_dtype t);
 
 /* ---------------------------------------------------------------- chunks.c */
 
@@ -166,7 +170,8 @@ h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, si
 
 /* ---------------------------------------------------------------- registry.c */
 
-void h5mr__builtins_register(void);
+/* The built-in kernels, NULL-terminated (kernels/builtins.c). */
+extern const h5mr_kernel *const h5mr__builtins[];
 
 /* ---------------------------------------------------------------- result.c */
 

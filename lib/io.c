@@ -134,7 +134,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
                              dataset, file, why);
         goto out;
     }
-    d->memtype = h5mr__dtype_to_hdf5(d->desc.dtype);
+    d->memtype = h5mr_dtype_to_hdf5(d->desc.dtype);
     if ((d->space = H5Dget_space(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the shape of '%s' in '%s'", dataset, file);
         goto out;

@@ -236,10 +236,8 @@ h5mr_status h5mr__map_rows(h5mr_job *job, void *state, const void *data, uint64_
     job->mine.bytes += n * job->plan.row_elems * job->plan.elem_size;
     if (st != H5MR_OK) {
         /* Name the item, whatever the kernel said. */
-        char what[sizeof job->ctx.err->message];
-        snprintf(what, sizeof what, "%s", job->ctx.err->message[0] ? job->ctx.err->message : h5mr_strerror(st));
-        h5mr__error_set(job->ctx.err, st, "kernel %s failed on item %llu (rows %llu..%llu): %s", job->kernel->name,
-                        (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1), what);
+        h5mr__error_wrap(job->ctx.err, st, "kernel %s failed on item %llu (rows %llu..%llu)", job->kernel->name,
+                         (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
     }
     return st;
 }
@@ -415,11 +413,10 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     else if (job->io == H5MR_IO_PARALLEL && job->rank != 0 &&
              (st = h5mr__dset_open(job->file, job->dataset, &d, err)) != H5MR_OK) {
         /* Say where: the file may be missing on one node only. */
-        char host[256] = "?", msg[sizeof err->message];
+        char host[256] = "?";
         gethostname(host, sizeof host);
         host[sizeof host - 1] = '\0';
-        snprintf(msg, sizeof msg, "%s", err->message);
-        h5mr__error_set(err, st, "rank %d (on %s), reading its own items (--io parallel): %s", job->rank, host, msg);
+        h5mr__error_wrap(err, st, "rank %d (on %s), reading its own items (--io parallel)", job->rank, host);
     }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 

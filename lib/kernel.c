@@ -35,14 +35,14 @@ static h5mr_status kernel_add(const h5mr_kernel *k, h5mr_error *err)
     return H5MR_OK;
 }
 
-/* Built-ins register through the public h5mr_kernel_register, like any plugin;
- * `done` is set first so that call does not come back here. */
+/* The built-ins go through the same checks as any plugin's kernels, once. */
 static void ensure_builtins(void)
 {
     static int done = 0;
     if (done) return;
     done = 1;
-    h5mr__builtins_register();
+    for (size_t i = 0; h5mr__builtins[i]; i++)
+        kernel_add(h5mr__builtins[i], NULL);
 }
 
 h5mr_status h5mr_kernel_register(const h5mr_kernel *k, h5mr_error *err)

@@ -1,4 +1,6 @@
-/* builtins.c: the built-in kernels, registered through the public API like any plugin. */
+/* builtins.c: the table of built-in kernels.  Each is defined in its own file with the
+ * public kernel API only, exactly as a plugin's kernel is; the registry (kernel.c)
+ * reads this table, nothing here calls back into it. */
 #include "internal.h"
 
 extern const h5mr_kernel h5mr__kernel_sum;
@@ -9,11 +11,6 @@ extern const h5mr_kernel h5mr__kernel_count;
 extern const h5mr_kernel h5mr__kernel_topk;
 extern const h5mr_kernel h5mr__kernel_valuecounts;
 
-void h5mr__builtins_register(void)
-{
-    static const h5mr_kernel *const builtins[] = {&h5mr__kernel_sum,        &h5mr__kernel_minmax, &h5mr__kernel_stats,
-                                                  &h5mr__kernel_histogram,  &h5mr__kernel_count,  &h5mr__kernel_topk,
-                                                  &h5mr__kernel_valuecounts};
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        h5mr_kernel_register(builtins[i], NULL);
-}
+const h5mr_kernel *const h5mr__builtins[] = {&h5mr__kernel_sum,       &h5mr__kernel_minmax, &h5mr__kernel_stats,
+                                            &h5mr__kernel_histogram, &h5mr__kernel_count,  &h5mr__kernel_topk,
+                                            &h5mr__kernel_valuecounts, NULL};

@@ -38,16 +38,9 @@ typedef struct count_config {
         s->count += hits;                                                                                              \
         s->total += total;                                                                                             \
     }
-COUNT_TYPE(int8_t)
-COUNT_TYPE(int16_t)
-COUNT_TYPE(int32_t)
-COUNT_TYPE(int64_t)
-COUNT_TYPE(uint8_t)
-COUNT_TYPE(uint16_t)
-COUNT_TYPE(uint32_t)
-COUNT_TYPE(uint64_t)
-COUNT_TYPE(float)
-COUNT_TYPE(double)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) COUNT_TYPE(T)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static h5mr_status count_setup(h5mr_ctx *ctx)
 {
@@ -68,13 +61,9 @@ static h5mr_status count_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     uint64_t n = b->rows * b->row_elems;
     const count_config *c = h5mr_ctx_config(ctx);
-    switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: count_##ctype(b->data, n, c, state); break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "count: unsupported type");
-    }
+#define H5MR_CASE(T, W) count_##T(b->data, n, c, state);
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "count: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

@@ -149,16 +149,9 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
         for (int64_t k = 0; k < nb; k++)                                                                               \
             counts[k] += (int64_t)sub[0][k] + sub[1][k] + sub[2][k] + sub[3][k];                                       \
     }
-HIST_TYPE(int8_t)
-HIST_TYPE(int16_t)
-HIST_TYPE(int32_t)
-HIST_TYPE(int64_t)
-HIST_TYPE(uint8_t)
-HIST_TYPE(uint16_t)
-HIST_TYPE(uint32_t)
-HIST_TYPE(uint64_t)
-HIST_TYPE(float)
-HIST_TYPE(double)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) HIST_TYPE(T)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static h5mr_status hist_setup(h5mr_ctx *ctx)
 {
@@ -210,18 +203,12 @@ static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     const hist_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
     int binning = last_pass(ctx);
-    switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e:                                                                                               \
-        if (binning)                                                                                                   \
-            bin_##ctype(b->data, n, c, state);                                                                         \
-        else                                                                                                           \
-            range_##ctype(b->data, n, state);                                                                          \
-        break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "histogram: unsupported type");
-    }
+#define H5MR_CASE(T, W) if (binning) \
+                bin_##T(b->data, n, c, state); \
+            else \
+                range_##T(b->data, n, state);
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "histogram: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

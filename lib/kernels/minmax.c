@@ -92,16 +92,9 @@ typedef struct mm_config {
         }                                                                                                              \
     }
 
-MM_TYPE(int8_t, i, 0, INT8_MIN, INT8_MAX)
-MM_TYPE(int16_t, i, 0, INT16_MIN, INT16_MAX)
-MM_TYPE(int32_t, i, 0, INT32_MIN, INT32_MAX)
-MM_TYPE(int64_t, i, 0, INT64_MIN, INT64_MAX)
-MM_TYPE(uint8_t, u, 0, 0, UINT8_MAX)
-MM_TYPE(uint16_t, u, 0, 0, UINT16_MAX)
-MM_TYPE(uint32_t, u, 0, 0, UINT32_MAX)
-MM_TYPE(uint64_t, u, 0, 0, UINT64_MAX)
-MM_TYPE(float, f, 1, -INFINITY, INFINITY)
-MM_TYPE(double, f, 1, -INFINITY, INFINITY)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) MM_TYPE(T, W, ISF, LO, HI)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static h5mr_status mm_setup(h5mr_ctx *ctx)
 {
@@ -121,18 +114,12 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const mm_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
-    switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e:                                                                                               \
-        if (c->over_rows)                                                                                              \
-            rows_##ctype(b->data, b->rows, b->first_row, c->pixels, state);                                            \
-        else                                                                                                           \
-            scalar_##ctype(b->data, n, base, state);                                                                   \
-        break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "minmax: unsupported type");
-    }
+#define H5MR_CASE(T, W) if (c->over_rows) \
+                rows_##T(b->data, b->rows, b->first_row, c->pixels, state); \
+            else \
+                scalar_##T(b->data, n, base, state);
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "minmax: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 
@@ -140,13 +127,9 @@ static h5mr_status mm_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const mm_config *c = h5mr_ctx_config(ctx);
     uint64_t P = c->over_rows ? c->pixels : 1;
-    switch (h5mr_ctx_dtype(ctx)) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: merge_##ctype(into, from, P); break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: break;
-    }
+#define H5MR_CASE(T, W) merge_##T(into, from, P);
+    H5MR_DTYPE_SWITCH(h5mr_ctx_dtype(ctx), )
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

@@ -190,12 +190,6 @@ static inline double h5mr_variance(double n, h5mr_dd s1, h5mr_dd s2)
     return var < 0 ? 0 : var;
 }
 
-/* An element of any type, widened: f for floats, i for signed, u for unsigned. */
-typedef union h5mr_wide {
-    double f;
-    int64_t i;
-    uint64_t u;
-} h5mr_wide;
 
 /* The declaration of the axis parameter, shared by the kernels that take it. */
 #define H5MR_AXIS_PARAM                                                                                                \

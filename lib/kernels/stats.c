@@ -171,44 +171,22 @@ typedef struct stats_state {
         item_##T(x, n, s, NULL);                                                                                       \
     }
 
-SQUARES(int8_t, 1)
-SQUARES(int16_t, 1)
-SQUARES(int32_t, 0)
-SQUARES(int64_t, 0)
-SQUARES(uint8_t, 1)
-SQUARES(uint16_t, 1)
-SQUARES(uint32_t, 0)
-SQUARES(uint64_t, 0)
-SQUARES(float, 1)
-SQUARES(double, 0)
-FAST(int8_t, 1)
-FAST(int16_t, 1)
-FAST(int32_t, 0)
-FAST(int64_t, 0)
-FAST(uint8_t, 1)
-FAST(uint16_t, 1)
-FAST(uint32_t, 0)
-FAST(uint64_t, 0)
-FAST(float, 1)
-FAST(double, 0)
-ITEM(int8_t)
-ITEM(int16_t)
-ITEM(int32_t)
-ITEM(int64_t)
-ITEM(uint8_t)
-ITEM(uint16_t)
-ITEM(uint32_t)
-ITEM(uint64_t)
-ITEM(float)
-ITEM(double)
-INTS(int8_t, int64_t)
-INTS(int16_t, int64_t)
-INTS(int32_t, int64_t)
-INTS(int64_t, __int128)
-INTS(uint8_t, int64_t)
-INTS(uint16_t, int64_t)
-INTS(uint32_t, int64_t)
-INTS(uint64_t, __int128)
+/* v*v is exact for 8- and 16-bit integers and for f32 (in double). */
+#define SQUARE_EXACT(ISF, BITS) ((ISF) ? (BITS) == 32 : (BITS) <= 16)
+/* Integer sums: 64-bit lanes, 128 for 64-bit types; floats have none. */
+#define INTS_ACC_8 int64_t
+#define INTS_ACC_16 int64_t
+#define INTS_ACC_32 int64_t
+#define INTS_ACC_64 __int128
+#define INTS_IF_1(T, BITS)
+#define INTS_IF_0(T, BITS) INTS(T, INTS_ACC_##BITS)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
+    SQUARES(T, SQUARE_EXACT(ISF, BITS))                                                                                \
+    FAST(T, SQUARE_EXACT(ISF, BITS))                                                                                   \
+    ITEM(T)                                                                                                            \
+    INTS_IF_##ISF(T, BITS)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 /* ---------------------------------------------------------------- axis=0
  * Per pixel: n, nan_count, min, max (widened), exact Σx² (h5mr_rsum) and Σx (h5mr_rsum
@@ -357,16 +335,9 @@ static rows_view rows_of(void *state, uint64_t P)
         }                                                                                                              \
     }
 
-STATS_ROWS(int8_t, i, 0, 1, INT8_MIN, INT8_MAX, 0)
-STATS_ROWS(int16_t, i, 0, 1, INT16_MIN, INT16_MAX, 0)
-STATS_ROWS(int32_t, i, 0, 0, INT32_MIN, INT32_MAX, 0)
-STATS_ROWS(int64_t, i, 0, 0, INT64_MIN, INT64_MAX, 1)
-STATS_ROWS(uint8_t, u, 0, 1, 0, UINT8_MAX, 0)
-STATS_ROWS(uint16_t, u, 0, 1, 0, UINT16_MAX, 0)
-STATS_ROWS(uint32_t, u, 0, 0, 0, UINT32_MAX, 0)
-STATS_ROWS(uint64_t, u, 0, 0, 0, UINT64_MAX, 1)
-STATS_ROWS(float, f, 1, 1, -INFINITY, INFINITY, 0)
-STATS_ROWS(double, f, 1, 0, -INFINITY, INFINITY, 0)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) STATS_ROWS(T, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
 {
@@ -497,28 +468,18 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     stats_state *s = state;
     stats_config *c = h5mr_ctx_config(ctx);
     if (c->over_rows) {
-        switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: rows_##ctype(b->data, b->rows, c, state); break;
-            H5MR_DTYPE_TABLE(X)
-#undef X
-        default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");
-        }
+#define H5MR_CASE(T, W) rows_##T(b->data, b->rows, c, state);
+        H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)
+#undef H5MR_CASE
         return H5MR_OK;
     }
-    switch (b->dtype) {
-    case H5MR_DTYPE_I8: ints_int8_t(b->data, n, s); break;
-    case H5MR_DTYPE_I16: ints_int16_t(b->data, n, s); break;
-    case H5MR_DTYPE_I32: ints_int32_t(b->data, n, s); break;
-    case H5MR_DTYPE_I64: ints_int64_t(b->data, n, s); break;
-    case H5MR_DTYPE_U8: ints_uint8_t(b->data, n, s); break;
-    case H5MR_DTYPE_U16: ints_uint16_t(b->data, n, s); break;
-    case H5MR_DTYPE_U32: ints_uint32_t(b->data, n, s); break;
-    case H5MR_DTYPE_U64: ints_uint64_t(b->data, n, s); break;
-    case H5MR_DTYPE_F32: item_float(b->data, n, s, &s->s1); break;
-    case H5MR_DTYPE_F64: item_double(b->data, n, s, &s->s1); break;
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");
-    }
+    /* integers: exact sums in integer lanes; floats: TwoSum lanes into the exact sum */
+#define STATS_ITEM_i(T) ints_##T(b->data, n, s);
+#define STATS_ITEM_u(T) ints_##T(b->data, n, s);
+#define STATS_ITEM_f(T) item_##T(b->data, n, s, &s->s1);
+#define H5MR_CASE(T, W) STATS_ITEM_##W(T)
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

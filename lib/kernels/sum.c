@@ -142,16 +142,17 @@ typedef struct sum_state {
         }                                                                                                              \
     }
 
-SUM_SMALL_INT(int8_t)
-SUM_SMALL_INT(int16_t)
-SUM_SMALL_INT(int32_t)
-SUM_BIG_INT(int64_t)
-SUM_SMALL_INT(uint8_t)
-SUM_SMALL_INT(uint16_t)
-SUM_SMALL_INT(uint32_t)
-SUM_BIG_INT(uint64_t)
-SUM_FLOAT(float)
-SUM_FLOAT(double)
+/* Integers below 64 bits in 64-bit lanes, 64-bit ones in 128 bits, floats exactly. */
+#define SUM_OF_0_8 SUM_SMALL_INT
+#define SUM_OF_0_16 SUM_SMALL_INT
+#define SUM_OF_0_32 SUM_SMALL_INT
+#define SUM_OF_0_64 SUM_BIG_INT
+#define SUM_OF_1_32 SUM_FLOAT
+#define SUM_OF_1_64 SUM_FLOAT
+#define SUM_OF(ISF, BITS) SUM_OF_##ISF##_##BITS
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) SUM_OF(ISF, BITS)(T)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 /* ---------------------------------------------------------------- axis=0
  * Per pixel (element of a row): a count and a sum.  An item's rows are summed per pixel
@@ -248,16 +249,11 @@ static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) &
             n[p] += (int64_t)rows;                                                                                     \
     }
 
-SUM_ROWS_INT(int8_t, 0)
-SUM_ROWS_INT(int16_t, 0)
-SUM_ROWS_INT(int32_t, 0)
-SUM_ROWS_INT(int64_t, 1)
-SUM_ROWS_INT(uint8_t, 0)
-SUM_ROWS_INT(uint16_t, 0)
-SUM_ROWS_INT(uint32_t, 0)
-SUM_ROWS_INT(uint64_t, 1)
-SUM_ROWS_FLOAT(float)
-SUM_ROWS_FLOAT(double)
+#define SUM_ROWS_1(T, BITS) SUM_ROWS_FLOAT(T)
+#define SUM_ROWS_0(T, BITS) SUM_ROWS_INT(T, (BITS) == 64)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) SUM_ROWS_##ISF(T, BITS)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static h5mr_status sum_setup(h5mr_ctx *ctx)
 {
@@ -284,18 +280,12 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     sum_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
-    switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e:                                                                                               \
-        if (c->over_rows)                                                                                              \
-            rows_##ctype(b->data, b->rows, c, state);                                                                  \
-        else                                                                                                           \
-            sum_##ctype(b->data, n, state);                                                                            \
-        break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "sum: unsupported type");
-    }
+#define H5MR_CASE(T, W) if (c->over_rows) \
+                rows_##T(b->data, b->rows, c, state); \
+            else \
+                sum_##T(b->data, n, state);
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "sum: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

@@ -85,16 +85,9 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
             offer(c, s, &e);                                                                                           \
         }                                                                                                              \
     }
-TOPK_TYPE(int8_t, i)
-TOPK_TYPE(int16_t, i)
-TOPK_TYPE(int32_t, i)
-TOPK_TYPE(int64_t, i)
-TOPK_TYPE(uint8_t, u)
-TOPK_TYPE(uint16_t, u)
-TOPK_TYPE(uint32_t, u)
-TOPK_TYPE(uint64_t, u)
-TOPK_TYPE(float, f)
-TOPK_TYPE(double, f)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) TOPK_TYPE(T, W)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static h5mr_status topk_setup(h5mr_ctx *ctx)
 {
@@ -119,13 +112,9 @@ static h5mr_status topk_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const topk_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
-    switch (b->dtype) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: topk_##ctype(b->data, n, base, c, state); break;
-        H5MR_DTYPE_TABLE(X)
-#undef X
-    default: return h5mr_ctx_error(ctx, H5MR_EINPUT, "topk: unsupported type");
-    }
+#define H5MR_CASE(T, W) topk_##T(b->data, n, base, c, state);
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "topk: unsupported type");)
+#undef H5MR_CASE
     return H5MR_OK;
 }
 

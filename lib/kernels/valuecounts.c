@@ -80,14 +80,12 @@ static void vc_free(h5mr_ctx *ctx, void *state)
             if (vc_add(m, (uint64_t)x[i], 1)) return -1;                                                               \
         return 0;                                                                                                      \
     }
-VC_TYPE(int8_t, 1, 32768)
-VC_TYPE(int16_t, 1, 32768)
-VC_TYPE(int32_t, 0, 0)
-VC_TYPE(int64_t, 0, 0)
-VC_TYPE(uint8_t, 1, 0)
-VC_TYPE(uint16_t, 1, 0)
-VC_TYPE(uint32_t, 0, 0)
-VC_TYPE(uint64_t, 0, 0)
+/* Integers only; 8 and 16 bits through a dense table of 65536 counts. */
+#define VC_IF_1(T, BITS, LO)
+#define VC_IF_0(T, BITS, LO) VC_TYPE(T, (BITS) <= 16, ((BITS) <= 16 && (LO) < 0 ? 32768 : 0))
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) VC_IF_##ISF(T, BITS, LO)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 static void vc_config_free(void *p)
 {
@@ -114,17 +112,13 @@ static h5mr_status vc_map_item(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     vc_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
     int rc = 0;
-    switch (b->dtype) {
-    case H5MR_DTYPE_I8: rc = vc_int8_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_I16: rc = vc_int16_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_I32: rc = vc_int32_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_I64: rc = vc_int64_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_U8: rc = vc_uint8_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_U16: rc = vc_uint16_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_U32: rc = vc_uint32_t(b->data, n, state, c->dense); break;
-    case H5MR_DTYPE_U64: rc = vc_uint64_t(b->data, n, state, c->dense); break;
-    default: return h5mr_ctx_error(ctx, H5MR_EUSAGE, "valuecounts: integer datasets only");
-    }
+    /* floats never get here: setup refuses them */
+#define VC_MAP_i(T) rc = vc_##T(b->data, n, state, c->dense);
+#define VC_MAP_u(T) rc = vc_##T(b->data, n, state, c->dense);
+#define VC_MAP_f(T) return h5mr_ctx_error(ctx, H5MR_EUSAGE, "valuecounts: integer datasets only");
+#define H5MR_CASE(T, W) VC_MAP_##W(T)
+    H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EUSAGE, "valuecounts: integer datasets only");)
+#undef H5MR_CASE
     return rc ? h5mr_ctx_error(ctx, H5MR_ENOMEM, "valuecounts: out of memory for the table of values") : H5MR_OK;
 }
 

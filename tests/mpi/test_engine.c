@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "h5mr.h"
+#include "h5mr_hdf5.h"
 
 static int rank, nranks, failures;
 static h5mr_io io_mode = H5MR_IO_SCATTER; /* for run() */
@@ -43,13 +44,6 @@ typedef struct dcase {
 /* Storage filters: those h5mr decodes on the mapping rank (shuffle, deflate), and
  * pipelines it must leave to HDF5 (fletcher32, a big-endian type, ...). */
 enum filter { F_NONE, F_SHUF_GZIP, F_GZIP, F_SHUF, F_FLETCHER, F_BIG_ENDIAN, F_SKIPPED, F_SCALEOFFSET };
-
-static hid_t native(h5mr_dtype t)
-{
-    hid_t m[] = {H5T_NATIVE_INT8,   H5T_NATIVE_INT16,  H5T_NATIVE_INT32,  H5T_NATIVE_INT64, H5T_NATIVE_UINT8,
-                 H5T_NATIVE_UINT16, H5T_NATIVE_UINT32, H5T_NATIVE_UINT64, H5T_NATIVE_FLOAT, H5T_NATIVE_DOUBLE};
-    return m[t];
-}
 
 static uint64_t nelems(const dcase *c)
 {
@@ -121,19 +115,15 @@ static void write_case(hid_t file, const dcase *c)
         } else {
             v = (double)(rnd() % 200) - (h5mr_dtype_is_signed(c->t) ? 100 : 0);
         }
-        switch (c->t) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: ((ctype *)buf)[i] = (ctype)v; break;
-            H5MR_DTYPE_TABLE(X)
-#undef X
-        default: break;
-        }
+#define H5MR_CASE(T, W) ((T *)buf)[i] = (T)v;
+        H5MR_DTYPE_SWITCH(c->t, )
+#undef H5MR_CASE
         if (c->fill == 3) ((int64_t *)buf)[i] = (int64_t)(rnd() >> 8) - ((int64_t)1 << 55); /* exact sums near 2^61 */
     }
     hsize_t maxdims[3];
     memcpy(maxdims, c->shape, sizeof maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t ftype = H5Tcopy(native(c->t));
+    hid_t ftype = H5Tcopy(h5mr_dtype_to_hdf5(c->t));
     if (c->chunk[0]) {
         maxdims[0] = H5S_UNLIMITED;
         H5Pset_chunk(dcpl, c->ndims, c->chunk);
@@ -158,11 +148,11 @@ static void write_case(hid_t file, const dcase *c)
             if (r / c->chunk[0] % 3 != 1) H5Sselect_hyperslab(fs, H5S_SELECT_OR, start, NULL, count, NULL);
         }
         hid_t ms = H5Scopy(fs);
-        H5Dwrite(d, native(c->t), ms, fs, H5P_DEFAULT, buf);
+        H5Dwrite(d, h5mr_dtype_to_hdf5(c->t), ms, fs, H5P_DEFAULT, buf);
         H5Sclose(ms);
         H5Sclose(fs);
     } else if (n) {
-        H5Dwrite(d, native(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+        H5Dwrite(d, h5mr_dtype_to_hdf5(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     }
     if (n && c->filter == F_SKIPPED) write_skipped_chunk(d, c, buf);
     H5Dclose(d);
@@ -184,17 +174,13 @@ static ref reference(hid_t file, const dcase *c)
     size_t es = h5mr_dtype_size(c->t);
     unsigned char *buf = malloc(n * es + 1);
     hid_t d = H5Dopen2(file, c->name, H5P_DEFAULT);
-    if (n) H5Dread(d, native(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (n) H5Dread(d, h5mr_dtype_to_hdf5(c->t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     H5Dclose(d);
     long double *x = malloc((n + 1) * sizeof *x);
     for (uint64_t i = 0; i < n; i++) {
-        switch (c->t) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: x[i] = (long double)((ctype *)buf)[i]; break;
-            H5MR_DTYPE_TABLE(X)
-#undef X
-        default: break;
-        }
+#define H5MR_CASE(T, W) x[i] = (long double)((T *)buf)[i];
+        H5MR_DTYPE_SWITCH(c->t, )
+#undef H5MR_CASE
     }
     ref r = {0, 0, 0, 0, INFINITY, -INFINITY, 0, 0};
     for (uint64_t i = 0; i < n; i++) {

@@ -25,13 +25,9 @@ static void *make(h5mr_dtype t, uint64_t n, long double *img)
             if (i % 9 == 4) v = NAN;
         }
         img[i] = v;
-        switch (t) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: ((ctype *)d)[i] = (ctype)v; break;
-            H5MR_DTYPE_TABLE(X)
-#undef X
-        default: break;
-        }
+#define H5MR_CASE(T, W) ((T *)d)[i] = (T)v;
+        H5MR_DTYPE_SWITCH(t, )
+#undef H5MR_CASE
     }
     return d;
 }

@@ -365,13 +365,9 @@ static void *make_data(h5mr_dtype t, uint64_t n, double *img, int with_nan)
             v = (double)(lo + (int64_t)(rnd() % 200));
         }
         img[i] = v;
-        switch (t) {
-#define X(e, name, ctype, isf, iss)                                                                                    \
-    case H5MR_DTYPE_##e: ((ctype *)d)[i] = (ctype)v; break;
-            H5MR_DTYPE_TABLE(X)
-#undef X
-        default: break;
-        }
+#define H5MR_CASE(T, W) ((T *)d)[i] = (T)v;
+        H5MR_DTYPE_SWITCH(t, )
+#undef H5MR_CASE
     }
     return d;
 }
@@ -506,6 +502,10 @@ START_TEST(registry_refuses_bad_kernels)
     static const h5mr_kernel dup = {.abi = H5MR_KERNEL_ABI, .name = "sum"};
     static h5mr_kernel other_abi = {.abi = H5MR_KERNEL_ABI + 1, .name = "x_abi"};
     ck_assert_int_eq(h5mr_kernel_register(&dup, &err), H5MR_EUSAGE); /* no map, or a duplicate */
+    /* the first error is kept: a second call into the same struct does not overwrite it */
+    ck_assert_int_eq(h5mr_kernel_register(&other_abi, &err), H5MR_EINPUT);
+    ck_assert_ptr_null(strstr(err.message, "ABI"));
+    err = (h5mr_error){0};
     ck_assert_int_eq(h5mr_kernel_register(&other_abi, &err), H5MR_EINPUT);
     ck_assert_ptr_nonnull(strstr(err.message, "ABI"));
     ck_assert_uint_ge(h5mr_kernel_count(), 2);
