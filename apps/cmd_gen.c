@@ -2,10 +2,10 @@
  * Every element is a function of (seed, flat index) alone, so the data does not depend
  * on the slab size and a file of any size takes a few MiB of memory to write. */
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
 #include <hdf5.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +105,9 @@ static double value_at(const gen_spec *g, uint64_t i)
 
 static void fill(const gen_spec *g, uint64_t first, uint64_t n, void *buf)
 {
-#define H5MR_CASE(T, W) for (uint64_t k = 0; k < n; k++) \
-                ((T *)buf)[k] = (T)value_at(g, first + k);
+#define H5MR_CASE(T, W)                                                                                                \
+    for (uint64_t k = 0; k < n; k++)                                                                                   \
+        ((T *)buf)[k] = (T)value_at(g, first + k);
     H5MR_DTYPE_SWITCH(g->dtype, )
 #undef H5MR_CASE
 }
@@ -337,7 +338,8 @@ static int write_dataset(cli *c, gen_opts *o)
         return e == ENOENT || e == EACCES || e == ENOTDIR || e == ENAMETOOLONG ? EXIT_INPUT : EXIT_RUN;
     }
     guard_add_cleanup(gen_cleanup);
-    file = exists ? H5Fopen(a.path, H5F_ACC_RDWR, H5P_DEFAULT) : H5Fcreate(a.path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    file = exists ? H5Fopen(a.path, H5F_ACC_RDWR, H5P_DEFAULT)
+                  : H5Fcreate(a.path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) {
         cli_error(c, "gen: cannot write '%s': %s", o->file, hdf5_cause(why, sizeof why));
         goto out;
@@ -401,8 +403,8 @@ static int write_dataset(cli *c, gen_opts *o)
         mem = H5Screate_simple(o->ndims, count, NULL);
         if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
             H5Dwrite(dset, h5mr_dtype_to_hdf5(o->g.dtype), mem, space, H5P_DEFAULT, buf) < 0) {
-            cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed: %s; %s", r, r + n - 1,
-                      o->file, hdf5_cause(why, sizeof why), left);
+            cli_error(c, "gen: writing rows %" PRIu64 "..%" PRIu64 " of '%s' failed: %s; %s", r, r + n - 1, o->file,
+                      hdf5_cause(why, sizeof why), left);
             goto out;
         }
         H5Sclose(mem);

@@ -68,7 +68,7 @@ static void describe_json(const char *file, const char *dset, const h5mr_dataset
     fputs(", \"shape\": [", out);
     print_dims(in->shape, in->ndims, ", ");
     fprintf(out, "], \"dtype\": \"%s\", \"layout\": \"%s\", \"chunk\": ", h5mr_dtype_name(in->dtype),
-           in->chunked ? "chunked" : "contiguous");
+            in->chunked ? "chunked" : "contiguous");
     if (in->chunked) {
         fputc('[', out);
         print_dims(in->chunk, in->ndims, ", ");
@@ -81,9 +81,10 @@ static void describe_json(const char *file, const char *dset, const h5mr_dataset
         if (i) fputs(", ", out);
         h5mr_json_write_string(out, in->filters[i]);
     }
-    fprintf(out, "], \"bytes\": %" PRIu64 ", \"plan\": {\"chunk_rows\": %" PRIu64 ", \"items\": %" PRIu64
-           ", \"item_bytes\": %" PRIu64 "}}\n",
-           in->bytes, in->chunk_rows, in->items, in->item_bytes);
+    fprintf(out,
+            "], \"bytes\": %" PRIu64 ", \"plan\": {\"chunk_rows\": %" PRIu64 ", \"items\": %" PRIu64
+            ", \"item_bytes\": %" PRIu64 "}}\n",
+            in->bytes, in->chunk_rows, in->items, in->item_bytes);
 }
 
 static void describe_human(const char *file, const char *dset, const h5mr_dataset_info *in)
@@ -91,15 +92,15 @@ static void describe_human(const char *file, const char *dset, const h5mr_datase
     char sd[4096], sf[4096];
     fprintf(out, "%s in %s\n  shape    ", cli_safe(dset, sd, sizeof sd), cli_safe(file, sf, sizeof sf));
     print_dims(in->shape, in->ndims, " x ");
-    fprintf(out, "\n  type     %s\n  bytes    %" PRIu64 " (%.3g GB)\n  layout   %s", h5mr_dtype_name(in->dtype), in->bytes,
-           (double)in->bytes / 1e9, in->chunked ? "chunked, chunks of " : "contiguous");
+    fprintf(out, "\n  type     %s\n  bytes    %" PRIu64 " (%.3g GB)\n  layout   %s", h5mr_dtype_name(in->dtype),
+            in->bytes, (double)in->bytes / 1e9, in->chunked ? "chunked, chunks of " : "contiguous");
     if (in->chunked) print_dims(in->chunk, in->ndims, " x ");
     fprintf(out, "\n  filters  ");
     if (in->nfilters == 0) fprintf(out, "none");
     for (int i = 0; i < in->nfilters && i < 8; i++)
         fprintf(out, "%s%s", i ? ", " : "", in->filters[i]);
-    fprintf(out, "\n  plan     %" PRIu64 " item%s of %" PRIu64 " rows (%.3g MB each)\n", in->items, in->items == 1 ? "" : "s",
-           in->chunk_rows, (double)in->item_bytes / 1e6);
+    fprintf(out, "\n  plan     %" PRIu64 " item%s of %" PRIu64 " rows (%.3g MB each)\n", in->items,
+            in->items == 1 ? "" : "s", in->chunk_rows, (double)in->item_bytes / 1e6);
 }
 
 int cmd_info(cli *c, int argc, char **argv)

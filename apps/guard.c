@@ -99,6 +99,7 @@ static void on_stop(int sig)
 
 void guard_finishing(int code) { finishing = code; }
 
+#if !defined(__SANITIZE_ADDRESS__)
 static void on_crash(int sig)
 {
     run_cleanups();
@@ -107,6 +108,7 @@ static void on_crash(int sig)
     say("rank ", r, " crashed with ", signame(sig));
     _exit(EXIT_RUN);
 }
+#endif
 
 static double now(void)
 {

@@ -34,8 +34,7 @@ static void unknown_option(const char *bad, const struct option *longopts, char 
     for (const struct option *o = longopts; o->name && n < 32; o++)
         names[n++] = o->name;
     if (bad[0] == '-' && bad[1] == '-' && word[0]) cli_did_you_mean(hint, sizeof hint, word, names, n, "--");
-    if (!hint[0] && strchr(bad, '='))
-        snprintf(hint, sizeof hint, "; kernel parameters go as -p %s", w);
+    if (!hint[0] && strchr(bad, '=')) snprintf(hint, sizeof hint, "; kernel parameters go as -p %s", w);
     snprintf(msg, len, "run: unknown option '%s'%s (see h5mr run --help)", bad, hint);
 }
 
@@ -114,8 +113,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
             return EXIT_USAGE;
         default:
-            if (optopt &&
-                (optopt == 'k' || optopt == 'p' || optopt == 'o' || (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT)))
+            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' ||
+                           (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT)))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
                 unknown_option(cli_bad_option(argv, optopt), longopts, msg, len);

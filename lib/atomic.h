@@ -17,6 +17,7 @@
 #ifndef H5MR_ATOMIC_H
 #define H5MR_ATOMIC_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <sys/types.h>
 #include <unistd.h>
 

@@ -42,28 +42,25 @@ typedef struct entry {
 
 /* ------------------------------------------------------------- which datasets */
 
-int h5mr__raw_filters(hid_t dcpl, hid_t file_type, hid_t mem_type, int *filters, int *shuffle_size)
+int h5mr__raw_filters(const h5mr__dset_desc *desc, int *filters, int *shuffle_size)
 {
-    int n = H5Pget_nfilters(dcpl);
+    int n = desc->nfilters;
     if (n < 1 || n > H5MR__MAX_FILTERS) return 0;
     /* Stored bytes are used as they are: the file type must be the native one. */
-    if (H5Tequal(file_type, mem_type) <= 0) return 0;
+    if (!desc->native_order) return 0;
     int seen_deflate = 0, seen_shuffle = 0;
     for (int i = 0; i < n; i++) {
-        unsigned flags, cd[8];
-        size_t ncd = 8;
-        char name[64];
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name, NULL);
+        int id = desc->filter[i];
         if (id == H5Z_FILTER_DEFLATE && !seen_deflate) {
             seen_deflate = 1;
         } else if (id == H5Z_FILTER_SHUFFLE && !seen_shuffle && !seen_deflate) {
             /* HDF5 stores the element size in the first value. */
             seen_shuffle = 1;
-            *shuffle_size = ncd > 0 ? (int)cd[0] : (int)H5Tget_size(mem_type);
+            *shuffle_size = desc->filter_cd0[i] ? (int)desc->filter_cd0[i] : (int)h5mr_dtype_size(desc->dtype);
         } else {
             return 0;
         }
-        filters[i] = (int)id;
+        filters[i] = id;
     }
     return n;
 }
@@ -200,9 +197,9 @@ h5mr_status h5mr__decoder_new(const h5mr__dset_desc *desc, const h5mr__plan *pla
     if (dec) {
         dec->desc = desc;
         dec->plan = plan;
-        dec->nfilters = desc->nraw;
-        memcpy(dec->filters, desc->raw, sizeof dec->filters);
-        dec->shuffle_size = desc->shuffle_size;
+        dec->nfilters = plan->nraw;
+        memcpy(dec->filters, plan->raw_filter, sizeof dec->filters);
+        dec->shuffle_size = plan->shuffle_size;
         dec->chunk_bytes = chunk_bytes(desc);
         dec->scratch[0] = malloc(dec->chunk_bytes ? dec->chunk_bytes : 1);
         dec->scratch[1] = malloc(dec->chunk_bytes ? dec->chunk_bytes : 1);

@@ -26,10 +26,13 @@
 extern "C" {
 #endif
 
-/* Version of the kernel interface below; a plugin built against another one is refused.
+/* Version of the kernel interface below; a plugin built against another one is refused
+ * (a plugin of ABI 1 too: rebuild it against this header; its source needs no change).
  * h5mr_kernel_abi() is the library's own at run time: a program embedding h5mr checks
- * h5mr_kernel_abi() == H5MR_KERNEL_ABI. */
-#define H5MR_KERNEL_ABI 1
+ * h5mr_kernel_abi() == H5MR_KERNEL_ABI.
+ * ABI 2 (this one): h5mr_block carries the job's companion inputs and the kernel's
+ * output rows (see h5mr_block_input), the type table has its per-type columns. */
+#define H5MR_KERNEL_ABI 2
 unsigned h5mr_kernel_abi(void);
 
 /* The version string of the library this program runs with (H5MR_VERSION is the
@@ -78,15 +81,15 @@ typedef struct h5mr_error {
  * widens to (f, i or u).  LOWEST/HIGHEST need <stdint.h> and <math.h> (INFINITY), the
  * HDF5 type <hdf5.h>: a column is expanded only where it is used. */
 #define H5MR_DTYPE_TABLE(X)                                                                                            \
-    X(I8, "i8", int8_t, 0, 1, 8, i, INT8_MIN, INT8_MAX, H5T_NATIVE_INT8)                                              \
-    X(I16, "i16", int16_t, 0, 1, 16, i, INT16_MIN, INT16_MAX, H5T_NATIVE_INT16)                                       \
-    X(I32, "i32", int32_t, 0, 1, 32, i, INT32_MIN, INT32_MAX, H5T_NATIVE_INT32)                                       \
-    X(I64, "i64", int64_t, 0, 1, 64, i, INT64_MIN, INT64_MAX, H5T_NATIVE_INT64)                                       \
-    X(U8, "u8", uint8_t, 0, 0, 8, u, 0, UINT8_MAX, H5T_NATIVE_UINT8)                                                  \
-    X(U16, "u16", uint16_t, 0, 0, 16, u, 0, UINT16_MAX, H5T_NATIVE_UINT16)                                            \
-    X(U32, "u32", uint32_t, 0, 0, 32, u, 0, UINT32_MAX, H5T_NATIVE_UINT32)                                            \
-    X(U64, "u64", uint64_t, 0, 0, 64, u, 0, UINT64_MAX, H5T_NATIVE_UINT64)                                            \
-    X(F32, "f32", float, 1, 1, 32, f, -INFINITY, INFINITY, H5T_NATIVE_FLOAT)                                          \
+    X(I8, "i8", int8_t, 0, 1, 8, i, INT8_MIN, INT8_MAX, H5T_NATIVE_INT8)                                               \
+    X(I16, "i16", int16_t, 0, 1, 16, i, INT16_MIN, INT16_MAX, H5T_NATIVE_INT16)                                        \
+    X(I32, "i32", int32_t, 0, 1, 32, i, INT32_MIN, INT32_MAX, H5T_NATIVE_INT32)                                        \
+    X(I64, "i64", int64_t, 0, 1, 64, i, INT64_MIN, INT64_MAX, H5T_NATIVE_INT64)                                        \
+    X(U8, "u8", uint8_t, 0, 0, 8, u, 0, UINT8_MAX, H5T_NATIVE_UINT8)                                                   \
+    X(U16, "u16", uint16_t, 0, 0, 16, u, 0, UINT16_MAX, H5T_NATIVE_UINT16)                                             \
+    X(U32, "u32", uint32_t, 0, 0, 32, u, 0, UINT32_MAX, H5T_NATIVE_UINT32)                                             \
+    X(U64, "u64", uint64_t, 0, 0, 64, u, 0, UINT64_MAX, H5T_NATIVE_UINT64)                                             \
+    X(F32, "f32", float, 1, 1, 32, f, -INFINITY, INFINITY, H5T_NATIVE_FLOAT)                                           \
     X(F64, "f64", double, 1, 1, 64, f, -INFINITY, INFINITY, H5T_NATIVE_DOUBLE)
 
 typedef enum h5mr_dtype {
@@ -219,11 +222,47 @@ typedef struct h5mr_param_decl {
     const char *help;
 } h5mr_param_decl;
 
+/* ABI 2: what an input of a job is.  A job has one input (the dataset it runs over)
+ * and may have companion datasets aligned with it element by element. */
+typedef enum h5mr_role {
+    H5MR_ROLE_INPUT,   /* the dataset the job runs over (h5mr_block.data) */
+    H5MR_ROLE_MASK,    /* --mask: an element is used where this is not 0, NaN or missing */
+    H5MR_ROLE_WEIGHTS, /* --weights */
+    H5MR_ROLE_BY,      /* --by: an integer label per element */
+    H5MR_ROLE_WITH     /* --with: a second variable (corr, cov, normdiff) */
+} h5mr_role;
+
+/* ABI 2: one input's rows in a block, already broadcast to the input's rows: element
+ * j of row r of the block is data[r * row_stride + j * elem_stride] (in elements of
+ * dtype).  A companion of the input's full shape has row_stride = row_elems and
+ * elem_stride = 1; a trailing one (a (Y, X) mask of a (T, Y, X) stack) row_stride 0;
+ * a leading one (a (T,) label) elem_stride 0. */
+typedef struct h5mr_rows {
+    h5mr_role role;
+    h5mr_dtype dtype;
+    const void *data;
+    uint64_t row_stride, elem_stride;
+} h5mr_rows;
+
+/* ABI 2: the rows a map kernel writes for a block, one buffer per output dataset it
+ * declared, each `rows` x `row_elems` elements of the declared type, laid out as the
+ * block's own rows; the library stores them (h5mr map). */
+typedef struct h5mr_out_rows {
+    int noutputs;
+    void *const *data;
+    const h5mr_dtype *dtype;
+} h5mr_out_rows;
+
 /* A block of work item `item` as handed to map(): `rows` whole rows of `row_elems`
  * elements each, C order, starting at row `first_row` of the dataset.  An item comes
  * in one block, or in several consecutive blocks of about 4 MiB (in row order, one
  * map call each) when it is larger and read from an uncompressed dataset, so that
- * the rows a kernel reads are still in cache.  The data is only valid during the call. */
+ * the rows a kernel reads are still in cache.  The data is only valid during the call.
+ *
+ * ABI 2 adds the job's other inputs and a map kernel's outputs.  In this version no
+ * job has companions yet and no kernel writes outputs: ninputs is 0, inputs and out
+ * are NULL; a kernel that reads them through h5mr_block_input / checks out for NULL
+ * keeps working when they come (--mask, --weights, --by, --with; h5mr map). */
 typedef struct h5mr_block {
     const void *data;
     h5mr_dtype dtype;
@@ -231,7 +270,20 @@ typedef struct h5mr_block {
     uint64_t row_elems;
     uint64_t first_row;
     uint64_t item;
+    /* ABI 2 */
+    int ninputs;              /* companions besides the input */
+    const h5mr_rows *inputs;  /* [ninputs] */
+    const h5mr_out_rows *out; /* a map kernel's output rows, or NULL */
 } h5mr_block;
+
+/* ABI 2: the rows of the companion of that role in this block, or NULL if the job has
+ * none (the input itself for H5MR_ROLE_INPUT). */
+static inline const h5mr_rows *h5mr_block_input(const h5mr_block *b, h5mr_role role)
+{
+    for (int i = 0; i < b->ninputs; i++)
+        if (b->inputs[i].role == role) return &b->inputs[i];
+    return NULL;
+}
 
 /* A kernel.  Callbacks are called on every rank unless said otherwise.
  *
@@ -427,8 +479,8 @@ const h5mr_result *h5mr_job_result(const h5mr_job *job);
 typedef struct h5mr_rank_stats {
     uint64_t items;
     uint64_t bytes;
-    double busy_s; /* reading and mapping */
-    double wait_s; /* waiting for data or for other ranks */
+    double busy_s;           /* reading and mapping */
+    double wait_s;           /* waiting for data or for other ranks */
     uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
 } h5mr_rank_stats;
 

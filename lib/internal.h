@@ -3,6 +3,7 @@
 #define H5MR_INTERNAL_H
 
 #include <hdf5.h>
+#include <time.h>
 
 #include "h5mr.h"
 #include "h5mr_hdf5.h"
@@ -28,10 +29,7 @@ h5mr_status h5mr__mpi_error(h5mr_error *err, int mpi_rc, const char *what);
  * reads).  For tests, H5MR_FAIL_MPI=RANK:N makes the Nth checked call of world rank
  * RANK report a failure (the call itself took place). */
 h5mr_status h5mr__mpi_note(h5mr_status *first, h5mr_error *err, int rc, const char *call, const char *func);
-/* Inside the protocols (dispatch.c, reduce.c): a call whose failure ends the job after
- * the protocol has run to its end on every rank (so no rank is left waiting for a
- * message); the run's status is then EMPI. */
-#define H5MR__MPI(job, call) h5mr__mpi_note(&(job)->comm_st, (job)->ctx.err, (call), #call, __func__)
+
 /* Silence HDF5's own printing of its error stack (once per process). */
 void h5mr__hdf5_quiet(void);
 
@@ -49,6 +47,9 @@ typedef struct h5mr__plan {
     uint64_t chunk_rows; /* rows per item (the last one may have fewer) */
     uint64_t items;      /* ceil(rows / chunk_rows) */
     int raw;             /* items travel as stored chunks, decoded where mapped (chunks.c) */
+    int nraw;            /* the filters the mapping rank undoes, in pipeline order */
+    int raw_filter[H5MR__MAX_FILTERS];
+    int shuffle_size;
 } h5mr__plan;
 
 #define H5MR__ITEM_TARGET_BYTES ((uint64_t)4 << 20)
@@ -65,10 +66,26 @@ uint64_t h5mr__item_limit(void);
  * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
 h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
                             uint64_t requested, h5mr__plan *plan, h5mr_error *err);
-void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row, uint64_t *nrows);
-uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item);
+/* The rows of an item (inline: every step asks, and it decides nothing). */
+static inline void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row, uint64_t *nrows)
+{
+    uint64_t first = item * plan->chunk_rows;
+    uint64_t n = plan->rows - first;
+    *first_row = first;
+    *nrows = n < plan->chunk_rows ? n : plan->chunk_rows;
+}
+static inline uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item)
+{
+    uint64_t first, n;
+    h5mr__plan_item(plan, item, &first, &n);
+    return n * plan->row_elems * plan->elem_size;
+}
 /* Static schedule: the contiguous block of items [lo, hi) of worker w of nworkers. */
-void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi);
+static inline void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi)
+{
+    *lo = (uint64_t)((unsigned __int128)plan->items * (unsigned)w / (unsigned)nworkers);
+    *hi = (uint64_t)((unsigned __int128)plan->items * (unsigned)(w + 1) / (unsigned)nworkers);
+}
 
 /* ---------------------------------------------------------------- io.c */
 
@@ -78,12 +95,11 @@ typedef struct h5mr__dset_desc {
     uint64_t shape[H5MR__MAX_DIMS];
     int chunked;
     uint64_t chunk[H5MR__MAX_DIMS];
+    /* The filter pipeline as stored (io.c records it; plan.c decides what to do). */
     int nfilters;
-    /* Filters chunks.c decodes itself (deflate, shuffle), in pipeline order; nraw is 0
-     * when any filter is another one or the stored type is not the native one. */
-    int nraw;
-    int raw[H5MR__MAX_FILTERS];
-    int shuffle_size;
+    int filter[H5MR__MAX_FILTERS];          /* H5Z filter ids, in pipeline order */
+    unsigned filter_cd0[H5MR__MAX_FILTERS]; /* each filter's first client value (shuffle: element size) */
+    int native_order;                       /* the stored type is the native one (bytes usable as they are) */
 } h5mr__dset_desc;
 
 typedef struct h5mr__dset {
@@ -118,14 +134,14 @@ h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t
 /* ---------------------------------------------------------------- chunks.c */
 
 /* How many of the dataset's filters (all of them) chunks.c can decode, written to
- * filters[]; 0 if it cannot decode them all. */
-int h5mr__raw_filters(hid_t dcpl, hid_t file_type, hid_t mem_type, int *filters, int *shuffle_size);
+ * filters[]; 0 if it cannot decode them all or the stored bytes are not native. */
+int h5mr__raw_filters(const h5mr__dset_desc *desc, int *filters, int *shuffle_size);
 /* Bytes a message of one item may take in raw mode (header, stored chunks or rows). */
 uint64_t h5mr__raw_capacity(const h5mr__dset_desc *desc, const h5mr__plan *plan);
 /* Read item as its stored chunks (or, failing that, decoded rows) into buf, at most
  * cap bytes; *len gets the message's size. */
-h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item, void *buf, uint64_t cap,
-                           uint64_t *len, h5mr_error *err);
+h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item, void *buf, uint64_t cap, uint64_t *len,
+                           h5mr_error *err);
 
 typedef struct h5mr__decoder h5mr__decoder;
 h5mr_status h5mr__decoder_new(const h5mr__dset_desc *desc, const h5mr__plan *plan, h5mr__decoder **out,
@@ -183,14 +199,14 @@ void h5mr__result_free(h5mr_result *r);
 /* Rank 0, before a run: may --output be written there (the rules of h5mr_job_set_output;
  * inputs: the files read)?  EUSAGE if not; *resolved gets the file to replace (a
  * link's target). */
-h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force,
-                               char *resolved, size_t rlen, h5mr_error *err);
+h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force, char *resolved,
+                               size_t rlen, h5mr_error *err);
 /* Rank 0, after a run: write the result file atomically (params: JSON text).  EIO
  * with err set. */
 h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5mr_job_info *in, const char *params,
                                h5mr_error *err);
 
-/* ---------------------------------------------------------------- job internals */
+/* ---------------------------------------------------------------- the run */
 
 /* Every MPI tag the library uses. */
 enum h5mr__tag {
@@ -202,6 +218,105 @@ enum h5mr__tag {
     H5MR__TAG_RACK = 6,    /* reduction: the parent has room for the state (int 1) or not (0) */
     H5MR__TAG_ITEM = 16    /* 0 → worker: item i carries tag H5MR__TAG_ITEM + i */
 };
+
+static inline double h5mr__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* progress.c: rank 0's progress reports (a callback at most every `every` s). */
+typedef struct h5mr__progress {
+    h5mr_progress_fn fn;
+    void *arg;
+    double every, next, t0;
+    uint64_t items, bytes; /* of one pass */
+    const int *pass;       /* the kernel's current pass (ctx) */
+    int passes;
+} h5mr__progress;
+
+/* Between items: `done` items of this pass are handed out or mapped.  Cheap unless the
+ * interval has passed.  p may be NULL (not rank 0, or no callback). */
+void h5mr__progress_tick(h5mr__progress *p, uint64_t done);
+/* After a successful run. */
+void h5mr__progress_final(h5mr__progress *p);
+
+/* What the steps of one pass share: the narrow view of a job that the read, map,
+ * scatter, parallel and reduce steps get (they never see the job itself). */
+typedef struct h5mr__run {
+    MPI_Comm comm;
+    int rank, size;
+    int one_node; /* every rank on one node (shared memory) */
+    h5mr_schedule schedule;
+    const char *file, *dataset; /* for messages */
+    const h5mr__dset_desc *desc;
+    const h5mr__plan *plan;
+    h5mr__dset *d;            /* the open input where this rank reads */
+    h5mr_ctx *ctx;            /* the kernel, its parameters and the run's error (ctx->err) */
+    h5mr_rank_stats *mine;    /* this rank's figures */
+    h5mr_status comm_st;      /* the first failed MPI call (H5MR__MPI) */
+    h5mr__progress *progress; /* rank 0's, or NULL */
+} h5mr__run;
+
+/* A call whose failure ends the job once the protocol has run to its end on every
+ * rank (so no rank is left waiting for a message); the run's status is then EMPI. */
+#define H5MR__MPI(run, call) h5mr__mpi_note(&(run)->comm_st, (run)->ctx->err, (call), #call, __func__)
+
+/* A lower layer's failure, named with the item it happened in. */
+static inline h5mr_status h5mr__name_item(const h5mr__run *run, uint64_t item, h5mr_status st)
+{
+    return h5mr__error_wrap(run->ctx->err, st, "'%s' in '%s', item %llu", run->dataset, run->file,
+                            (unsigned long long)item);
+}
+
+/* read.c: the read step. */
+/* Rows [first, first + n) of item into buf, timed; a failure names the item. */
+h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint64_t n, void *buf);
+/* The message of item (its rows, or its stored chunks in raw mode) into buf of
+ * h5mr__read_capacity bytes; *len its size. */
+h5mr_status h5mr__read_item(h5mr__run *run, uint64_t item, void *buf, uint64_t *len);
+uint64_t h5mr__read_capacity(const h5mr__run *run);
+/* Rows per slice where a rank reads and maps an item itself (uncompressed data): at
+ * most 4 MiB, so the read's copy is still in cache when the kernel runs. */
+uint64_t h5mr__read_slice_rows(const h5mr__run *run);
+/* The buffer a rank that reads its own items needs. */
+uint64_t h5mr__read_local_capacity(const h5mr__run *run);
+
+/* map.c: the map step. */
+/* A decoder when items travel as stored chunks (*dec NULL otherwise). */
+h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
+/* Fold rows [first, first + n) of item (data: their elements) into state: timed,
+ * bytes counted, a kernel's failure named with the item. */
+h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
+/* Fold a whole item held in memory; counts the item. */
+h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item);
+/* Decode a message of h5mr__read_item if it holds stored chunks (dec not NULL), then
+ * fold it. */
+h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const void *msg, uint64_t len,
+                          uint64_t item);
+
+/* scatter.c: rank 0 reads every item and sends it; the others map what they get.
+ * Both schedules.  Returns this rank's status; every rank leaves it. */
+h5mr_status h5mr__scatter(h5mr__run *run, void *state);
+/* parallel.c: every rank reads and maps its own items (run->d open on all); one rank
+ * alone in either mode. */
+h5mr_status h5mr__parallel(h5mr__run *run, void *state);
+
+/* reduce.c: binomial tree of states to rank 0 in rank order.  COLLECTIVE. */
+h5mr_status h5mr__reduce(h5mr__run *run, void *state);
+
+/* plan.c, the decisions that need the input: */
+/* Rank 0: the plan of desc (h5mr__plan_make), whether items travel as stored chunks,
+ * and whether MPI can number the items (tag_ub: the largest tag, 0 if unknown). */
+h5mr_status h5mr__plan_input(const h5mr__dset_desc *desc, uint64_t requested, int tag_ub, h5mr__plan *plan,
+                             h5mr_error *err);
+/* COLLECTIVE, --io auto: parallel when every rank opens the input and sees the same
+ * file (description and fingerprint), scatter otherwise.  On return d is open on every
+ * rank in parallel mode, on rank 0 only in scatter mode. */
+h5mr_io h5mr__plan_io(h5mr__run *run, h5mr__dset *d);
+
+/* ---------------------------------------------------------------- the job */
 
 struct h5mr_job {
     MPI_Comm comm;
@@ -222,38 +337,14 @@ struct h5mr_job {
     h5mr__plan plan;
     h5mr_io io;
     h5mr_ctx ctx;
+    h5mr__run run;
     h5mr_rank_stats mine;
-    h5mr_status comm_st; /* the first failed MPI call of this run (H5MR__MPI) */
     h5mr_rank_stats *per_rank;
     double elapsed_s;
     h5mr_result *result;
     int ran;
 
-    /* progress (rank 0) */
-    h5mr_progress_fn progress_fn;
-    void *progress_arg;
-    double progress_every, progress_next, t0;
+    h5mr__progress progress; /* rank 0 */
 };
-
-/* Rank 0, between items: `done` items of this pass are handed out or mapped.  Calls the
- * progress callback when its interval has passed; cheap otherwise. */
-void h5mr__progress(h5mr_job *job, uint64_t done);
-
-/* The map step for one item held in memory: times it and counts it. */
-h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item);
-/* The map step for rows [first, first + n) of an item (a slice of it); counts bytes,
- * not items. */
-h5mr_status h5mr__map_rows(h5mr_job *job, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
-
-/* dispatch.c: scatter mode, both schedules.  Returns this rank's status; every rank
- * leaves it (no rank waits for another that failed). */
-h5mr_status h5mr__dispatch_scatter(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err);
-/* dispatch.c: parallel mode, every rank reads and maps its own items (d open on all). */
-h5mr_status h5mr__dispatch_parallel(h5mr_job *job, h5mr__dset *d, void *state, h5mr_error *err);
-
-/* reduce.c: binomial tree of states to rank 0 in rank order.  COLLECTIVE. */
-h5mr_status h5mr__reduce(h5mr_job *job, void *state, h5mr_error *err);
-
-double h5mr__now(void);
 
 #endif /* H5MR_INTERNAL_H */

@@ -3,8 +3,8 @@
 #include "suggest.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,8 +162,17 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         H5Pget_chunk(dcpl, nd, cd);
         for (int i = 0; i < nd; i++)
             d->desc.chunk[i] = cd[i];
-        d->desc.nfilters = H5Pget_nfilters(dcpl);
-        d->desc.nraw = h5mr__raw_filters(dcpl, type, d->memtype, d->desc.raw, &d->desc.shuffle_size);
+        int nf = H5Pget_nfilters(dcpl);
+        d->desc.nfilters = nf;
+        for (int i = 0; i < nf && i < H5MR__MAX_FILTERS; i++) {
+            unsigned flags, values[8] = {0};
+            size_t nvalues = 8;
+            char name[64];
+            d->desc.filter[i] =
+                (int)H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, values, sizeof name, name, NULL);
+            d->desc.filter_cd0[i] = nvalues > 0 ? values[0] : 0;
+        }
+        d->desc.native_order = H5Tequal(type, d->memtype) > 0;
     } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS && d->fd >= 0) {
         /* Contiguous data past the end of the file would read as zeros. */
         haddr_t off = H5Dget_offset(d->dset);

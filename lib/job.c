@@ -1,21 +1,16 @@
-/* job.c: a job's settings and the collective run: plan → dispatch/map → reduce → result. */
+/* job.c: a job's settings, and the orchestration of a run: plan (plan.c) → read and
+ * send (scatter.c, parallel.c, read.c) → map (map.c) → reduce (reduce.c) → result
+ * (the kernel's finish, output.c).  The steps get a narrow h5mr__run, never the job. */
 #include "internal.h"
 
-#include <stdio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-double h5mr__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 const char *h5mr_schedule_name(h5mr_schedule s) { return s == H5MR_SCHEDULE_STATIC ? "static" : "dynamic"; }
 
@@ -202,59 +197,17 @@ h5mr_status h5mr_job_set_force(h5mr_job *job, int force)
 h5mr_status h5mr_job_set_progress(h5mr_job *job, h5mr_progress_fn fn, void *arg, double interval_s)
 {
     if (interval_s < 0) return H5MR_EUSAGE;
-    job->progress_fn = fn;
-    job->progress_arg = arg;
-    job->progress_every = interval_s;
+    job->progress.fn = fn;
+    job->progress.arg = arg;
+    job->progress.every = interval_s;
     return H5MR_OK;
-}
-
-static void progress_call(h5mr_job *job, uint64_t done, double now, int final)
-{
-    uint64_t items = job->plan.items, total = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
-    if (done > items) done = items;
-    h5mr_progress p = {
-        done,          items,         items ? (uint64_t)((double)total * (double)done / (double)items) : 0,
-        total,         job->ctx.pass, job->ctx.passes,
-        now - job->t0, final};
-    job->progress_fn(&p, job->progress_arg);
-    job->progress_next = now + job->progress_every;
-}
-
-void h5mr__progress(h5mr_job *job, uint64_t done)
-{
-    if (!job->progress_fn || job->rank != 0) return;
-    double now = h5mr__now();
-    if (now >= job->progress_next) progress_call(job, done, now, 0);
-}
-
-h5mr_status h5mr__map_rows(h5mr_job *job, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
-{
-    h5mr_block b = {data, job->desc.dtype, n, job->plan.row_elems, first, item};
-    double t0 = h5mr__now();
-    h5mr_status st = job->kernel->map(&job->ctx, state, &b);
-    job->mine.busy_s += h5mr__now() - t0;
-    job->mine.bytes += n * job->plan.row_elems * job->plan.elem_size;
-    if (st != H5MR_OK) {
-        /* Name the item, whatever the kernel said. */
-        h5mr__error_wrap(job->ctx.err, st, "kernel %s failed on item %llu (rows %llu..%llu)", job->kernel->name,
-                         (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
-    }
-    return st;
-}
-
-h5mr_status h5mr__map_item(h5mr_job *job, void *state, const void *data, uint64_t item)
-{
-    uint64_t first, n;
-    h5mr__plan_item(&job->plan, item, &first, &n);
-    job->mine.items++;
-    return h5mr__map_rows(job, state, data, item, first, n);
 }
 
 /* COLLECTIVE: the end of a step.  A failed MPI call of this rank (H5MR__MPI) counts
  * as its failure; all ranks agree on the first one. */
 static h5mr_status step(h5mr_job *job, h5mr_status st, h5mr_error *err)
 {
-    if (st == H5MR_OK && job->comm_st != H5MR_OK) st = job->comm_st;
+    if (st == H5MR_OK && job->run.comm_st != H5MR_OK) st = job->run.comm_st;
     return h5mr__agree(job->comm, st, err);
 }
 
@@ -299,28 +252,9 @@ static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
     if (st == H5MR_OK) st = h5mr__dset_open(job->file, job->dataset, d, err);
     if (st != H5MR_OK) return st;
     job->desc = d->desc;
-    uint64_t row_elems = 1;
-    for (int i = 1; i < d->desc.ndims; i++)
-        row_elems *= d->desc.shape[i];
-    uint64_t storage_rows = d->desc.chunked ? d->desc.chunk[0] : 0;
-    st = h5mr__plan_make(d->desc.shape[0], row_elems, h5mr_dtype_size(d->desc.dtype), storage_rows, job->chunk_rows_req,
-                         &job->plan, err);
-    if (st != H5MR_OK) return st;
-    /* Compressed chunks travel as stored and are decoded where they are mapped, when
-     * h5mr decodes every filter and an item is whole chunks.  H5MR_RAW_CHUNKS=0 makes
-     * rank 0 (or the reading rank) let HDF5 decode them instead. */
-    const char *env = getenv("H5MR_RAW_CHUNKS");
-    job->plan.raw = d->desc.nraw > 0 && job->plan.rows > 0 &&
-                    (job->plan.chunk_rows % d->desc.chunk[0] == 0 || job->plan.items == 1) &&
-                    !(env && !strcmp(env, "0"));
-    /* Item numbers travel in message tags (see dispatch.c). */
     int *tag_ub = NULL, flag = 0;
-    H5MR__MPI(job, MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag));
-    if (flag && job->plan.items > 0 && job->plan.items - 1 > (uint64_t)(*tag_ub - H5MR__TAG_ITEM))
-        return h5mr__error_set(err, H5MR_ELIMIT,
-                               "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
-                               (unsigned long long)job->plan.items, *tag_ub - H5MR__TAG_ITEM);
-    return H5MR_OK;
+    H5MR__MPI(&job->run, MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag));
+    return h5mr__plan_input(&job->desc, job->chunk_rows_req, flag && tag_ub ? *tag_ub : 0, &job->plan, err);
 }
 
 /* Between passes: rank 0's combined state goes to every rank, as packed bytes. */
@@ -332,7 +266,7 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     h5mr_status st = H5MR_OK;
     uint64_t size = UINT64_MAX;
     if (job->rank == 0 && h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned) == H5MR_OK) size = n;
-    H5MR__MPI(job, MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm));
+    H5MR__MPI(&job->run, MPI_Bcast(&size, 1, MPI_UINT64_T, 0, job->comm));
     if (size == UINT64_MAX)
         return h5mr__error_set(err, H5MR_EKERNEL, "kernel %s could not pack its state", job->kernel->name);
     if (size > (uint64_t)INT_MAX) {
@@ -347,7 +281,7 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
         if (job->rank != 0 || owned) free(bytes);
         return st;
     }
-    H5MR__MPI(job, MPI_Bcast(bytes, (int)size, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(&job->run, MPI_Bcast(bytes, (int)size, MPI_BYTE, 0, job->comm));
     if (job->rank != 0) {
         st = h5mr__state_unpack(&job->ctx, state, bytes, size);
         free(bytes);
@@ -357,40 +291,29 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     return st;
 }
 
-/* COLLECTIVE, for --io auto: parallel when every rank can open the input and sees the
- * same file there (same dataset description and fingerprint: size, modification time
- * and the bytes where the dataset starts) — on one node, or on a shared
- * file system; scatter otherwise (the file lives only where rank 0 runs).  Measured on
- * one node (bench/RESULTS.md §5): parallel is as fast or faster for every layout and
- * rank count, since no byte is copied between ranks and every rank decodes.  On return
- * d is open on every rank in parallel mode, on rank 0 only in scatter mode. */
-static void choose_io(h5mr_job *job, h5mr__dset *d)
-{
-    uint64_t id = 0;
-    if (job->rank == 0) id = h5mr__dset_fingerprint(d);
-    H5MR__MPI(job, MPI_Bcast(&id, 1, MPI_UINT64_T, 0, job->comm));
-    int ok = 1;
-    if (job->rank != 0) {
-        h5mr_error quiet = {0};
-        ok = h5mr__dset_open(job->file, job->dataset, d, &quiet) == H5MR_OK;
-        /* The same layout, and the same bytes where the dataset lies: a stale copy of
-         * the same size on another node is not the file rank 0 planned. */
-        if (ok && (memcmp(&d->desc, &job->desc, sizeof d->desc) != 0 || h5mr__dset_fingerprint(d) != id)) ok = 0;
-    }
-    H5MR__MPI(job, MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, job->comm));
-    job->io = ok ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
-    if (!ok && job->rank != 0) h5mr__dset_close(d);
-}
-
 h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 {
     h5mr_error local;
     if (!err) err = &local;
     memset(err, 0, sizeof *err);
     clear_run(job);
-    job->comm_st = H5MR_OK;
     job->ctx.err = err;
-    h5mr__dset d = {.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID};
+    h5mr__dset d = {.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID, .fd = -1};
+    /* What the steps see of the job. */
+    job->run = (h5mr__run){.comm = job->comm,
+                           .rank = job->rank,
+                           .size = job->size,
+                           .one_node = job->one_node,
+                           .schedule = job->schedule,
+                           .file = job->file,
+                           .dataset = job->dataset,
+                           .desc = &job->desc,
+                           .plan = &job->plan,
+                           .d = &d,
+                           .ctx = &job->ctx,
+                           .mine = &job->mine,
+                           .comm_st = H5MR_OK,
+                           .progress = job->rank == 0 && job->progress.fn ? &job->progress : NULL};
     void *state = NULL;
     double t0 = 0;
     h5mr_status st = H5MR_OK;
@@ -404,12 +327,12 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 
     if (job->rank == 0) st = plan_on_root(job, &d, err);
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
-    H5MR__MPI(job, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
-    H5MR__MPI(job, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(&job->run, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(&job->run, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
     job->ran = 1;
     /* Parallel I/O: every rank reads its own items, so every rank opens the input. */
     if (job->io_req == H5MR_IO_AUTO)
-        choose_io(job, &d);
+        job->io = h5mr__plan_io(&job->run, &d);
     else if (job->io == H5MR_IO_PARALLEL && job->rank != 0 &&
              (st = h5mr__dset_open(job->file, job->dataset, &d, err)) != H5MR_OK) {
         /* Say where: the file may be missing on one node only. */
@@ -430,8 +353,12 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     st = h5mr__ctx_setup(&job->ctx);
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
-    t0 = job->t0 = h5mr__now();
-    job->progress_next = t0 + job->progress_every;
+    t0 = job->progress.t0 = h5mr__now();
+    job->progress.next = t0 + job->progress.every;
+    job->progress.items = job->plan.items;
+    job->progress.bytes = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
+    job->progress.pass = &job->ctx.pass;
+    job->progress.passes = job->ctx.passes;
     for (job->ctx.pass = 0; job->ctx.pass < job->ctx.passes; job->ctx.pass++) {
         if (job->ctx.pass > 0) {
             h5mr__state_free(&job->ctx, state);
@@ -442,10 +369,12 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         if ((st = step(job, st, err)) != H5MR_OK) goto out;
         /* Items and bytes count the last pass only, so they add up to the plan. */
         job->mine.items = job->mine.bytes = 0;
-        st = job->io == H5MR_IO_PARALLEL ? h5mr__dispatch_parallel(job, &d, state, err)
-                                         : h5mr__dispatch_scatter(job, &d, state, err);
+        /* read → send → map: one rank alone, or every rank reading its own items, or
+         * rank 0 reading and sending */
+        st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
+                                                           : h5mr__scatter(&job->run, state);
         if ((st = step(job, st, err)) != H5MR_OK) goto out;
-        st = h5mr__reduce(job, state, err);
+        st = h5mr__reduce(&job->run, state);
         if ((st = step(job, st, err)) != H5MR_OK) goto out;
         if (job->ctx.pass + 1 < job->ctx.passes) {
             st = share_state(job, state, err);
@@ -474,14 +403,14 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
-    if (job->rank == 0 && job->progress_fn) progress_call(job, job->plan.items, h5mr__now(), 1);
+    h5mr__progress_final(job->run.progress);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) job->mine.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
     if (job->rank == 0 && !(job->per_rank = malloc((size_t)job->size * sizeof *job->per_rank)))
         st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
     if ((st = step(job, st, err)) != H5MR_OK) goto out; /* rank 0 has room, or no rank sends */
-    H5MR__MPI(job, MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine, MPI_BYTE, 0,
-               job->comm));
+    H5MR__MPI(&job->run, MPI_Gather(&job->mine, (int)sizeof job->mine, MPI_BYTE, job->per_rank, (int)sizeof job->mine,
+                                    MPI_BYTE, 0, job->comm));
     st = step(job, st, err);
 out:
     if (st != H5MR_OK && job->rank == 0) {

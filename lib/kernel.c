@@ -18,7 +18,9 @@ static h5mr_status kernel_add(const h5mr_kernel *k, h5mr_error *err)
 {
     if (!k || !k->name || !k->name[0]) return h5mr__error_set(err, H5MR_EUSAGE, "kernel without a name");
     if (k->abi != H5MR_KERNEL_ABI)
-        return h5mr__error_set(err, H5MR_EINPUT, "kernel '%s' was built for kernel ABI %u, this h5mr has ABI %u",
+        return h5mr__error_set(err, H5MR_EINPUT,
+                               "kernel '%s' was built for kernel ABI %u, this h5mr has ABI %u; rebuild it against "
+                               "this h5mr's h5mr.h",
                                k->name, k->abi, (unsigned)H5MR_KERNEL_ABI);
     if (!k->map || !k->combine || !k->finish)
         return h5mr__error_set(err, H5MR_EUSAGE, "kernel '%s' lacks map, combine or finish", k->name);

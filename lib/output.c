@@ -49,7 +49,9 @@ static herr_t write_field(hid_t group, const h5mr_field *f)
     for (uint64_t i = 0; f->valid && i < f->nelems; i++)
         nulls |= !f->valid[i];
     int is_int = f->type == H5MR_FIELD_I64 || f->type == H5MR_FIELD_U64;
-    hid_t type = !is_int || nulls ? H5T_NATIVE_DOUBLE : f->type == H5MR_FIELD_U64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64;
+    hid_t type = !is_int || nulls            ? H5T_NATIVE_DOUBLE
+                 : f->type == H5MR_FIELD_U64 ? H5T_NATIVE_UINT64
+                                             : H5T_NATIVE_INT64;
     const void *data = f->data;
     double *conv = NULL;
     if (is_int && nulls) {
@@ -58,7 +60,7 @@ static herr_t write_field(hid_t group, const h5mr_field *f)
             return -1;
         }
         for (uint64_t i = 0; i < f->nelems; i++)
-            conv[i] = !f->valid[i]                    ? NAN
+            conv[i] = !f->valid[i]                ? NAN
                       : f->type == H5MR_FIELD_U64 ? (double)((const uint64_t *)f->data)[i]
                                                   : (double)((const int64_t *)f->data)[i];
         data = conv;
@@ -88,8 +90,8 @@ static int written_by_h5mr(const char *path)
     return yes;
 }
 
-h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force,
-                               char *resolved, size_t rlen, h5mr_error *err)
+h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force, char *resolved,
+                               size_t rlen, h5mr_error *err)
 {
     if (!path[0]) return h5mr__error_set(err, H5MR_EUSAGE, "--output is an empty name");
     size_t len = strlen(path);
@@ -110,8 +112,8 @@ h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size
     }
     if (exists && S_ISDIR(sb.st_mode)) return h5mr__error_set(err, H5MR_EUSAGE, "--output '%s' is a folder", path);
     if (exists && !S_ISREG(sb.st_mode))
-        return h5mr__error_set(err, H5MR_EUSAGE,
-                               "--output '%s' is not a regular file (a device, pipe or socket); not replacing it", path);
+        return h5mr__error_set(
+            err, H5MR_EUSAGE, "--output '%s' is not a regular file (a device, pipe or socket); not replacing it", path);
     for (size_t i = 0; exists && i < ninputs; i++) {
         struct stat ib;
         if (inputs[i] && stat(inputs[i], &ib) == 0 && ib.st_dev == sb.st_dev && ib.st_ino == sb.st_ino)
@@ -128,7 +130,8 @@ h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size
     if (stat(dir, &db) != 0)
         return h5mr__error_set(err, H5MR_EUSAGE, "--output '%s': folder '%s' %s", path, dir,
                                errno == ENOENT ? "does not exist" : strerror(errno));
-    if (!S_ISDIR(db.st_mode)) return h5mr__error_set(err, H5MR_EUSAGE, "--output '%s': '%s' is not a folder", path, dir);
+    if (!S_ISDIR(db.st_mode))
+        return h5mr__error_set(err, H5MR_EUSAGE, "--output '%s': '%s' is not a folder", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
         return h5mr__error_set(err, H5MR_EUSAGE, "cannot write --output '%s': folder '%s': %s", path, dir,
                                strerror(errno));
@@ -187,7 +190,8 @@ static h5mr_status build_image(const char *path, const h5mr_result *r, const h5m
     *size = (size_t)n;
 out:
     if (g >= 0) H5Gclose(g);
-    if (f >= 0 && H5Fclose(f) < 0 && st == H5MR_OK) st = h5mr__hdf5_error(err, H5MR_EIO, "building --output '%s'", path);
+    if (f >= 0 && H5Fclose(f) < 0 && st == H5MR_OK)
+        st = h5mr__hdf5_error(err, H5MR_EIO, "building --output '%s'", path);
     if (fapl >= 0) H5Pclose(fapl);
     if (st != H5MR_OK) {
         free(*image);

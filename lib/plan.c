@@ -1,6 +1,10 @@
-/* plan.c: cutting dimension 0 into work items of whole rows, aligned to storage chunks. */
+/* plan.c: every planning decision — dimension 0 cut into work items of whole rows,
+ * aligned to storage chunks; whether items travel as stored chunks; the limits; the
+ * I/O mode. */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 uint64_t h5mr__item_limit(void)
@@ -30,7 +34,7 @@ h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_siz
     }
     unsigned __int128 item_bytes = row_bytes * (rows > 0 && chunk > rows ? rows : chunk);
     /* An item travels as one MPI message (int count of bytes) and a rank holds a few of
-     * them (dispatch.c keeps three receives posted): refuse what cannot work, clearly,
+     * them (scatter.c keeps three receives posted): refuse what cannot work, clearly,
      * rather than overflow a count or be killed for memory half-way. */
     uint64_t limit = h5mr__item_limit();
     if (rows > 0 && row_bytes > limit)
@@ -58,23 +62,49 @@ h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_siz
     return H5MR_OK;
 }
 
-void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row, uint64_t *nrows)
+h5mr_status h5mr__plan_input(const h5mr__dset_desc *desc, uint64_t requested, int tag_ub, h5mr__plan *plan,
+                             h5mr_error *err)
 {
-    uint64_t first = item * plan->chunk_rows;
-    uint64_t n = plan->rows - first;
-    *first_row = first;
-    *nrows = n < plan->chunk_rows ? n : plan->chunk_rows;
+    memset(plan, 0, sizeof *plan);
+    uint64_t row_elems = 1;
+    for (int i = 1; i < desc->ndims; i++)
+        row_elems *= desc->shape[i];
+    uint64_t storage_rows = desc->chunked ? desc->chunk[0] : 0;
+    h5mr_status st =
+        h5mr__plan_make(desc->shape[0], row_elems, h5mr_dtype_size(desc->dtype), storage_rows, requested, plan, err);
+    if (st != H5MR_OK) return st;
+    /* Compressed chunks travel as stored and are decoded where they are mapped, when
+     * h5mr decodes every filter and an item is whole chunks.  H5MR_RAW_CHUNKS=0 makes
+     * rank 0 (or the reading rank) let HDF5 decode them instead. */
+    plan->nraw = desc->chunked ? h5mr__raw_filters(desc, plan->raw_filter, &plan->shuffle_size) : 0;
+    const char *env = getenv("H5MR_RAW_CHUNKS");
+    plan->raw = plan->nraw > 0 && plan->rows > 0 && (plan->chunk_rows % desc->chunk[0] == 0 || plan->items == 1) &&
+                !(env && !strcmp(env, "0"));
+    /* Item numbers travel in message tags (scatter.c). */
+    if (tag_ub > 0 && plan->items > 0 && plan->items - 1 > (uint64_t)(tag_ub - H5MR__TAG_ITEM))
+        return h5mr__error_set(err, H5MR_ELIMIT,
+                               "%llu items are more than this MPI can number (%d); give a larger --chunk-rows",
+                               (unsigned long long)plan->items, tag_ub - H5MR__TAG_ITEM);
+    return H5MR_OK;
 }
 
-uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item)
+/* Measured on one node (bench/RESULTS.md §5): parallel is as fast or faster for every
+ * layout and rank count, since no byte is copied between ranks and every rank decodes;
+ * scatter is for a file that lives only where rank 0 runs. */
+h5mr_io h5mr__plan_io(h5mr__run *run, h5mr__dset *d)
 {
-    uint64_t first, n;
-    h5mr__plan_item(plan, item, &first, &n);
-    return n * plan->row_elems * plan->elem_size;
-}
-
-void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi)
-{
-    *lo = (uint64_t)((unsigned __int128)plan->items * (unsigned)w / (unsigned)nworkers);
-    *hi = (uint64_t)((unsigned __int128)plan->items * (unsigned)(w + 1) / (unsigned)nworkers);
+    uint64_t id = 0;
+    if (run->rank == 0) id = h5mr__dset_fingerprint(d);
+    H5MR__MPI(run, MPI_Bcast(&id, 1, MPI_UINT64_T, 0, run->comm));
+    int ok = 1;
+    if (run->rank != 0) {
+        h5mr_error quiet = {0};
+        ok = h5mr__dset_open(run->file, run->dataset, d, &quiet) == H5MR_OK;
+        /* The same layout, and the same bytes where the dataset lies: a stale copy of
+         * the same size on another node is not the file rank 0 planned. */
+        if (ok && (memcmp(&d->desc, run->desc, sizeof d->desc) != 0 || h5mr__dset_fingerprint(d) != id)) ok = 0;
+    }
+    H5MR__MPI(run, MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, run->comm));
+    if (!ok && run->rank != 0) h5mr__dset_close(d);
+    return ok ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
 }

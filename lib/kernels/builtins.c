@@ -11,6 +11,6 @@ extern const h5mr_kernel h5mr__kernel_count;
 extern const h5mr_kernel h5mr__kernel_topk;
 extern const h5mr_kernel h5mr__kernel_valuecounts;
 
-const h5mr_kernel *const h5mr__builtins[] = {&h5mr__kernel_sum,       &h5mr__kernel_minmax, &h5mr__kernel_stats,
-                                            &h5mr__kernel_histogram, &h5mr__kernel_count,  &h5mr__kernel_topk,
-                                            &h5mr__kernel_valuecounts, NULL};
+const h5mr_kernel *const h5mr__builtins[] = {
+    &h5mr__kernel_sum,   &h5mr__kernel_minmax, &h5mr__kernel_stats,       &h5mr__kernel_histogram,
+    &h5mr__kernel_count, &h5mr__kernel_topk,   &h5mr__kernel_valuecounts, NULL};

@@ -203,10 +203,11 @@ static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     const hist_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
     int binning = last_pass(ctx);
-#define H5MR_CASE(T, W) if (binning) \
-                bin_##T(b->data, n, c, state); \
-            else \
-                range_##T(b->data, n, state);
+#define H5MR_CASE(T, W)                                                                                                \
+    if (binning)                                                                                                       \
+        bin_##T(b->data, n, c, state);                                                                                 \
+    else                                                                                                               \
+        range_##T(b->data, n, state);
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "histogram: unsupported type");)
 #undef H5MR_CASE
     return H5MR_OK;

@@ -114,10 +114,11 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const mm_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
-#define H5MR_CASE(T, W) if (c->over_rows) \
-                rows_##T(b->data, b->rows, b->first_row, c->pixels, state); \
-            else \
-                scalar_##T(b->data, n, base, state);
+#define H5MR_CASE(T, W)                                                                                                \
+    if (c->over_rows)                                                                                                  \
+        rows_##T(b->data, b->rows, b->first_row, c->pixels, state);                                                    \
+    else                                                                                                               \
+        scalar_##T(b->data, n, base, state);
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "minmax: unsupported type");)
 #undef H5MR_CASE
     return H5MR_OK;
@@ -156,8 +157,11 @@ static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, in
         else
             ((int64_t *)data)[p] = cnt[p] > 0 ? v[p].i : 0;
     }
-    h5mr_status st = h5mr_result_set_array(r, name, is_float ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64, nd,
-                                           shape, data, is_float ? NULL : valid);
+    h5mr_status st = h5mr_result_set_array(r, name,
+                                           is_float ? H5MR_FIELD_F64
+                                           : big    ? H5MR_FIELD_U64
+                                                    : H5MR_FIELD_I64,
+                                           nd, shape, data, is_float ? NULL : valid);
     free(data);
     free(valid);
     return st;

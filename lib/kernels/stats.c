@@ -335,7 +335,8 @@ static rows_view rows_of(void *state, uint64_t P)
         }                                                                                                              \
     }
 
-#define H5MR_EACH(T, W, ISF, BITS, LO, HI) STATS_ROWS(T, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
+    STATS_ROWS(T, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
 

@@ -280,10 +280,11 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     sum_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
-#define H5MR_CASE(T, W) if (c->over_rows) \
-                rows_##T(b->data, b->rows, c, state); \
-            else \
-                sum_##T(b->data, n, state);
+#define H5MR_CASE(T, W)                                                                                                \
+    if (c->over_rows)                                                                                                  \
+        rows_##T(b->data, b->rows, c, state);                                                                          \
+    else                                                                                                               \
+        sum_##T(b->data, n, state);
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "sum: unsupported type");)
 #undef H5MR_CASE
     return H5MR_OK;

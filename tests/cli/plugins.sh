@@ -45,6 +45,7 @@ error 2 "cannot load plugin 'missing.so': No such file" run --plugin missing.so 
 error 2 "cannot load plugin 'fake.so'" run --plugin fake.so -k sum d.h5 /img
 error 2 "has no entry point h5mr_plugin_init" run --plugin "$tools/plugin_no_entry.so" -k sum d.h5 /img
 error 2 "built for kernel ABI" run --plugin "$tools/plugin_bad_abi.so" -k sum d.h5 /img
+error 2 "built for kernel ABI 1, this h5mr has ABI 2; rebuild it" run --plugin "$tools/plugin_old_abi.so" -k sum d.h5 /img
 error 2 "already registered" run --plugin "$frac" --plugin "$frac" -k frac_above d.h5 /img
 error 2 "unknown kernel 'frac_above'" run -k frac_above d.h5 /img
 error 1 "kernel fails_on_item failed on item 2 (rows 2..2): fails_on_item: refusing item 2" \

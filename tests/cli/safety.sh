@@ -182,6 +182,8 @@ for np in 1 3; do
     rc=$?
     expect "--timeout at $np ranks: exit 1 within seconds" test $rc -eq 1 -a $((SECONDS - t0)) -le 12
     expect "--timeout at $np ranks: one line" test "$(grep -c '^h5mr: .*--timeout' err.txt)" -eq 1
+    # (A sanitizer build keeps the sanitizer's own report of a crash.)
+    [ -n "${H5MR_IN_SANITIZER_BUILD:-}" ] && continue
     mpi $np "$H5MR" run --plugin "$plug" -k crashes --chunk-rows 10 in.h5 /x > out.txt 2> err.txt
     expect "a crashing kernel at $np ranks: exit 1" test $? -eq 1
     expect "a crashing kernel at $np ranks: an h5mr line names the rank" grep -q '^h5mr: rank [0-9]* crashed with a segmentation fault' err.txt

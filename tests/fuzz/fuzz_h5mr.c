@@ -142,7 +142,7 @@ static void fuzz_kernel(const uint8_t *d, size_t n)
         h5mr__state_free(&ctx, s), h5mr__state_free(&ctx, s2);
         s = h5mr__state_new(&ctx), s2 = h5mr__state_new(&ctx);
         CHECK(s && s2);
-        h5mr_block b = {data, t, shape[0], row, 0, 0};
+        h5mr_block b = {.data = data, .dtype = t, .rows = shape[0], .row_elems = row};
         st = k->map(&ctx, s, &b);
         if (st == H5MR_OK) st = k->combine(&ctx, s2, s);
         if (st != H5MR_OK) break;

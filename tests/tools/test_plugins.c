@@ -4,7 +4,8 @@
  *               item 1, "crashes" dereferences NULL on item 1, "shrinks" truncates the
  *               file -p path=... to -p size=... bytes on item 0 (the input changing
  *               under a running job)
- *   -DBAD_ABI   a kernel built for another ABI
+ *   -DBAD_ABI   a kernel built for another ABI (a newer one)
+ *   -DOLD_ABI   a kernel built for ABI 1
  *   -DNO_ENTRY  no entry point at all */
 #include <h5mr.h>
 #include <stdlib.h>
@@ -24,8 +25,10 @@ static h5mr_status map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 static h5mr_status combine(h5mr_ctx *ctx, void *into, const void *from) { return H5MR_OK; }
 static h5mr_status finish(h5mr_ctx *ctx, const void *state, h5mr_result *r) { return h5mr_result_set_i64(r, "ok", 1); }
 
-#ifdef BAD_ABI
+#if defined(BAD_ABI)
 #define ABI (H5MR_KERNEL_ABI + 1)
+#elif defined(OLD_ABI)
+#define ABI 1 /* a plugin built against ABI 1, the interface before companions and outputs */
 #else
 #define ABI H5MR_KERNEL_ABI
 #endif

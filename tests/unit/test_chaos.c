@@ -93,7 +93,8 @@ static h5mr_status run_kernel(const h5mr_kernel *k, h5mr_dtype t, const h5mr__kv
             break;
         }
         size_t es = h5mr_dtype_size(t);
-        h5mr_block b1 = {data, t, 3, 3, 0, 0}, b2 = {data + 9 * es, t, 3, 3, 3, 1};
+        h5mr_block b1 = {.data = data, .dtype = t, .rows = 3, .row_elems = 3, .first_row = 0, .item = 0};
+        h5mr_block b2 = {.data = data + 9 * es, .dtype = t, .rows = 3, .row_elems = 3, .first_row = 3, .item = 1};
         st = k->map(&ctx, a, &b1);
         if (st == H5MR_OK) st = k->map(&ctx, b, &b2);
         size_t n = 0;
@@ -137,9 +138,15 @@ int main(void)
     static char axis[] = "axis", zero[] = "0", bins[] = "bins", four[] = "4", k[] = "k", three[] = "3", gt[] = "gt",
                 one[] = "1";
     const job_case cases[] = {
-        {"sum", {{0}}, 0},        {"sum", {{axis, zero}}, 1},       {"stats", {{0}}, 0},
-        {"stats", {{axis, zero}}, 1}, {"minmax", {{0}}, 0},         {"minmax", {{axis, zero}}, 1},
-        {"histogram", {{bins, four}}, 1}, {"count", {{gt, one}}, 1}, {"topk", {{k, three}}, 1},
+        {"sum", {{0}}, 0},
+        {"sum", {{axis, zero}}, 1},
+        {"stats", {{0}}, 0},
+        {"stats", {{axis, zero}}, 1},
+        {"minmax", {{0}}, 0},
+        {"minmax", {{axis, zero}}, 1},
+        {"histogram", {{bins, four}}, 1},
+        {"count", {{gt, one}}, 1},
+        {"topk", {{k, three}}, 1},
         {"valuecounts", {{0}}, 0},
     };
     int passed = 0, failed = 0;

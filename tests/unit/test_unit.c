@@ -261,7 +261,12 @@ h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, i
         uint64_t item = 0;
         for (uint64_t off = 0; off < rows; off += per, item++) {
             uint64_t k = rows - off < per ? rows - off : per;
-            h5mr_block b = {(const char *)data + off * row * esize, t, k, row, off, item};
+            h5mr_block b = {.data = (const char *)data + off * row * esize,
+                            .dtype = t,
+                            .rows = k,
+                            .row_elems = row,
+                            .first_row = off,
+                            .item = item};
             ck_assert_int_eq(ctx.kernel->map(&ctx, states[item % (uint64_t)nstates], &b), H5MR_OK);
         }
         for (int s = 0; s < nstates; s++) {
