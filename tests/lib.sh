@@ -40,6 +40,25 @@ expect() {
     if "$@"; then ok; else fail "$desc"; fi
 }
 
+# expect_error CODE PATTERN ARGS...: `h5mr ARGS` at 1 and 3 ranks exits CODE with exactly
+# one "h5mr: " line matching PATTERN, nothing on stdout, within 20 s.
+expect_error() {
+    local code=$1 pattern=$2
+    shift 2
+    for np in 1 3; do
+        local t0=$SECONDS
+        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
+        local rc=$? lines
+        lines=$(grep -c '^h5mr: ' err.txt)
+        if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ ! -s out.txt ] && grep -q -- "$pattern" err.txt &&
+            [ $((SECONDS - t0)) -le 20 ]; then
+            ok
+        else
+            fail "h5mr $* at $np ranks: exit $rc (want $code), $lines h5mr lines, $((SECONDS - t0)) s: $(head -c 400 err.txt)"
+        fi
+    done
+}
+
 finish() {
     echo "$passes passed, $failures failed"
     [ "$failures" -eq 0 ]

@@ -12,38 +12,21 @@ printf 'not an HDF5 file\n' > text.h5
 head -c 5000 good.h5 > truncated.h5
 before=$(md5sum good.h5 odd.h5)
 
-# error CODE PATTERN ARGS...: PATTERN must appear in the message
-error() {
-    local code=$1 pattern=$2
-    shift 2
-    for np in 1 3; do
-        local t0=$SECONDS
-        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
-        local rc=$? lines
-        lines=$(grep -c '^h5mr: ' err.txt)
-        if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ ! -s out.txt ] && grep -q -- "$pattern" err.txt &&
-            [ $((SECONDS - t0)) -le 20 ]; then
-            ok
-        else
-            fail "h5mr $* at $np ranks: exit $rc (want $code), $lines h5mr lines, $((SECONDS - t0)) s: $(head -c 300 err.txt)"
-        fi
-    done
-}
 # ---------------------------------------------------------------- input (3)
-error 3 "missing.h5.*No such file" run missing.h5 /x
-error 3 "not an HDF5 file" run text.h5 /x
-error 3 "truncated" run truncated.h5 /x
-error 3 "has no dataset '/nope'" run good.h5 /nope
-error 3 "has no dataset '/a/b/c'" run good.h5 /a/b/c
-error 3 "is a group" run odd.h5 /group
-error 3 "is a named datatype" run odd.h5 /named_type
-error 3 "is a scalar" run odd.h5 /scalar
-error 3 "null dataspace" run odd.h5 /null
+expect_error 3 "missing.h5.*No such file" run missing.h5 /x
+expect_error 3 "not an HDF5 file" run text.h5 /x
+expect_error 3 "truncated" run truncated.h5 /x
+expect_error 3 "has no dataset '/nope'" run good.h5 /nope
+expect_error 3 "has no dataset '/a/b/c'" run good.h5 /a/b/c
+expect_error 3 "is a group" run odd.h5 /group
+expect_error 3 "is a named datatype" run odd.h5 /named_type
+expect_error 3 "is a scalar" run odd.h5 /scalar
+expect_error 3 "null dataspace" run odd.h5 /null
 for t in string compound enum array vlen float16; do
-    error 3 "/$t.*unsupported type" run odd.h5 /$t
+    expect_error 3 "/$t.*unsupported type" run odd.h5 /$t
 done
-error 3 "is a directory" run . /x
-error 3 "one row of the dataset is 4.29 GB" run odd.h5 /wide_rows
+expect_error 3 "is a directory" run . /x
+expect_error 3 "one row of the dataset is 4.29 GB" run odd.h5 /wide_rows
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     # root reads everything: drop to nobody for the unreadable file
@@ -56,30 +39,30 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     fi
 else
     cp good.h5 locked.h5 && chmod 000 locked.h5
-    error 3 "Permission denied" run locked.h5 /x
+    expect_error 3 "Permission denied" run locked.h5 /x
 fi
 # ---------------------------------------------------------------- usage (2)
-error 2 "unknown option '--bogus'" run --bogus good.h5 /x
-error 2 "unknown command 'frobnicate'" frobnicate
-error 2 "unknown kernel 'nope'" run -k nope good.h5 /x
-error 2 "no parameter 'nope'" run -k stats -p nope=1 good.h5 /x
-error 2 "is not KEY=VALUE" run -p axis good.h5 /x
-error 2 "bins=abc is not an integer" run -k histogram -p bins=abc good.h5 /x
-error 2 "k=-1" run -k topk -p k=-1 good.h5 /x
-error 2 "axis=2" run -k stats -p axis=2 good.h5 /x
-error 2 "largest=maybe" run -k topk -p largest=maybe good.h5 /x
-error 2 "gt=abc is not a number" run -k count -p gt=abc good.h5 /x
-error 2 "chunk-rows '0'" run --chunk-rows 0 good.h5 /x
-error 2 "chunk-rows '-5'" run --chunk-rows -5 good.h5 /x
-error 2 "chunk-rows 'ten'" run --chunk-rows ten good.h5 /x
-error 2 "schedule 'sometimes'" run --schedule sometimes good.h5 /x
-error 2 "io 'sideways'" run --io sideways good.h5 /x
-error 2 "missing DATASET" run good.h5
-error 2 "integer datasets only" run -k valuecounts good.h5 /x
-error 2 "chunk-rows 32 makes items of 4.29 GB" run --chunk-rows 32 odd.h5 /big_rows
-error 2 "folder .*does not exist" run -o /nonexistent/dir/r.h5 good.h5 /x
-error 2 "shape '0xq'" gen --shape 0xq new.h5 /x
-error 2 "dtype 'f16'" gen --shape 4 --dtype f16 new.h5 /x
-error 2 "already has '/x'" gen --shape 4 good.h5 /x
+expect_error 2 "unknown option '--bogus'" run --bogus good.h5 /x
+expect_error 2 "unknown command 'frobnicate'" frobnicate
+expect_error 2 "unknown kernel 'nope'" run -k nope good.h5 /x
+expect_error 2 "no parameter 'nope'" run -k stats -p nope=1 good.h5 /x
+expect_error 2 "is not KEY=VALUE" run -p axis good.h5 /x
+expect_error 2 "bins=abc is not an integer" run -k histogram -p bins=abc good.h5 /x
+expect_error 2 "k=-1" run -k topk -p k=-1 good.h5 /x
+expect_error 2 "axis=2" run -k stats -p axis=2 good.h5 /x
+expect_error 2 "largest=maybe" run -k topk -p largest=maybe good.h5 /x
+expect_error 2 "gt=abc is not a number" run -k count -p gt=abc good.h5 /x
+expect_error 2 "chunk-rows '0'" run --chunk-rows 0 good.h5 /x
+expect_error 2 "chunk-rows '-5'" run --chunk-rows -5 good.h5 /x
+expect_error 2 "chunk-rows 'ten'" run --chunk-rows ten good.h5 /x
+expect_error 2 "schedule 'sometimes'" run --schedule sometimes good.h5 /x
+expect_error 2 "io 'sideways'" run --io sideways good.h5 /x
+expect_error 2 "missing DATASET" run good.h5
+expect_error 2 "integer datasets only" run -k valuecounts good.h5 /x
+expect_error 2 "chunk-rows 32 makes items of 4.29 GB" run --chunk-rows 32 odd.h5 /big_rows
+expect_error 2 "folder .*does not exist" run -o /nonexistent/dir/r.h5 good.h5 /x
+expect_error 2 "shape '0xq'" gen --shape 0xq new.h5 /x
+expect_error 2 "dtype 'f16'" gen --shape 4 --dtype f16 new.h5 /x
+expect_error 2 "already has '/x'" gen --shape 4 good.h5 /x
 expect "the inputs were not modified" test "$before" = "$(md5sum good.h5 odd.h5)"
 finish

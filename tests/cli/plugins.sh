@@ -25,32 +25,17 @@ assert got == want, (got, want)'
 done
 expect "kernels --plugin lists frac_above" bash -c '"$0" kernels --plugin "$1" | grep -q "^frac_above "' "$H5MR" "$frac"
 
-# error CODE PATTERN ARGS...
-error() {
-    local code=$1 pattern=$2
-    shift 2
-    for np in 1 3; do
-        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
-        local rc=$?
-        if [ "$rc" -eq "$code" ] && [ "$(grep -c '^h5mr: ' err.txt)" -eq 1 ] && grep -q -- "$pattern" err.txt &&
-            [ ! -s out.txt ]; then
-            ok
-        else
-            fail "h5mr $* at $np ranks: exit $rc (want $code): $(head -c 300 err.txt)"
-        fi
-    done
-}
 printf 'not a shared object\n' > fake.so
-error 2 "cannot load plugin 'missing.so': No such file" run --plugin missing.so -k sum d.h5 /img
-error 2 "cannot load plugin 'fake.so'" run --plugin fake.so -k sum d.h5 /img
-error 2 "has no entry point h5mr_plugin_init" run --plugin "$tools/plugin_no_entry.so" -k sum d.h5 /img
-error 2 "built for kernel ABI" run --plugin "$tools/plugin_bad_abi.so" -k sum d.h5 /img
-error 2 "built for kernel ABI 1, this h5mr has ABI 2; rebuild it" run --plugin "$tools/plugin_old_abi.so" -k sum d.h5 /img
-error 2 "already registered" run --plugin "$frac" --plugin "$frac" -k frac_above d.h5 /img
-error 2 "unknown kernel 'frac_above'" run -k frac_above d.h5 /img
-error 1 "kernel fails_on_item failed on item 2 (rows 2..2): fails_on_item: refusing item 2" \
+expect_error 2 "cannot load plugin 'missing.so': No such file" run --plugin missing.so -k sum d.h5 /img
+expect_error 2 "cannot load plugin 'fake.so'" run --plugin fake.so -k sum d.h5 /img
+expect_error 2 "has no entry point h5mr_plugin_init" run --plugin "$tools/plugin_no_entry.so" -k sum d.h5 /img
+expect_error 2 "built for kernel ABI" run --plugin "$tools/plugin_bad_abi.so" -k sum d.h5 /img
+expect_error 2 "built for kernel ABI 1, this h5mr has ABI 2; rebuild it" run --plugin "$tools/plugin_old_abi.so" -k sum d.h5 /img
+expect_error 2 "already registered" run --plugin "$frac" --plugin "$frac" -k frac_above d.h5 /img
+expect_error 2 "unknown kernel 'frac_above'" run -k frac_above d.h5 /img
+expect_error 1 "kernel fails_on_item failed on item 2 (rows 2..2): fails_on_item: refusing item 2" \
     run --plugin "$tools/plugin_failing.so" -k fails_on_item --chunk-rows 1 d.h5 /img
-"$H5MR" gen --shape 4x2 --dtype i16 d.h5 /ints && error 3 "frac_above: f32 or f64 data only" run --plugin "$frac" -k frac_above d.h5 /ints
+"$H5MR" gen --shape 4x2 --dtype i16 d.h5 /ints && expect_error 3 "frac_above: f32 or f64 data only" run --plugin "$frac" -k frac_above d.h5 /ints
 
 # Built against an installed h5mr, as a user would.
 if make -C "$top_builddir" install prefix="$TMP/prefix" > install.log 2>&1; then

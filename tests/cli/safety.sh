@@ -21,24 +21,6 @@ json_field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); prin
 mpi 1 "$H5MR" run -k sum --json in.h5 /x > ref.json || fail "reference run"
 ref_sum=$(json_field ref.json sum)
 
-# refuse CODE PATTERN ARGS...: exit CODE at 1 and 3 ranks, exactly one h5mr: line with
-# PATTERN, nothing on stdout, within 20 s.
-refuse() {
-    local code=$1 pattern=$2
-    shift 2
-    for np in 1 3; do
-        local t0=$SECONDS
-        mpi $np "$H5MR" "$@" > out.txt 2> err.txt
-        local rc=$? lines
-        lines=$(grep -c '^h5mr: ' err.txt)
-        if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ ! -s out.txt ] && grep -q -- "$pattern" err.txt &&
-            [ $((SECONDS - t0)) -le 20 ]; then
-            ok
-        else
-            fail "h5mr $* at $np ranks: exit $rc (want $code), $lines lines: $(head -c 400 err.txt)"
-        fi
-    done
-}
 # The ranks of a running job (not mpirun, which has the same words in its command line).
 ranks_of() {
     local p
@@ -51,25 +33,25 @@ no_temps() { [ -z "$(find . -name '.*h5mr-*' -print -quit)" ]; }
 # ---------------------------------------------------------------- -o refusals
 md5_in=$(md5sum in.h5)
 ln -s in.h5 link.h5
-refuse 2 "is the input file" run -k sum -o in.h5 in.h5 /x
-refuse 2 "is the input file" run -k sum -o link.h5 in.h5 /x
-refuse 2 "is the input file" run -k sum -o ./in.h5 in.h5 /x
+expect_error 2 "is the input file" run -k sum -o in.h5 in.h5 /x
+expect_error 2 "is the input file" run -k sum -o link.h5 in.h5 /x
+expect_error 2 "is the input file" run -k sum -o ./in.h5 in.h5 /x
 expect "the input is never written" test "$md5_in" = "$(md5sum in.h5)"
-refuse 2 "not a regular file" run -k sum -o /dev/null in.h5 /x
+expect_error 2 "not a regular file" run -k sum -o /dev/null in.h5 /x
 expect "/dev/null is still a device" test -c /dev/null
 mkfifo fifo
-refuse 2 "not a regular file" run -k sum -o fifo in.h5 /x
+expect_error 2 "not a regular file" run -k sum -o fifo in.h5 /x
 mkdir adir
-refuse 2 "is a folder" run -k sum -o adir in.h5 /x
-refuse 2 "names a folder" run -k sum -o adir/ in.h5 /x
-refuse 2 "folder 'nodir' does not exist" run -k sum -o nodir/out.h5 in.h5 /x
-refuse 2 "name is too long" run -k sum -o "$(printf 'n%.0s' $(seq 250)).h5" in.h5 /x
+expect_error 2 "is a folder" run -k sum -o adir in.h5 /x
+expect_error 2 "names a folder" run -k sum -o adir/ in.h5 /x
+expect_error 2 "folder 'nodir' does not exist" run -k sum -o nodir/out.h5 in.h5 /x
+expect_error 2 "name is too long" run -k sum -o "$(printf 'n%.0s' $(seq 250)).h5" in.h5 /x
 printf 'precious notes\n' > notes.h5
-refuse 2 "was not written by h5mr" run -k sum -o notes.h5 in.h5 /x
+expect_error 2 "was not written by h5mr" run -k sum -o notes.h5 in.h5 /x
 expect "a file h5mr did not write is left alone" grep -q precious notes.h5
 "$H5MR" gen --shape 10 other.h5 /y > /dev/null
 md5_other=$(md5sum other.h5)
-refuse 2 "was not written by h5mr" run -k sum -o other.h5 in.h5 /x
+expect_error 2 "was not written by h5mr" run -k sum -o other.h5 in.h5 /x
 expect "an HDF5 file h5mr did not write is left alone" test "$md5_other" = "$(md5sum other.h5)"
 for np in 1 3; do
     rm -f forced.h5
@@ -96,17 +78,17 @@ if mount -t tmpfs -o size=4m tmpfs "$small" 2> /dev/null; then
     trap 'umount "$small" 2>/dev/null; rm -rf "$TMP"' EXIT
     "$H5MR" gen --shape 1000x10 "$small/g.h5" /a > /dev/null && "$H5MR" gen --shape 1000x10 "$small/g.h5" /b > /dev/null
     md5_g=$(md5sum "$small/g.h5")
-    refuse 2 "free" gen --shape 100000000000x1000 "$small/g.h5" /a8
+    expect_error 2 "free" gen --shape 100000000000x1000 "$small/g.h5" /a8
     expect "gen beyond the free space: the file unchanged" test "$md5_g" = "$(md5sum "$small/g.h5")"
-    refuse 1 "No space left on device" gen --shape 300000x8 --gzip 1 "$small/g.h5" /big
+    expect_error 1 "No space left on device" gen --shape 300000x8 --gzip 1 "$small/g.h5" /big
     expect "gen on a full disk: the file unchanged" test "$md5_g" = "$(md5sum "$small/g.h5")"
     expect "gen on a full disk: the other datasets readable" "$H5DUMP" -d /b "$small/g.h5"
-    refuse 1 "No space left on device" gen --shape 300000x8 --gzip 1 "$small/new.h5" /big
+    expect_error 1 "No space left on device" gen --shape 300000x8 --gzip 1 "$small/new.h5" /big
     expect "gen on a full disk: no new file" test ! -e "$small/new.h5"
     mpi 1 "$H5MR" run -k stats -p axis=0 -o "$small/r.h5" in.h5 /x > /dev/null || fail "-o on the small disk"
     md5_r=$(md5sum "$small/r.h5")
     cat /dev/zero > "$small/filler" 2> /dev/null
-    refuse 1 "No space left on device" run -k stats -p axis=0 -o "$small/r.h5" in.h5 /x
+    expect_error 1 "No space left on device" run -k stats -p axis=0 -o "$small/r.h5" in.h5 /x
     expect "-o on a full disk: the old result intact" test "$md5_r" = "$(md5sum "$small/r.h5")"
     expect "-o on a full disk: no temporary left" test -z "$(ls -A "$small" | grep h5mr-)"
     umount "$small"
@@ -189,7 +171,7 @@ for np in 1 3; do
     expect "a crashing kernel at $np ranks: an h5mr line names the rank" grep -q '^h5mr: rank [0-9]* crashed with a segmentation fault' err.txt
     expect "a crashing kernel: no Open MPI backtrace" bash -c '! grep -q "Signal code\|\[ 0\]" err.txt'
 done
-refuse 2 "timeout 'x' is not a positive number" run --timeout x in.h5 /x
+expect_error 2 "timeout 'x' is not a positive number" run --timeout x in.h5 /x
 
 # ---------------------------------------------------------------- wrong answers made impossible
 # An MPI failure injected at the Nth checked call of one rank: exit 1 with one line, or
@@ -256,17 +238,17 @@ for np in 1 3; do
 done
 
 # ---------------------------------------------------------------- messages
-refuse 2 "min=-inf is not a finite number" run -k histogram -p min=-inf in.h5 /x
-refuse 2 "bins is given twice" run -k histogram -p bins=10 -p bins=20 in.h5 /x
-refuse 2 "bins=28888888 must be from 1 to 1048576" run -k histogram -p bins=28888888 in.h5 /x
-refuse 2 "k=2000000 must be from 0 to 1048576" run -k topk -p k=2000000 in.h5 /x
-refuse 2 "did you mean 'stats'" run -k stat in.h5 /x
-refuse 2 "did you mean '--kernel'" run --kernal sum in.h5 /x
-refuse 2 "parameters go as -p bins=4" run -k histogram --bins=4 in.h5 /x
-refuse 2 "did you mean '-p bins=4'" run -k histogram -p bins 4 in.h5 /x
-refuse 2 "did you mean 'bins'" run -k histogram -p bin=4 in.h5 /x
-refuse 3 "did you mean '/x'" run in.h5 /xx
-refuse 2 "did you mean 'run'" runn in.h5 /x
+expect_error 2 "min=-inf is not a finite number" run -k histogram -p min=-inf in.h5 /x
+expect_error 2 "bins is given twice" run -k histogram -p bins=10 -p bins=20 in.h5 /x
+expect_error 2 "bins=28888888 must be from 1 to 1048576" run -k histogram -p bins=28888888 in.h5 /x
+expect_error 2 "k=2000000 must be from 0 to 1048576" run -k topk -p k=2000000 in.h5 /x
+expect_error 2 "did you mean 'stats'" run -k stat in.h5 /x
+expect_error 2 "did you mean '--kernel'" run --kernal sum in.h5 /x
+expect_error 2 "parameters go as -p bins=4" run -k histogram --bins=4 in.h5 /x
+expect_error 2 "did you mean '-p bins=4'" run -k histogram -p bins 4 in.h5 /x
+expect_error 2 "did you mean 'bins'" run -k histogram -p bin=4 in.h5 /x
+expect_error 3 "did you mean '/x'" run in.h5 /xx
+expect_error 2 "did you mean 'run'" runn in.h5 /x
 "$H5MR" info --json missing.h5 > out.txt 2> err.txt
 expect "info --json on a missing file: nothing on stdout" test ! -s out.txt
 "$H5MR" info --json odd.h5 /nope > out.txt 2> err.txt
@@ -286,7 +268,7 @@ cp in.h5 locked.h5
 "$top_builddir/tests/tools/make_odd" --hold locked.h5 30 > hold.txt &
 hp=$!
 for _ in $(seq 100); do grep -q holding hold.txt 2> /dev/null && break; sleep 0.05; done
-refuse 3 "locked: another program has it open for writing" run -k sum locked.h5 /x
+expect_error 3 "locked: another program has it open for writing" run -k sum locked.h5 /x
 kill $hp 2> /dev/null
 wait $hp 2> /dev/null
 expect "the input file was never modified by h5mr" test "$md5_in" = "$(md5sum in.h5)"

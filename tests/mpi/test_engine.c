@@ -16,6 +16,7 @@
 
 #include "h5mr.h"
 #include "h5mr_hdf5.h"
+#include "../common.h"
 
 static int rank, nranks, failures;
 static h5mr_io io_mode = H5MR_IO_SCATTER; /* for run() */
@@ -54,13 +55,7 @@ static uint64_t nelems(const dcase *c)
 }
 
 static uint64_t seed = 7;
-static uint64_t rnd(void)
-{
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return test_splitmix(&seed); }
 
 /* The first chunk written again with deflate marked as skipped in its filter mask:
  * stored shuffled but not compressed, as HDF5 does when an optional filter fails. */
@@ -115,9 +110,7 @@ static void write_case(hid_t file, const dcase *c)
         } else {
             v = (double)(rnd() % 200) - (h5mr_dtype_is_signed(c->t) ? 100 : 0);
         }
-#define H5MR_CASE(T, W) ((T *)buf)[i] = (T)v;
-        H5MR_DTYPE_SWITCH(c->t, )
-#undef H5MR_CASE
+        test_store(c->t, buf, i, v);
         if (c->fill == 3) ((int64_t *)buf)[i] = (int64_t)(rnd() >> 8) - ((int64_t)1 << 55); /* exact sums near 2^61 */
     }
     hsize_t maxdims[3];
@@ -178,9 +171,7 @@ static ref reference(hid_t file, const dcase *c)
     H5Dclose(d);
     long double *x = malloc((n + 1) * sizeof *x);
     for (uint64_t i = 0; i < n; i++) {
-#define H5MR_CASE(T, W) x[i] = (long double)((T *)buf)[i];
-        H5MR_DTYPE_SWITCH(c->t, )
-#undef H5MR_CASE
+        x[i] = test_load(c->t, buf, i);
     }
     ref r = {0, 0, 0, 0, INFINITY, -INFINITY, 0, 0};
     for (uint64_t i = 0; i < n; i++) {

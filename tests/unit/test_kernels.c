@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "../common.h"
 
 uint64_t rnd(void);
 h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, int ndims, const uint64_t *shape,
@@ -25,9 +26,7 @@ static void *make(h5mr_dtype t, uint64_t n, long double *img)
             if (i % 9 == 4) v = NAN;
         }
         img[i] = v;
-#define H5MR_CASE(T, W) ((T *)d)[i] = (T)v;
-        H5MR_DTYPE_SWITCH(t, )
-#undef H5MR_CASE
+        test_store(t, d, i, v);
     }
     return d;
 }

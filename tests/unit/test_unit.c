@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "../common.h"
 
 /* ---------------------------------------------------------------- planner */
 
@@ -110,13 +111,7 @@ END_TEST
 
 static uint64_t rng_state = 42;
 uint64_t rnd(void);
-uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+uint64_t rnd(void) { return test_splitmix(&rng_state); }
 
 static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
@@ -370,9 +365,7 @@ static void *make_data(h5mr_dtype t, uint64_t n, double *img, int with_nan)
             v = (double)(lo + (int64_t)(rnd() % 200));
         }
         img[i] = v;
-#define H5MR_CASE(T, W) ((T *)d)[i] = (T)v;
-        H5MR_DTYPE_SWITCH(t, )
-#undef H5MR_CASE
+        test_store(t, d, i, v);
     }
     return d;
 }
