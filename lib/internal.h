@@ -184,6 +184,32 @@ void h5mr__state_free(h5mr_ctx *ctx, void *state);
 h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n, int *owned);
 h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
 
+/* ---------------------------------------------------------------- apply.c */
+
+/* The passes of a kernel: for each pass a fresh state, fold() folding every item of
+ * the pass into it (with whatever combining that takes), then between passes
+ * between() (NULL: nothing; a job gives every rank rank 0's state) and end_pass.
+ * agree() (NULL: serial) turns each local status into the one every rank returns.  On
+ * return *state is the last pass's state (free it), for finish. */
+typedef struct h5mr__passes_ops {
+    h5mr_status (*fold)(void *arg, void *state);
+    h5mr_status (*between)(void *arg, void *state);
+    h5mr_status (*agree)(void *arg, h5mr_status st);
+    void *arg;
+} h5mr__passes_ops;
+h5mr_status h5mr__passes(h5mr_ctx *ctx, const h5mr__passes_ops *ops, void **state);
+
+/* Apply a set-up kernel (h5mr__ctx_setup done) to the array data of ctx's shape and
+ * type, serially: blocks of rows_per_block rows (0: one block) folded round-robin into
+ * nstates states, each packed and unpacked, combined in order (reverse: last first).
+ * *out: the result (h5mr__result_free), NULL on failure. */
+typedef struct h5mr__apply_opts {
+    uint64_t rows_per_block;
+    int nstates;
+    int reverse;
+} h5mr__apply_opts;
+h5mr_status h5mr__apply(h5mr_ctx *ctx, const void *data, const h5mr__apply_opts *o, h5mr_result **out);
+
 /* ---------------------------------------------------------------- registry.c */
 
 /* The built-in kernels, NULL-terminated (kernels/builtins.c). */

@@ -291,6 +291,31 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     return st;
 }
 
+/* One pass of the job: read → send → map on every rank (one rank alone, or every rank
+ * reading its own items, or rank 0 reading and sending), then the tree reduction. */
+static h5mr_status job_fold(void *arg, void *state)
+{
+    h5mr_job *job = arg;
+    /* Items and bytes count the last pass only, so they add up to the plan. */
+    job->mine.items = job->mine.bytes = 0;
+    h5mr_status st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
+                                                                   : h5mr__scatter(&job->run, state);
+    if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
+    return h5mr__reduce(&job->run, state);
+}
+
+static h5mr_status job_between(void *arg, void *state)
+{
+    h5mr_job *job = arg;
+    return share_state(job, state, job->ctx.err);
+}
+
+static h5mr_status job_agree(void *arg, h5mr_status st)
+{
+    h5mr_job *job = arg;
+    return step(job, st, job->ctx.err);
+}
+
 h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 {
     h5mr_error local;
@@ -359,30 +384,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     job->progress.bytes = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
     job->progress.pass = &job->ctx.pass;
     job->progress.passes = job->ctx.passes;
-    for (job->ctx.pass = 0; job->ctx.pass < job->ctx.passes; job->ctx.pass++) {
-        if (job->ctx.pass > 0) {
-            h5mr__state_free(&job->ctx, state);
-            state = NULL;
-        }
-        if (!(state = h5mr__state_new(&job->ctx)))
-            st = h5mr__error_set(err, H5MR_ENOMEM, "cannot allocate the state of kernel %s", job->kernel->name);
-        if ((st = step(job, st, err)) != H5MR_OK) goto out;
-        /* Items and bytes count the last pass only, so they add up to the plan. */
-        job->mine.items = job->mine.bytes = 0;
-        /* read → send → map: one rank alone, or every rank reading its own items, or
-         * rank 0 reading and sending */
-        st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
-                                                           : h5mr__scatter(&job->run, state);
-        if ((st = step(job, st, err)) != H5MR_OK) goto out;
-        st = h5mr__reduce(&job->run, state);
-        if ((st = step(job, st, err)) != H5MR_OK) goto out;
-        if (job->ctx.pass + 1 < job->ctx.passes) {
-            st = share_state(job, state, err);
-            if (st == H5MR_OK) st = job->kernel->end_pass(&job->ctx, state);
-            if ((st = step(job, st, err)) != H5MR_OK) goto out;
-        }
-    }
-    job->ctx.pass = job->ctx.passes - 1;
+    h5mr__passes_ops ops = {job_fold, job_between, job_agree, job};
+    if ((st = h5mr__passes(&job->ctx, &ops, &state)) != H5MR_OK) goto out;
 
     if (job->rank == 0) {
         if (!(job->result = h5mr__result_new()))

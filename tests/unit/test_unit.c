@@ -245,51 +245,9 @@ h5mr_result *run_kernel_full(const char *name, h5mr_dtype t, const void *data, i
                     .err = &err};
     ck_assert_ptr_nonnull(ctx.kernel);
     ck_assert_msg(h5mr__ctx_setup(&ctx) == H5MR_OK, "setup: %s", err.message);
-    uint64_t row = 1, rows = shape[0];
-    for (int d = 1; d < ndims; d++)
-        row *= shape[d];
-    size_t esize = h5mr_dtype_size(t);
-    void *states[8];
-    for (ctx.pass = 0; ctx.pass < ctx.passes; ctx.pass++) {
-        for (int s = 0; s < nstates; s++)
-            ck_assert_ptr_nonnull(states[s] = h5mr__state_new(&ctx));
-        uint64_t item = 0;
-        for (uint64_t off = 0; off < rows; off += per, item++) {
-            uint64_t k = rows - off < per ? rows - off : per;
-            h5mr_block b = {.data = (const char *)data + off * row * esize,
-                            .dtype = t,
-                            .rows = k,
-                            .row_elems = row,
-                            .first_row = off,
-                            .item = item};
-            ck_assert_int_eq(ctx.kernel->map(&ctx, states[item % (uint64_t)nstates], &b), H5MR_OK);
-        }
-        for (int s = 0; s < nstates; s++) {
-            void *bytes;
-            size_t nb;
-            int owned;
-            ck_assert_int_eq(h5mr__state_pack(&ctx, states[s], &bytes, &nb, &owned), H5MR_OK);
-            void *copy = h5mr__state_new(&ctx);
-            ck_assert_int_eq(h5mr__state_unpack(&ctx, copy, bytes, nb), H5MR_OK);
-            if (owned) free(bytes);
-            h5mr__state_free(&ctx, states[s]);
-            states[s] = copy;
-        }
-        for (int s = 1; s < nstates; s++) {
-            int into = reverse ? nstates - 1 : 0, from = reverse ? nstates - 1 - s : s;
-            ck_assert_int_eq(ctx.kernel->combine(&ctx, states[into], states[from]), H5MR_OK);
-        }
-        if (ctx.pass + 1 < ctx.passes) {
-            ck_assert_msg(ctx.kernel->end_pass(&ctx, states[reverse ? nstates - 1 : 0]) == H5MR_OK, "end_pass: %s",
-                          err.message);
-            for (int s = 0; s < nstates; s++)
-                h5mr__state_free(&ctx, states[s]);
-        }
-    }
-    h5mr_result *r = h5mr__result_new();
-    ck_assert_int_eq(ctx.kernel->finish(&ctx, states[reverse ? nstates - 1 : 0], r), H5MR_OK);
-    for (int s = 0; s < nstates; s++)
-        h5mr__state_free(&ctx, states[s]);
+    h5mr__apply_opts o = {per, nstates, reverse};
+    h5mr_result *r = NULL;
+    ck_assert_msg(h5mr__apply(&ctx, data, &o, &r) == H5MR_OK, "apply: %s", err.message);
     h5mr__ctx_release(&ctx);
     return r;
 }
