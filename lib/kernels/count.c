@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 typedef struct count_state {
     int64_t count, total;

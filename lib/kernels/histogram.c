@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 /* A result a user can read and print: 2^20 bins are ~20 MB of JSON. */
 #define BINS_MAX ((int64_t)1 << 20)

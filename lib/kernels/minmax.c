@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 typedef struct mm_scalar {
     int64_t n;

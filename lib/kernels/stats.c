@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 typedef struct stats_state {
     __int128 isum;

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 typedef struct sum_state {
     __int128 isum;

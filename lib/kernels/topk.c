@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 #define TOPK_MAX ((int64_t)1 << 20) /* a result a user can read: ~40 MB of JSON at most */
 

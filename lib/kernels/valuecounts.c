@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "h5mr.h"
-#include "numeric.h"
+#include "h5mr_numeric.h"
 
 typedef struct vc_map {
     uint64_t *keys;

@@ -41,7 +41,8 @@ expect_error 1 "kernel fails_on_item failed on item 2 (rows 2..2): fails_on_item
 if make -C "$top_builddir" install prefix="$TMP/prefix" > install.log 2>&1; then
     ok
     export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-    expect "installed: header, library, command, h5mr.pc, man page" test -f prefix/include/h5mr.h \
+    expect "installed: headers, library, command, h5mr.pc, man page" test -f prefix/include/h5mr.h \
+        -a -f prefix/include/h5mr_hdf5.h -a -f prefix/include/h5mr_numeric.h \
         -a -f prefix/lib/libh5mr.so -a -x prefix/bin/h5mr -a -f prefix/lib/pkgconfig/h5mr.pc \
         -a -f prefix/share/man/man1/h5mr.1
     # shellcheck disable=SC2046

@@ -1,9 +1,11 @@
-/* numeric.h: error-free transformations shared by the built-in kernels (header-only,
- * built on the public API).  A "lane" keeps hi + lo, updated with Knuth's TwoSum, so
+/* h5mr_numeric.h: what the built-in kernels are made of, for kernels of your own too
+ * (installed; header-only, built on the public API): TwoSum lanes, exact squares,
+ * double-double arithmetic, the variance from exact sums, vector loads of every type,
+ * the axis parameter and the trailing shape.  A "lane" keeps hi + lo, updated with Knuth's TwoSum, so
  * an item's partial sum carries its rounding errors along exactly enough that adding
  * hi and lo into an h5mr_xsum at the end of the item loses nothing that matters. */
-#ifndef H5MR_KERNELS_NUMERIC_H
-#define H5MR_KERNELS_NUMERIC_H
+#ifndef H5MR_NUMERIC_H
+#define H5MR_NUMERIC_H
 
 #include <math.h>
 #include <stdint.h>
@@ -44,7 +46,7 @@ H5MR_DEFINE_LOAD2(double)
  * baseline): lanes 0-3 and 4-7 of two of them are the same lanes as four h5mr_v2d.
  * Static inline only, never passed across an ABI boundary, so GCC's note that 32-byte
  * vectors without AVX change the ABI does not apply. */
-#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wpsabi" /* for the rest of the including file, too */
 typedef double h5mr_v4d __attribute__((vector_size(32)));
 typedef int64_t h5mr_v4l __attribute__((vector_size(32)));
 #define H5MR_DEFINE_LOAD4(T)                                                                                           \
