@@ -222,6 +222,14 @@ typedef struct h5mr_param_decl {
     const char *help;
 } h5mr_param_decl;
 
+/* The fields of a kernel definition whose parts have the usual names PREFIX_params,
+ * PREFIX_setup, PREFIX_map, PREFIX_combine and PREFIX_finish, as the built-ins' do:
+ *     const h5mr_kernel k = {H5MR_KERNEL_FIELDS("count", "how many elements ...", count)};
+ * optional callbacks follow as designated initializers (, .init = stats_init). */
+#define H5MR_KERNEL_FIELDS(NAME, DESCRIPTION, PREFIX)                                                                  \
+    .abi = H5MR_KERNEL_ABI, .name = (NAME), .description = (DESCRIPTION), .params = PREFIX##_params,                   \
+    .setup = PREFIX##_setup, .map = PREFIX##_map, .combine = PREFIX##_combine, .finish = PREFIX##_finish
+
 /* ABI 2: what an input of a job is.  A job has one input (the dataset it runs over)
  * and may have companion datasets aligned with it element by element. */
 typedef enum h5mr_role {
@@ -349,6 +357,9 @@ void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
 int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */
 /* Kernel-private configuration, freed with free_fn (may be NULL) when the job ends. */
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *));
+/* The usual setup: a zeroed configuration of `size` bytes set as ctx's (free_fn frees
+ * it, NULL: free()).  NULL if out of memory. */
+void *h5mr_ctx_config_alloc(h5mr_ctx *ctx, size_t size, void (*free_fn)(void *));
 void *h5mr_ctx_config(const h5mr_ctx *ctx);
 
 /* Record an error message (printf-style) and return `st`, for `return h5mr_ctx_error(...)`. */

@@ -149,6 +149,13 @@ void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *))
 
 void *h5mr_ctx_config(const h5mr_ctx *ctx) { return ctx->config; }
 
+void *h5mr_ctx_config_alloc(h5mr_ctx *ctx, size_t size, void (*free_fn)(void *))
+{
+    void *c = calloc(1, size ? size : 1);
+    if (c) h5mr_ctx_set_config(ctx, c, free_fn ? free_fn : free);
+    return c;
+}
+
 h5mr_status h5mr_ctx_error(h5mr_ctx *ctx, h5mr_status st, const char *fmt, ...)
 {
     if (ctx->err) {

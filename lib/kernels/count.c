@@ -44,9 +44,8 @@ H5MR_DTYPE_EACH
 
 static h5mr_status count_setup(h5mr_ctx *ctx)
 {
-    count_config *c = calloc(1, sizeof *c);
+    count_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, free);
     for (int k = 0; k < NOPS; k++) {
         if (!h5mr_ctx_param(ctx, op_names[k])) continue;
         h5mr_status st = h5mr_ctx_param_f64(ctx, op_names[k], &c->v[k]);
@@ -92,12 +91,4 @@ static const h5mr_param_decl count_params[] = {{"gt", NULL, "count values > this
                                                {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_count = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "count",
-    .description = "how many non-NaN elements satisfy all the comparisons given, out of how many",
-    .params = count_params,
-    .setup = count_setup,
-    .map = count_map,
-    .combine = count_combine,
-    .finish = count_finish,
-};
+    H5MR_KERNEL_FIELDS("count", "how many non-NaN elements satisfy all the comparisons given, out of how many", count)};

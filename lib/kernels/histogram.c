@@ -155,9 +155,8 @@ H5MR_DTYPE_EACH
 
 static h5mr_status hist_setup(h5mr_ctx *ctx)
 {
-    hist_config *c = calloc(1, sizeof *c);
+    hist_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, hist_config_free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, hist_config_free);
     c->bins = 10;
     h5mr_status st = h5mr_ctx_param_i64(ctx, "bins", &c->bins);
     if (st != H5MR_OK) return st;
@@ -246,13 +245,6 @@ static const h5mr_param_decl hist_params[] = {{"bins", "10", "number of equal bi
                                               {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_histogram = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "histogram",
-    .description = "counts in equal bins from min to max, as numpy.histogram (range from the data by default)",
-    .params = hist_params,
-    .setup = hist_setup,
-    .map = hist_map,
-    .combine = hist_combine,
-    .finish = hist_finish,
-    .end_pass = hist_end_pass,
-};
+    H5MR_KERNEL_FIELDS(
+        "histogram", "counts in equal bins from min to max, as numpy.histogram (range from the data by default)", hist),
+    .end_pass = hist_end_pass};

@@ -98,9 +98,8 @@ H5MR_DTYPE_EACH
 
 static h5mr_status mm_setup(h5mr_ctx *ctx)
 {
-    mm_config *c = calloc(1, sizeof *c);
+    mm_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, free);
     h5mr_status st = h5mr_param_axis(ctx, "minmax", &c->over_rows);
     if (st != H5MR_OK) return st;
     const uint64_t *shape;
@@ -201,12 +200,4 @@ static h5mr_status mm_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 static const h5mr_param_decl mm_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_minmax = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "minmax",
-    .description = "min, max and the index of their first occurrence (NaN skipped)",
-    .params = mm_params,
-    .setup = mm_setup,
-    .map = mm_map,
-    .combine = mm_combine,
-    .finish = mm_finish,
-};
+    H5MR_KERNEL_FIELDS("minmax", "min, max and the index of their first occurrence (NaN skipped)", mm)};

@@ -432,9 +432,8 @@ out:
 
 static h5mr_status stats_setup(h5mr_ctx *ctx)
 {
-    stats_config *c = calloc(1, sizeof *c);
+    stats_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, stats_config_free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, stats_config_free);
     h5mr_status st = h5mr_param_axis(ctx, "stats", &c->over_rows);
     if (st != H5MR_OK) return st;
     if (!c->over_rows) {
@@ -559,13 +558,5 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
 static const h5mr_param_decl stats_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_stats = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "stats",
-    .description = "count, nan_count, sum, mean, var (ddof 0), std, min, max of non-NaN elements",
-    .params = stats_params,
-    .setup = stats_setup,
-    .init = stats_init,
-    .map = stats_map,
-    .combine = stats_combine,
-    .finish = stats_finish,
-};
+    H5MR_KERNEL_FIELDS("stats", "count, nan_count, sum, mean, var (ddof 0), std, min, max of non-NaN elements", stats),
+    .init = stats_init};

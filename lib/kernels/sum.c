@@ -257,9 +257,8 @@ H5MR_DTYPE_EACH
 
 static h5mr_status sum_setup(h5mr_ctx *ctx)
 {
-    sum_config *c = calloc(1, sizeof *c);
+    sum_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, sum_config_free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, sum_config_free);
     h5mr_status st = h5mr_param_axis(ctx, "sum", &c->over_rows);
     if (st != H5MR_OK) return st;
     if (!c->over_rows) {
@@ -369,12 +368,4 @@ static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 static const h5mr_param_decl sum_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_sum = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "sum",
-    .description = "sum and count of all non-NaN elements (integers exact, floats exactly rounded)",
-    .params = sum_params,
-    .setup = sum_setup,
-    .map = sum_map,
-    .combine = sum_combine,
-    .finish = sum_finish,
-};
+    H5MR_KERNEL_FIELDS("sum", "sum and count of all non-NaN elements (integers exact, floats exactly rounded)", sum)};

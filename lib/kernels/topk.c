@@ -91,9 +91,8 @@ H5MR_DTYPE_EACH
 
 static h5mr_status topk_setup(h5mr_ctx *ctx)
 {
-    topk_config *c = calloc(1, sizeof *c);
+    topk_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, free);
     c->k = 10;
     c->largest = 1;
     h5mr_status st = h5mr_ctx_param_i64(ctx, "k", &c->k);
@@ -172,12 +171,4 @@ static const h5mr_param_decl topk_params[] = {
     {"k", "10", "how many values"}, {"largest", "true", "true: the largest, false: the smallest"}, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_topk = {
-    .abi = H5MR_KERNEL_ABI,
-    .name = "topk",
-    .description = "the k largest (or smallest) values and their flat indices, best first",
-    .params = topk_params,
-    .setup = topk_setup,
-    .map = topk_map,
-    .combine = topk_combine,
-    .finish = topk_finish,
-};
+    H5MR_KERNEL_FIELDS("topk", "the k largest (or smallest) values and their flat indices, best first", topk)};

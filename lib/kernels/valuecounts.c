@@ -100,9 +100,8 @@ static h5mr_status vc_setup(h5mr_ctx *ctx)
     if (h5mr_dtype_is_float(t))
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel valuecounts takes integer datasets only; this one is %s",
                               h5mr_dtype_name(t));
-    vc_config *c = calloc(1, sizeof *c);
+    vc_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, vc_config_free);
     if (!c) return H5MR_ENOMEM;
-    h5mr_ctx_set_config(ctx, c, vc_config_free);
     if (h5mr_dtype_size(t) <= 2 && !(c->dense = calloc(65536, sizeof *c->dense))) return H5MR_ENOMEM;
     return H5MR_OK;
 }
