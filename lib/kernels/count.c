@@ -14,26 +14,25 @@ typedef struct count_state {
 enum { GT, GE, LT, LE, EQ, NE, NOPS };
 static const char *const op_names[NOPS] = {"gt", "ge", "lt", "le", "eq", "ne"};
 
+/* Every combination of the comparisons is an interval, [lo, hi] with either end open,
+ * and at most one value left out (ne): the loop then has no branch and no flag, and
+ * compares in double exactly as the parameters say. */
 typedef struct count_config {
-    int has[NOPS];
-    double v[NOPS];
+    double lo, hi, ne;
+    int lo_open, hi_open, has_ne;
 } count_config;
 
 #define COUNT_TYPE(T)                                                                                                  \
-    static void count_##T(const T *x, uint64_t n, const count_config *c, count_state *s)                               \
+    H5MR_HOT static void count_##T(const T *restrict x, uint64_t n, const count_config *c, count_state *s)            \
     {                                                                                                                  \
+        const double lo = c->lo, hi = c->hi, ne = c->ne;                                                               \
+        const int64_t lo_closed = !c->lo_open, hi_closed = !c->hi_open, any_ne = !c->has_ne;                           \
         int64_t hits = 0, total = 0;                                                                                   \
         for (uint64_t i = 0; i < n; i++) {                                                                             \
             double v = (double)x[i];                                                                                   \
-            int ok = v == v;                                                                                           \
-            total += ok;                                                                                               \
-            ok &= !c->has[GT] | (v > c->v[GT]);                                                                        \
-            ok &= !c->has[GE] | (v >= c->v[GE]);                                                                       \
-            ok &= !c->has[LT] | (v < c->v[LT]);                                                                        \
-            ok &= !c->has[LE] | (v <= c->v[LE]);                                                                       \
-            ok &= !c->has[EQ] | (v == c->v[EQ]);                                                                       \
-            ok &= !c->has[NE] | (v != c->v[NE]);                                                                       \
-            hits += ok;                                                                                                \
+            total += v == v;                                                                                           \
+            /* NaN fails every comparison, so it is never counted */                                                   \
+            hits += ((v > lo) | ((v == lo) & lo_closed)) & ((v < hi) | ((v == hi) & hi_closed)) & ((v != ne) | any_ne); \
         }                                                                                                              \
         s->count += hits;                                                                                              \
         s->total += total;                                                                                             \
@@ -42,15 +41,34 @@ typedef struct count_config {
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
 
+/* Tighten [lo, hi] by one comparison. */
+static void bound_lo(count_config *c, double v, int open)
+{
+    if (v > c->lo || (v == c->lo && open)) c->lo = v, c->lo_open = open;
+}
+static void bound_hi(count_config *c, double v, int open)
+{
+    if (v < c->hi || (v == c->hi && open)) c->hi = v, c->hi_open = open;
+}
+
 static h5mr_status count_setup(h5mr_ctx *ctx)
 {
     count_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
+    c->lo = -INFINITY, c->hi = INFINITY; /* closed: every number, infinities included */
     for (int k = 0; k < NOPS; k++) {
         if (!h5mr_ctx_param(ctx, op_names[k])) continue;
-        h5mr_status st = h5mr_ctx_param_f64(ctx, op_names[k], &c->v[k]);
+        double v = 0;
+        h5mr_status st = h5mr_ctx_param_f64(ctx, op_names[k], &v);
         if (st != H5MR_OK) return st;
-        c->has[k] = 1;
+        switch (k) {
+        case GT: bound_lo(c, v, 1); break;
+        case GE: bound_lo(c, v, 0); break;
+        case LT: bound_hi(c, v, 1); break;
+        case LE: bound_hi(c, v, 0); break;
+        case EQ: bound_lo(c, v, 0), bound_hi(c, v, 0); break;
+        default: c->ne = v, c->has_ne = 1; break;
+        }
     }
     h5mr_ctx_set_state_size(ctx, sizeof(count_state));
     return H5MR_OK;

@@ -207,6 +207,37 @@ START_TEST(count_every_type)
         want += !isnan(img[i]) && img[i] != 0;
     expect_eq(field(r, "count"), 0, want, 0);
     h5mr__result_free(r);
+    /* Every comparison alone and in pairs, at values in the data, between them and
+     * infinite: the kernel folds them into one interval, the reference tests each. */
+    static const char *const ops[] = {"gt", "ge", "lt", "le", "eq", "ne"};
+    static const char *const vals[] = {"-5", "0", "7.25", "15", "-inf", "inf"};
+    for (int a = 0; a < 6; a++)
+        for (int b = a; b < 6; b++)
+            for (int va = 0; va < 6; va++) {
+                int vb = (va * 7 + a + 3 * b) % 6;
+                h5mr__kv q[2] = {{(char *)ops[a], (char *)vals[va]}, {(char *)ops[b], (char *)vals[vb]}};
+                size_t nq = a == b ? 1 : 2;
+                r = run_kernel_full("count", t, d, 1, shape, 100, 2, 0, q, nq);
+                want = 0;
+                for (uint64_t i = 0; i < n; i++) {
+                    if (isnan(img[i])) continue;
+                    double v = (double)img[i];
+                    int ok = 1;
+                    for (size_t k = 0; k < nq; k++) {
+                        double c = strtod(q[k].value, NULL);
+                        const char *o = q[k].key;
+                        ok &= !strcmp(o, "gt")   ? v > c
+                              : !strcmp(o, "ge") ? v >= c
+                              : !strcmp(o, "lt") ? v < c
+                              : !strcmp(o, "le") ? v <= c
+                              : !strcmp(o, "eq") ? v == c
+                                                 : v != c;
+                    }
+                    want += ok;
+                }
+                expect_eq(field(r, "count"), 0, want, 0);
+                h5mr__result_free(r);
+            }
     free(d);
     free(img);
 }
