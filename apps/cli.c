@@ -105,12 +105,22 @@ const char *cli_bad_option(char **argv, int optopt_char)
     return argv[optind - 1];
 }
 
+void cli_share_code(const cli *c, int *code)
+{
+    if (c->mpi) MPI_Bcast(code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+}
+
 int cli_load_plugins(cli *c, char **paths, int n)
 {
     h5mr_error err = {0};
     h5mr_status st = H5MR_OK;
     for (int i = 0; i < n && st == H5MR_OK; i++)
         st = h5mr_plugin_load(paths[i], &err);
+    if (!c->mpi) {
+        if (st == H5MR_OK) return 0;
+        cli_error(c, "%s", err.message);
+        return EXIT_USAGE;
+    }
     /* A plugin may load on some nodes and not on others: agree, and say the first. */
     int mine = st == H5MR_OK ? INT_MAX : c->rank, first = INT_MAX;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);

@@ -9,8 +9,12 @@
 enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
 typedef struct cli {
-    int rank, size; /* in MPI_COMM_WORLD */
+    int rank, size; /* in MPI_COMM_WORLD (without MPI: 0 and 1) */
+    int mpi;        /* MPI is initialised (run always; the others only under a launcher) */
 } cli;
+
+/* Rank 0's exit code to every rank (a no-op without MPI). */
+void cli_share_code(const cli *c, int *code);
 
 /* s with control characters and bytes that are not UTF-8 written as \xNN (for a
  * terminal), in buf. */

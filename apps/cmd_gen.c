@@ -445,6 +445,6 @@ int cmd_gen(cli *c, int argc, char **argv)
     if (code < 0) return EXIT_OK;
     /* Only rank 0 writes; the others learn how it went. */
     if (code == 0 && c->rank == 0) code = write_dataset(c, &o);
-    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    cli_share_code(c, &code);
     return code;
 }

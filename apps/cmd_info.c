@@ -174,6 +174,6 @@ int cmd_info(cli *c, int argc, char **argv)
         code = cli_exit_code(st);
     }
 done:
-    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    cli_share_code(c, &code);
     return code;
 }

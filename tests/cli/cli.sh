@@ -119,4 +119,10 @@ error 2 frobnicate
 error 2 gen --shape 0xq x.h5 /x
 error 2 gen --shape 4 --dtype f16 x.h5 /x
 expect "a message names the file" grep -q "missing.h5" <(mpi 1 "$H5MR" run missing.h5 /x 2>&1)
+# info, gen and kernels outside mpirun never start MPI (it costs 0.1-0.3 s): with an MPI
+# setting that makes MPI_Init fail they still work, and run does not.
+expect "info starts no MPI" env OMPI_MCA_pml=bogus "$H5MR" info d.h5 /ramp
+expect "kernels starts no MPI" env OMPI_MCA_pml=bogus "$H5MR" kernels
+expect "gen starts no MPI" env OMPI_MCA_pml=bogus "$H5MR" gen --shape 4 nompi.h5 /x
+expect "run does need MPI (the check above can fail)" bash -c '! env OMPI_MCA_pml=bogus "$0" run d.h5 /ramp > /dev/null 2>&1' "$H5MR"
 finish
