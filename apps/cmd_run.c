@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATASET\n"
+static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATASET, or h5mr run -n N ...\n"
                                 "Apply one kernel to every element of DATASET in the HDF5 file FILE.\n"
                                 "Dimension 0 is cut into work items of whole rows; every rank reads its own\n"
                                 "items (or rank 0 reads them and sends them on, see --io) and folds them into a\n"
@@ -18,6 +18,9 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATA
                                 "ranks, 1 included.\n"
                                 "\n"
                                 "Options:\n"
+                                "  -n, --ranks N             outside mpirun: start N ranks on this machine (through\n"
+                                "                            mpirun, with settings that start fast on one node);\n"
+                                "                            inside mpirun it must equal the number of ranks\n"
                                 "  -k, --kernel NAME         kernel to apply (default: stats; see `h5mr kernels`)\n"
                                 "  -p, --param KEY=VALUE     kernel parameter, repeatable\n"
                                 "      --chunk-rows N        rows per work item (default: a multiple of the\n"
@@ -258,6 +261,11 @@ int cmd_run(cli *c, int argc, char **argv)
         return EXIT_OK;
     }
     if (code != 0) cli_error(c, "%s", msg);
+    if (code == 0 && o.ranks > 0 && o.ranks != c->size) {
+        cli_error(c, "run: -n %d, but this job has %d rank%s (inside mpirun, -n must match it)", o.ranks, c->size,
+                  c->size == 1 ? "" : "s");
+        code = EXIT_USAGE;
+    }
     if (code == 0) code = cli_load_plugins(c, o.plugins, o.nplugins);
     if (code == 0 && (!o.file || !o.dataset)) {
         cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)",

@@ -1,17 +1,21 @@
 /* h5mr.c: the h5mr command: picks the subcommand, owns MPI_Init/Finalize (when MPI is
  * needed) and the exit code. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
+#include "run_args.h"
 
 static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
                             "Map-reduce over HDF5 datasets with MPI.\n"
                             "\n"
                             "Commands:\n"
-                            "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun)\n"
+                            "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun, or -n N)\n"
                             "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
                             "  info    [--json] FILE [DATASET]  a file's datasets, or one dataset and its item plan\n"
                             "  kernels [--json]                 list the registered kernels and their parameters\n"
@@ -22,6 +26,70 @@ static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
                             "\n"
                             "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
                             "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
+
+/* Started by a launcher (mpirun, orted, srun with PMIx)? */
+static int launched(void) { return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK"); }
+
+/* MPI settings that start fast on one machine (MPI_Init 0.1 s instead of 0.3: no
+ * probing of network components), where the user set none. */
+static void fast_local_mpi(void)
+{
+    setenv("OMPI_MCA_pml", "ob1", 0);
+    setenv("OMPI_MCA_btl", "self,vader", 0);
+    /* mpirun would wait 2 s after a rank exits non-zero, even when all have */
+    setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
+}
+
+/* `h5mr run -n N ...` outside a launcher: the same command on N ranks through mpirun.
+ * Returns only if it could not start it. */
+static int start_ranks(int argc, char **argv, int n)
+{
+    char self[4096], np[16];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return EXIT_RUN;
+    self[len] = '\0';
+    snprintf(np, sizeof np, "%d", n);
+    char **av = calloc((size_t)argc + 16, sizeof *av);
+    if (!av) return EXIT_RUN;
+    int k = 0;
+    av[k++] = H5MR_MPIRUN;
+    av[k++] = "-n";
+    av[k++] = np;
+    av[k++] = "-q"; /* h5mr says what went wrong itself */
+    av[k++] = "--oversubscribe"; /* N may be more than the cores: it is the user's choice */
+    av[k++] = "--bind-to";
+    av[k++] = "none";
+    if (geteuid() == 0) av[k++] = "--allow-run-as-root";
+    av[k++] = self;
+    for (int i = 1; i < argc; i++)
+        av[k++] = argv[i];
+    fast_local_mpi();
+    execv(av[0], av);
+    fprintf(stderr, "h5mr: run -n %d: cannot start %s: %s\n", n, av[0], strerror(errno));
+    free(av);
+    return EXIT_RUN;
+}
+
+/* The N of `-n N`, `-nN`, `--ranks N`, `--ranks=N` among run's arguments (0: none,
+ * -1: not a number, left to the option parser to say). */
+static int ranks_asked(int argc, char **argv)
+{
+    int n = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--")) break;
+        if ((!strcmp(a, "-n") || !strcmp(a, "--ranks")) && i + 1 < argc)
+            v = argv[++i];
+        else if (!strncmp(a, "--ranks=", 8))
+            v = a + 8;
+        else if (!strncmp(a, "-n", 2) && a[2])
+            v = a + 2;
+        else if ((!strcmp(a, "-k") || !strcmp(a, "-p") || !strcmp(a, "-o")) && i + 1 < argc)
+            i++; /* an option's value is not an option */
+        if (v) n = run_args_ranks(v);
+    }
+    return n;
+}
 
 int main(int argc, char **argv)
 {
@@ -51,6 +119,11 @@ int main(int argc, char **argv)
     /* MPI_Init costs 0.1-0.3 s: info, gen and kernels start MPI only when a launcher
      * started several of them (so that only rank 0 prints and all share its exit
      * code); run always does. */
+    if (fn == cmd_run && !launched()) {
+        int n = ranks_asked(argc, argv);
+        if (n > 1) return start_ranks(argc, argv, n);
+        fast_local_mpi(); /* one rank, a singleton */
+    }
     cli c = {0, 1, 1};
     const char *launched = getenv("OMPI_COMM_WORLD_SIZE") ? getenv("OMPI_COMM_WORLD_SIZE") : getenv("PMIX_SIZE");
     c.mpi = fn == cmd_run || (launched && atoi(launched) > 1);

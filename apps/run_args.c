@@ -20,6 +20,12 @@ enum {
     OPT_FORCE
 };
 
+int run_args_ranks(const char *s)
+{
+    uint64_t v;
+    return cli_parse_u64(s, &v) == 0 && v >= 1 && v <= 1000000 ? (int)v : -1;
+}
+
 /* "did you mean" for an unknown option: the closest long option, or -p for a
  * kernel parameter written as an option (--bins=4). */
 static void unknown_option(const char *bad, const struct option *longopts, char *msg, size_t len)
@@ -53,14 +59,21 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"plugin", required_argument, NULL, OPT_PLUGIN},
                                              {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                              {"force", no_argument, NULL, OPT_FORCE},
+                                             {"ranks", required_argument, NULL, 'n'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 0; /* 0, not 1: GNU getopt starts afresh (needed when called again) */
     int ch;
-    while ((ch = getopt_long(argc, argv, "k:p:o:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "k:p:o:n:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'k': o->kernel = optarg; break;
+        case 'n':
+            if ((o->ranks = run_args_ranks(optarg)) < 0) {
+                snprintf(msg, len, "run: -n '%s' is not a number of ranks (1 or more)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'o': o->output = optarg; break;
         case 'p':
             if (!strchr(optarg, '=') || optarg[0] == '=') {
@@ -113,7 +126,7 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
             return EXIT_USAGE;
         default:
-            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' ||
+            if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt == 'n' ||
                            (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT)))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else

@@ -14,6 +14,7 @@ typedef struct run_opts {
     h5mr_io io;
     int json, stats, force;
     double timeout_s; /* 0: none */
+    int ranks;        /* -n N: 0 when not given */
     int progress; /* -1 auto (when stderr is a terminal), 0 off, 1 on */
     const char *file, *dataset, *output;
     char **params;
@@ -26,5 +27,7 @@ typedef struct run_opts {
  * strings stay argv's.  Returns 0, -1 for --help, or an exit code (EXIT_USAGE) with
  * the message (no "h5mr: " prefix) in msg. */
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len);
+/* The N of -n N (1 to 10^6), or -1. */
+int run_args_ranks(const char *s);
 
 #endif

@@ -29,4 +29,5 @@ AC_DEFUN([H5MR_CHECK_MPIRUN], [
     [AC_MSG_ERROR([no mpirun found: install the Debian package openmpi-bin])])
   AC_ARG_VAR([TESTMPIRUN], [command line that runs NP ranks in the tests (NP is replaced)])
   AS_IF([test -z "$TESTMPIRUN"], [TESTMPIRUN="$MPIRUN --oversubscribe -n NP"])
+  AC_DEFINE_UNQUOTED([H5MR_MPIRUN], ["$MPIRUN"], [the launcher h5mr run -n N starts its ranks with])
 ])

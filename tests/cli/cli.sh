@@ -119,6 +119,18 @@ error 2 frobnicate
 error 2 gen --shape 0xq x.h5 /x
 error 2 gen --shape 4 --dtype f16 x.h5 /x
 expect "a message names the file" grep -q "missing.h5" <(mpi 1 "$H5MR" run missing.h5 /x 2>&1)
+# run -n N outside mpirun starts N ranks itself, with the same result as mpirun -n N.
+"$H5MR" run -n 3 -k sum --json d.h5 /ramp > n3.json 2> n3.err
+expect "run -n 3 runs 3 ranks" grep -q '"ranks": 3,' n3.json
+mpi 3 "$H5MR" run -k sum --json d.h5 /ramp > m3.json
+expect "run -n 3: the result of mpirun -n 3" test "$(grep -o '"result.*' n3.json)" = "$(grep -o '"result.*' m3.json)"
+"$H5MR" run -n 2 -k sum d.h5 /nope > /dev/null 2> n2.err
+expect "run -n 2 on a bad dataset: exit 3" test $? -eq 3
+expect "run -n 2 on a bad dataset: one line" test "$(wc -l < n2.err)" -eq 1
+error 2 run -n 0 d.h5 /ramp
+mpi 2 "$H5MR" run -n 3 d.h5 /ramp > /dev/null 2> nm.err
+rc=$?
+expect "inside mpirun, -n must match it (exit 2, one line)" bash -c "[ $rc -eq 2 ] && grep -q '^h5mr: run: -n 3, but this job has 2 ranks' nm.err"
 # info, gen and kernels outside mpirun never start MPI (it costs 0.1-0.3 s): with an MPI
 # setting that makes MPI_Init fail they still work, and run does not.
 expect "info starts no MPI" env OMPI_MCA_pml=bogus "$H5MR" info d.h5 /ramp
