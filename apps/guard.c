@@ -53,18 +53,6 @@ static void say(const char *a, const char *b, const char *c, const char *d)
     if (write(STDERR_FILENO, line, n) < 0) return;
 }
 
-static void utoa(unsigned v, char *buf)
-{
-    char tmp[16];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) && n < 15);
-    for (int i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-}
-
 static const char *signame(int sig)
 {
     switch (sig) {
@@ -100,6 +88,18 @@ static void on_stop(int sig)
 void guard_finishing(int code) { finishing = code; }
 
 #if !defined(__SANITIZE_ADDRESS__)
+static void utoa(unsigned v, char *buf)
+{
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 15);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+}
+
 static void on_crash(int sig)
 {
     run_cleanups();
