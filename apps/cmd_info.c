@@ -51,7 +51,7 @@ static int list_one(const char *path, const h5mr_dataset_info *in, const char *w
     fprintf(out, "%-32s ", cli_safe(path, safe, sizeof safe));
     if (in) {
         print_dims(in->shape, in->ndims, " x ");
-        fprintf(out, " %s%s\n", h5mr_dtype_name(in->dtype), in->chunked ? ", chunked" : "");
+        fprintf(out, " %s, %s\n", h5mr_dtype_name(in->dtype), in->layout);
     } else {
         fprintf(out, "(not readable by h5mr: %s)\n", why);
     }
@@ -68,7 +68,7 @@ static void describe_json(const char *file, const char *dset, const h5mr_dataset
     fputs(", \"shape\": [", out);
     print_dims(in->shape, in->ndims, ", ");
     fprintf(out, "], \"dtype\": \"%s\", \"layout\": \"%s\", \"chunk\": ", h5mr_dtype_name(in->dtype),
-            in->chunked ? "chunked" : "contiguous");
+            in->layout);
     if (in->chunked) {
         fputc('[', out);
         print_dims(in->chunk, in->ndims, ", ");
@@ -93,7 +93,7 @@ static void describe_human(const char *file, const char *dset, const h5mr_datase
     fprintf(out, "%s in %s\n  shape    ", cli_safe(dset, sd, sizeof sd), cli_safe(file, sf, sizeof sf));
     print_dims(in->shape, in->ndims, " x ");
     fprintf(out, "\n  type     %s\n  bytes    %" PRIu64 " (%.3g GB)\n  layout   %s", h5mr_dtype_name(in->dtype),
-            in->bytes, (double)in->bytes / 1e9, in->chunked ? "chunked, chunks of " : "contiguous");
+            in->bytes, (double)in->bytes / 1e9, in->chunked ? "chunked, chunks of " : in->layout);
     if (in->chunked) print_dims(in->chunk, in->ndims, " x ");
     fprintf(out, "\n  filters  ");
     if (in->nfilters == 0) fprintf(out, "none");

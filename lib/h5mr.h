@@ -393,7 +393,7 @@ typedef struct h5mr_dataset_info {
     h5mr_dtype dtype;
     int ndims;
     uint64_t shape[32];
-    int chunked;        /* 0: contiguous (or compact) */
+    int chunked;        /* 0: contiguous, compact or virtual (see layout) */
     uint64_t chunk[32]; /* storage chunk shape when chunked */
     int nfilters;
     char filters[8][32]; /* filter names, in pipeline order (first 8) */
@@ -401,6 +401,7 @@ typedef struct h5mr_dataset_info {
     uint64_t items;      /* number of items */
     uint64_t item_bytes; /* bytes of a full item */
     uint64_t bytes;      /* bytes of the whole dataset */
+    char layout[16];     /* as HDF5 stores it: "contiguous", "chunked", "compact", "virtual" */
 } h5mr_dataset_info;
 
 /* Describe DATASET of FILE and the plan for `chunk_rows` (0: automatic).  EINPUT

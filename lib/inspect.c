@@ -1,6 +1,7 @@
 /* inspect.c: describing a dataset and the plan h5mr would use (`h5mr info`). */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void describe(const h5mr__dset *d, h5mr_dataset_info *info)
@@ -10,6 +11,9 @@ static void describe(const h5mr__dset *d, h5mr_dataset_info *info)
     info->ndims = d->desc.ndims;
     memcpy(info->shape, d->desc.shape, sizeof info->shape);
     info->chunked = d->desc.chunked;
+    const char *names[] = {"compact", "contiguous", "chunked", "virtual"};
+    snprintf(info->layout, sizeof info->layout, "%s",
+             d->desc.layout >= 0 && d->desc.layout < 4 ? names[d->desc.layout] : "unknown");
     memcpy(info->chunk, d->desc.chunk, sizeof info->chunk);
     hid_t dcpl = H5Dget_create_plist(d->dset);
     int nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;

@@ -100,6 +100,7 @@ typedef struct h5mr__dset_desc {
     int filter[H5MR__MAX_FILTERS];          /* H5Z filter ids, in pipeline order */
     unsigned filter_cd0[H5MR__MAX_FILTERS]; /* each filter's first client value (shuffle: element size) */
     int native_order;                       /* the stored type is the native one (bytes usable as they are) */
+    int layout; /* H5D_layout_t: compact, contiguous, chunked, virtual */
 } h5mr__dset_desc;
 
 typedef struct h5mr__dset {

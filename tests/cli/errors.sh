@@ -11,6 +11,15 @@ cd "$TMP" || exit 1
 printf 'not an HDF5 file\n' > text.h5
 head -c 5000 good.h5 > truncated.h5
 before=$(md5sum good.h5 odd.h5)
+# Layouts are named as HDF5 stores them, and each is read.
+for l in compact virtual; do
+    expect "info names the $l layout" bash -c '"$0" info odd.h5 /$1 | grep -q "layout   $1" && "$0" info --json odd.h5 /$1 | grep -q "\"layout\": \"$1\""' "$H5MR" $l
+    for np in 1 3; do
+        mpi $np "$H5MR" run -k sum --json odd.h5 /$l > layout.json
+        expect "sum of a $l dataset at $np ranks" grep -q '"sum": 10.0' layout.json
+    done
+done
+expect "info lists an undecodable filter with the reason" bash -c '"$0" info odd.h5 | grep "^/lzf" | grep -q "filter 32000 (lzf)"' "$H5MR"
 
 # ---------------------------------------------------------------- input (3)
 expect_error 3 "missing.h5.*No such file" run missing.h5 /x
@@ -19,6 +28,7 @@ expect_error 3 "truncated" run truncated.h5 /x
 expect_error 3 "has no dataset '/nope'" run good.h5 /nope
 expect_error 3 "has no dataset '/a/b/c'" run good.h5 /a/b/c
 expect_error 3 "is a group" run odd.h5 /group
+expect_error 3 "stored with filter 32000 (lzf), which this HDF5 cannot decode: install the plugin for it and set HDF5_PLUGIN_PATH" run odd.h5 /lzf
 expect_error 3 "is a named datatype" run odd.h5 /named_type
 expect_error 3 "is a scalar" run odd.h5 /scalar
 expect_error 3 "null dataspace" run odd.h5 /null

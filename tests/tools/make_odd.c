@@ -1,7 +1,8 @@
 /* make_odd FILE: datasets h5mr must refuse, for the error tests: strings, compound,
  * enum, array, variable-length, float16, a scalar, a null dataspace, a group, a
- * named datatype; and good ones: /ok, and /u64big (2x3 u64 values past 2^63, for exact
- * printing).
+ * named datatype, /lzf (chunks through filter 32000, "lzf", which the reading HDF5 does
+ * not have: written here with a stand-in that copies); and good ones: /ok, /u64big (2x3
+ * u64 values past 2^63, for exact printing), /compact and /virtual (layouts).
  * make_odd --hold FILE SECONDS: keep FILE open for writing (HDF5 locks it) that long. */
 #include <hdf5.h>
 #include <stdio.h>
@@ -16,6 +17,13 @@ static void make(hid_t f, const char *name, hid_t type, hid_t space)
         H5Dclose(d);
     else
         fprintf(stderr, "make_odd: cannot create %s\n", name);
+}
+
+/* The stand-in for lzf when writing: bytes unchanged. */
+static size_t copy_filter(unsigned flags, size_t ncd, const unsigned cd[], size_t nbytes, size_t *buf_size, void **buf)
+{
+    (void)flags, (void)ncd, (void)cd, (void)buf_size, (void)buf;
+    return nbytes;
 }
 
 int main(int argc, char **argv)
@@ -64,6 +72,33 @@ int main(int argc, char **argv)
     hid_t nt = H5Tcopy(H5T_NATIVE_INT);
     H5Tcommit2(f, "/named_type", nt, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     make(f, "/ok", H5T_NATIVE_DOUBLE, sp);
+    /* a chunked dataset through a filter the reader lacks */
+    const H5Z_class2_t lzf = {H5Z_CLASS_T_VERS, (H5Z_filter_t)32000, 1, 1, "lzf", NULL, NULL, copy_filter};
+    H5Zregister(&lzf);
+    hid_t zcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t zchunk[1] = {2};
+    H5Pset_chunk(zcpl, 1, zchunk);
+    H5Pset_filter(zcpl, (H5Z_filter_t)32000, H5Z_FLAG_MANDATORY, 0, NULL);
+    hid_t zd = H5Dcreate2(f, "/lzf", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, zcpl, H5P_DEFAULT);
+    double four[4] = {1, 2, 3, 4};
+    H5Dwrite(zd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, four);
+    H5Dclose(zd);
+    H5Pclose(zcpl);
+    H5Zunregister((H5Z_filter_t)32000);
+    /* the other layouts */
+    hid_t ccpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(ccpl, H5D_COMPACT);
+    hid_t cd = H5Dcreate2(f, "/compact", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, ccpl, H5P_DEFAULT);
+    H5Dwrite(cd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, four);
+    H5Dclose(cd);
+    H5Pclose(ccpl);
+    hid_t vcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t vsrc = H5Screate_simple(1, dims, NULL);
+    H5Pset_virtual(vcpl, vsrc, ".", "/compact", vsrc);
+    hid_t vd = H5Dcreate2(f, "/virtual", H5T_NATIVE_DOUBLE, vsrc, H5P_DEFAULT, vcpl, H5P_DEFAULT);
+    H5Dclose(vd);
+    H5Sclose(vsrc);
+    H5Pclose(vcpl);
     hsize_t udims[2] = {2, 3};
     hid_t usp = H5Screate_simple(2, udims, NULL);
     const unsigned long long u[6] = {18446744073709551615ULL, 9223372036854775808ULL, 5, 9223372036854775815ULL, 0,
