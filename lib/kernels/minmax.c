@@ -31,20 +31,56 @@ typedef struct mm_config {
 #define MM_AMIN(s, P) ((uint64_t *)(s) + 3 * (P))
 #define MM_AMAX(s, P) ((uint64_t *)(s) + 4 * (P))
 
+/* Elements per block of the scalar min/max: 16 KiB of f64, in L1 for the second look. */
+#define MM_BLOCK 2048
+
 /* F: the union member for the type; ISF: whether NaN can occur. */
 #define MM_TYPE(T, F, ISF, LO, HI)                                                                                     \
-    static void scalar_##T(const T *x, uint64_t n, uint64_t base, mm_scalar *s)                                        \
+    /* One pass in blocks that stay in L1: each block's min and max (8 lanes, no                                   \
+     * branch), remembering the first block that holds the best of each; then the first                             \
+     * occurrence is looked for in that block only. */                                                              \
+    H5MR_HOT static void scalar_##T(const T *x, uint64_t n, uint64_t base, mm_scalar *s)                               \
     {                                                                                                                  \
         T mn = HI, mx = LO;                                                                                            \
         int64_t valid = 0;                                                                                             \
-        for (uint64_t i = 0; i < n; i++) {                                                                             \
-            T v = x[i];                                                                                                \
-            valid += v == v;                                                                                           \
-            mn = v < mn ? v : mn;                                                                                      \
-            mx = v > mx ? v : mx;                                                                                      \
+        uint64_t bmn = 0, bmx = 0;                                                                                     \
+        int seen = 0;                                                                                                  \
+        for (uint64_t b0 = 0; b0 < n; b0 += MM_BLOCK) {                                                              \
+            uint64_t m = n - b0 < MM_BLOCK ? n - b0 : MM_BLOCK;                                                      \
+            const T *y = x + b0;                                                                                       \
+            T lmn[8], lmx[8];                                                                                          \
+            int64_t lv[8] = {0};                                                                                       \
+            for (int k = 0; k < 8; k++)                                                                                \
+                lmn[k] = HI, lmx[k] = LO;                                                                              \
+            uint64_t i = 0;                                                                                            \
+            for (; i + 8 <= m; i += 8)                                                                                 \
+                for (int k = 0; k < 8; k++) {                                                                          \
+                    T v = y[i + (uint64_t)k];                                                                          \
+                    lv[k] += v == v;                                                                                   \
+                    lmn[k] = v < lmn[k] ? v : lmn[k];                                                                  \
+                    lmx[k] = v > lmx[k] ? v : lmx[k];                                                                  \
+                }                                                                                                      \
+            for (; i < m; i++) {                                                                                       \
+                T v = y[i];                                                                                            \
+                lv[0] += v == v;                                                                                       \
+                lmn[0] = v < lmn[0] ? v : lmn[0];                                                                      \
+                lmx[0] = v > lmx[0] ? v : lmx[0];                                                                      \
+            }                                                                                                          \
+            T bn = lmn[0], bx = lmx[0];                                                                                \
+            int64_t bv = lv[0];                                                                                        \
+            for (int k = 1; k < 8; k++) {                                                                              \
+                bn = lmn[k] < bn ? lmn[k] : bn;                                                                        \
+                bx = lmx[k] > bx ? lmx[k] : bx;                                                                        \
+                bv += lv[k];                                                                                           \
+            }                                                                                                          \
+            if (bv == 0) continue;                                                                                     \
+            if (!seen || bn < mn) mn = bn, bmn = b0;                                                                   \
+            if (!seen || bx > mx) mx = bx, bmx = b0;                                                                   \
+            seen = 1;                                                                                                  \
+            valid += bv;                                                                                               \
         }                                                                                                              \
         if (valid == 0) return;                                                                                        \
-        uint64_t imn = 0, imx = 0;                                                                                     \
+        uint64_t imn = bmn, imx = bmx;                                                                                 \
         while (!(x[imn] == mn))                                                                                        \
             imn++;                                                                                                     \
         while (!(x[imx] == mx))                                                                                        \
