@@ -22,25 +22,18 @@
 typedef double h5mr_v2d __attribute__((vector_size(16)));
 typedef int64_t h5mr_v2l __attribute__((vector_size(16)));
 
-/* h5mr_load2_<ctype>(p): two elements from p (any alignment) as doubles. */
-#define H5MR_DEFINE_LOAD2(T)                                                                                           \
-    typedef T h5mr_v2_##T __attribute__((vector_size(2 * sizeof(T))));                                                 \
-    static inline h5mr_v2d h5mr_load2_##T(const T *p)                                                                  \
+/* h5mr_loadN_<ctype>(p), N = 2 or 4: N elements from p (any alignment) as doubles. */
+#define H5MR_DEFINE_LOAD(T, N)                                                                                         \
+    typedef T h5mr_v##N##_##T __attribute__((vector_size(N * sizeof(T))));                                             \
+    static inline h5mr_v##N##d h5mr_load##N##_##T(const T *p)                                                          \
     {                                                                                                                  \
-        h5mr_v2_##T v;                                                                                                 \
+        h5mr_v##N##_##T v;                                                                                             \
         memcpy(&v, p, sizeof v);                                                                                       \
-        return __builtin_convertvector(v, h5mr_v2d);                                                                   \
+        return __builtin_convertvector(v, h5mr_v##N##d);                                                               \
     }
-H5MR_DEFINE_LOAD2(int8_t)
-H5MR_DEFINE_LOAD2(int16_t)
-H5MR_DEFINE_LOAD2(int32_t)
-H5MR_DEFINE_LOAD2(int64_t)
-H5MR_DEFINE_LOAD2(uint8_t)
-H5MR_DEFINE_LOAD2(uint16_t)
-H5MR_DEFINE_LOAD2(uint32_t)
-H5MR_DEFINE_LOAD2(uint64_t)
-H5MR_DEFINE_LOAD2(float)
-H5MR_DEFINE_LOAD2(double)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) H5MR_DEFINE_LOAD(T, 2)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 /* Four doubles as one value, for loops built twice (target_clones: AVX2 and the
  * baseline): lanes 0-3 and 4-7 of two of them are the same lanes as four h5mr_v2d.
@@ -49,24 +42,9 @@ H5MR_DEFINE_LOAD2(double)
 #pragma GCC diagnostic ignored "-Wpsabi" /* for the rest of the including file, too */
 typedef double h5mr_v4d __attribute__((vector_size(32)));
 typedef int64_t h5mr_v4l __attribute__((vector_size(32)));
-#define H5MR_DEFINE_LOAD4(T)                                                                                           \
-    typedef T h5mr_v4_##T __attribute__((vector_size(4 * sizeof(T))));                                                 \
-    static inline h5mr_v4d h5mr_load4_##T(const T *p)                                                                  \
-    {                                                                                                                  \
-        h5mr_v4_##T v;                                                                                                 \
-        memcpy(&v, p, sizeof v);                                                                                       \
-        return __builtin_convertvector(v, h5mr_v4d);                                                                   \
-    }
-H5MR_DEFINE_LOAD4(int8_t)
-H5MR_DEFINE_LOAD4(int16_t)
-H5MR_DEFINE_LOAD4(int32_t)
-H5MR_DEFINE_LOAD4(int64_t)
-H5MR_DEFINE_LOAD4(uint8_t)
-H5MR_DEFINE_LOAD4(uint16_t)
-H5MR_DEFINE_LOAD4(uint32_t)
-H5MR_DEFINE_LOAD4(uint64_t)
-H5MR_DEFINE_LOAD4(float)
-H5MR_DEFINE_LOAD4(double)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) H5MR_DEFINE_LOAD(T, 4)
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
 
 /* mask ? a : b for four lanes. */
 static inline h5mr_v4d h5mr_v4_select(h5mr_v4l mask, h5mr_v4d a, h5mr_v4d b)
