@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "suggest.h"
+#include "utf8.h"
 
 const char *cli_did_you_mean(char *buf, size_t len, const char *word, const char *const *names, size_t n,
                              const char *prefix)
@@ -26,11 +27,8 @@ const char *cli_safe(const char *s, char *buf, size_t len)
             n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
         } else if (*p >= 0x80) {
             /* keep valid UTF-8 (a name in Greek), escape stray bytes */
-            int k = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-            int good = k > 0;
-            for (int i = 1; good && i < k; i++)
-                good = (p[i] & 0xc0) == 0x80;
-            if (good && n + (size_t)k < len) {
+            int k = h5mr__utf8_len(p);
+            if (k > 0 && n + (size_t)k < len) {
                 memcpy(buf + n, p, (size_t)k);
                 n += (size_t)k;
                 p += k - 1;

@@ -70,24 +70,17 @@ static int start_ranks(int argc, char **argv, int n)
     return EXIT_RUN;
 }
 
-/* The N of `-n N`, `-nN`, `--ranks N`, `--ranks=N` among run's arguments (0: none,
- * -1: not a number, left to the option parser to say). */
+/* The N of run's -n (0: none), read by run's own option parser; a parse that fails
+ * is left to cmd_run to report. */
 static int ranks_asked(int argc, char **argv)
 {
-    int n = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--")) break;
-        if ((!strcmp(a, "-n") || !strcmp(a, "--ranks")) && i + 1 < argc)
-            v = argv[++i];
-        else if (!strncmp(a, "--ranks=", 8))
-            v = a + 8;
-        else if (!strncmp(a, "-n", 2) && a[2])
-            v = a + 2;
-        else if ((!strcmp(a, "-k") || !strcmp(a, "-p") || !strcmp(a, "-o")) && i + 1 < argc)
-            i++; /* an option's value is not an option */
-        if (v) n = run_args_ranks(v);
-    }
+    run_opts o = {0};
+    char msg[512];
+    o.params = calloc((size_t)argc + 1, sizeof *o.params);
+    o.plugins = calloc((size_t)argc + 1, sizeof *o.plugins);
+    int n = o.params && o.plugins && run_args_parse(argc - 1, argv + 1, &o, msg, sizeof msg) == 0 ? o.ranks : 0;
+    free(o.params);
+    free(o.plugins);
     return n;
 }
 

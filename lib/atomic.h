@@ -178,8 +178,9 @@ static inline int atomic_begin(atomic_file *a, const char *target, int named, co
         }
         snprintf(a->path, sizeof a->path, "%s", a->tmpname);
     }
-    if (fchmod(a->fd, a->mode) != 0) { /* mkstemp made it 0600 */
-    }
+    /* mkstemp made it 0600; an O_TMPFILE file got the mode already.  Best effort: the
+     * content is what matters, and a file system without modes (vfat) says no. */
+    (void)fchmod(a->fd, a->mode);
     return 0;
 }
 
@@ -278,9 +279,9 @@ static inline int atomic_commit(atomic_file *a, const char **what)
     }
     atomic_unregister(a->slot);
     a->slot = -1;
-    if (e == 0 && fsync(a->dirfd) != 0 && errno != EINVAL) {
-        /* The new file is in place; only its folder's entry may not be on disk yet. */
-    }
+    /* The new file is in place and on disk; if the folder's fsync fails (some file
+     * systems refuse it on a directory) only its entry may not be yet. */
+    if (e == 0) (void)fsync(a->dirfd);
     atomic_abort(a); /* closes; removes the temporary name if the rename failed */
     sigprocmask(SIG_SETMASK, &old, NULL);
     return e;

@@ -211,7 +211,7 @@ typedef struct h5mr__apply_opts {
 } h5mr__apply_opts;
 h5mr_status h5mr__apply(h5mr_ctx *ctx, const void *data, const h5mr__apply_opts *o, h5mr_result **out);
 
-/* ---------------------------------------------------------------- registry.c */
+/* ---------------------------------------------------------------- kernels/builtins.c */
 
 /* The built-in kernels, NULL-terminated (kernels/builtins.c). */
 extern const h5mr_kernel *const h5mr__builtins[];

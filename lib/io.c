@@ -157,7 +157,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         goto out;
     }
     d->desc.layout = (int)H5Pget_layout(dcpl);
-    if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+    if (d->desc.layout == H5D_CHUNKED) {
         hsize_t cd[H5MR__MAX_DIMS];
         d->desc.chunked = 1;
         H5Pget_chunk(dcpl, nd, cd);
@@ -165,31 +165,25 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             d->desc.chunk[i] = cd[i];
         int nf = H5Pget_nfilters(dcpl);
         d->desc.nfilters = nf;
+        d->desc.native_order = H5Tequal(type, d->memtype) > 0;
         for (int i = 0; i < nf && i < H5MR__MAX_FILTERS; i++) {
             unsigned flags, values[8] = {0};
             size_t nvalues = 8;
-            char name[64];
+            char name[64] = "";
             d->desc.filter[i] =
                 (int)H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, values, sizeof name, name, NULL);
             d->desc.filter_cd0[i] = nvalues > 0 ? values[0] : 0;
-        }
-        d->desc.native_order = H5Tequal(type, d->memtype) > 0;
-        /* A filter this HDF5 has no code for (a missing plugin: lzf, blosc, zstd ...)
-         * would fail at the first chunk read: refuse it now, saying which. */
-        for (int i = 0; i < nf && i < H5MR__MAX_FILTERS; i++) {
+            /* A filter this HDF5 has no code for (a missing plugin: lzf, blosc, zstd ...)
+             * would fail at the first chunk read: refuse it now, saying which. */
             if (H5Zfilter_avail((H5Z_filter_t)d->desc.filter[i]) > 0) continue;
             H5Eclear2(H5E_DEFAULT);
-            unsigned flags = 0;
-            size_t nvalues = 0;
-            char name[64] = "";
-            H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, NULL, sizeof name, name, NULL);
             st = h5mr__error_set(err, H5MR_EINPUT,
                                  "dataset '%s' in '%s' is stored with filter %d (%s), which this HDF5 cannot decode: "
                                  "install the plugin for it and set HDF5_PLUGIN_PATH to its folder",
                                  dataset, file, d->desc.filter[i], name[0] ? name : "unnamed");
             goto out;
         }
-    } else if (H5Pget_layout(dcpl) == H5D_CONTIGUOUS && d->fd >= 0) {
+    } else if (d->desc.layout == H5D_CONTIGUOUS && d->fd >= 0) {
         /* Contiguous data past the end of the file would read as zeros. */
         haddr_t off = H5Dget_offset(d->dset);
         hsize_t stored = H5Dget_storage_size(d->dset);

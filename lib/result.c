@@ -1,5 +1,6 @@
 /* result.c: named result fields (scalars and shaped arrays) and their JSON form. */
 #include "internal.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -109,23 +110,6 @@ void h5mr_json_write_double(FILE *out, double v)
     fputs(buf, out);
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if p starts none. */
-static int utf8_len(const unsigned char *p)
-{
-    int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (n <= 1) return n;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    uint32_t cp = p[0] & (0x7f >> n);
-    for (int i = 1; i < n; i++)
-        cp = cp << 6 | (p[i] & 0x3f);
-    /* overlong forms, surrogates and past U+10FFFF are not UTF-8 */
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* Valid JSON for any bytes: control characters and DEL escaped, a byte that is not
  * part of valid UTF-8 written as the code point of that byte (\u00XX). */
 void h5mr_json_write_string(FILE *out, const char *s)
@@ -133,7 +117,7 @@ void h5mr_json_write_string(FILE *out, const char *s)
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p >= 0x80) {
-            int n = utf8_len(p);
+            int n = h5mr__utf8_len(p);
             if (n == 0) {
                 fprintf(out, "\\u%04x", *p);
             } else {
