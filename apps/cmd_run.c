@@ -10,8 +10,13 @@
 
 #include "cli.h"
 
-static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATASET, or h5mr run -n N ...\n"
-                                "Apply one kernel to every element of DATASET in the HDF5 file FILE.\n"
+static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... DATASET, or h5mr run -n N ...\n"
+                                "Apply one kernel to every element of DATASET in the HDF5 (or netCDF-4) FILE.\n"
+                                "Several FILEs are joined along dimension 0 in the order given (as ncrcat does);\n"
+                                "a quoted pattern ('day*.h5') is expanded by h5mr, sorted.  DATASET may carry a\n"
+                                "numpy selection: '/tas[0:744]', '/tas[:, 10:20, ::2]', '/tas[-24:, 5]'.\n"
+                                "CF conventions are honoured: _FillValue, missing_value and valid_min/max/range\n"
+                                "values are skipped as missing, scale_factor/add_offset unpack the values.\n"
                                 "Dimension 0 is cut into work items of whole rows; every rank reads its own\n"
                                 "items (or rank 0 reads them and sends them on, see --io) and folds them into a\n"
                                 "kernel state; a tree reduction combines the states.  Runs with any number of\n"
@@ -41,6 +46,8 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE DATA
                                 "                            a missing folder, or an existing file h5mr did not\n"
                                 "                            write (unless --force)\n"
                                 "      --force               let -o replace an existing file h5mr did not write\n"
+                                "      --files-from LIST     read more input file names from LIST, one a line\n"
+                                "      --raw                 ignore CF conventions: the stored values as they are\n"
                                 "      --timeout S           stop every rank after S seconds (exit 1), e.g. for a\n"
                                 "                            kernel that never returns\n"
                                 "      --json                print one JSON object on stdout instead of the summary\n"
@@ -100,8 +107,14 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
     }
     fputs("}, \"input\": {\"file\": ", f);
     h5mr_json_write_string(f, in->file);
-    fputs(", \"dataset\": ", f);
+    fprintf(f, ", \"files\": %zu, \"dataset\": ", in->files);
     h5mr_json_write_string(f, in->dataset);
+    fputs(", \"selection\": ", f);
+    if (in->selection)
+        h5mr_json_write_string(f, in->selection);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"cf\": %s", in->cf ? in->cf : "null");
     fputs(", \"shape\": [", f);
     print_shape(f, in, ", ");
     fprintf(f, "], \"dtype\": \"%s\"}, ", h5mr_dtype_name(in->dtype));
@@ -159,12 +172,19 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
 {
     double gb = (double)in->bytes / 1e9;
     char sd[4096], sf[4096];
-    printf("%s over %s in %s: ", in->kernel, cli_safe(in->dataset, sd, sizeof sd), cli_safe(in->file, sf, sizeof sf));
+    char sel[4096] = "";
+    if (in->selection) cli_safe(in->selection, sel, sizeof sel);
+    printf("%s over %s%s in %s", in->kernel, cli_safe(in->dataset, sd, sizeof sd), sel,
+           cli_safe(in->file, sf, sizeof sf));
+    if (in->files > 1) printf(" and %zu more file%s", in->files - 1, in->files == 2 ? "" : "s");
+    printf(": ");
     print_shape(stdout, in, " x ");
     printf(" %s, %.3g GB\n", h5mr_dtype_name(in->dtype), gb);
-    printf("%d rank%s, %s I/O, %s schedule, %" PRIu64 " item%s of %" PRIu64 " rows, %.3f s", in->ranks,
+    if (in->cf && strcmp(in->cf, "null") != 0)
+        printf("CF conventions applied: %s (--raw: the stored values)\n", in->cf);
+    printf("%d rank%s, %s I/O, %s schedule, %" PRIu64 " item%s of %s%" PRIu64 " rows, %.3f s", in->ranks,
            in->ranks == 1 ? "" : "s", h5mr_io_name(in->io), h5mr_schedule_name(in->schedule), in->items,
-           in->items == 1 ? "" : "s", in->chunk_rows, in->elapsed_s);
+           in->items == 1 ? "" : "s", in->files > 1 ? "up to " : "", in->chunk_rows, in->elapsed_s);
     if (in->elapsed_s > 0 && in->bytes > 0) printf(", %.2f GB/s", gb / in->elapsed_s);
     printf("\n\n");
     const h5mr_result *r = h5mr_job_result(job);
@@ -251,13 +271,20 @@ int cmd_run(cli *c, int argc, char **argv)
     run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_AUTO, .progress = -1};
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
     o.plugins = calloc((size_t)argc + 1, sizeof *o.plugins);
-    if (!o.params || !o.plugins) return EXIT_RUN;
+    o.files = calloc((size_t)argc + 1, sizeof *o.files);
+    o.lists = calloc((size_t)argc + 1, sizeof *o.lists);
+    if (!o.params || !o.plugins || !o.files || !o.lists) {
+        free(o.params), free(o.plugins), free(o.files), free(o.lists);
+        return EXIT_RUN;
+    }
     char msg[512] = "";
     int code = run_args_parse(argc, argv, &o, msg, sizeof msg);
     if (code < 0) { /* --help */
         if (c->rank == 0) fputs(run_usage, stdout);
         free(o.params);
         free(o.plugins);
+        free(o.files);
+        free(o.lists);
         return EXIT_OK;
     }
     if (code != 0) cli_error(c, "%s", msg);
@@ -267,9 +294,9 @@ int cmd_run(cli *c, int argc, char **argv)
         code = EXIT_USAGE;
     }
     if (code == 0) code = cli_load_plugins(c, o.plugins, o.nplugins);
-    if (code == 0 && (!o.file || !o.dataset)) {
-        cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE DATASET)",
-                  o.file ? "DATASET" : "FILE and DATASET");
+    if (code == 0 && ((!o.file && o.nlists == 0) || !o.dataset)) {
+        cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE... DATASET)",
+                  o.dataset ? "DATASET (the last argument)" : "FILE and DATASET");
         code = EXIT_USAGE;
     } else if (code == 0 && !h5mr_kernel_find(o.kernel)) {
         char names[512] = "";
@@ -289,13 +316,20 @@ int cmd_run(cli *c, int argc, char **argv)
     if (code != 0) {
         free(o.params);
         free(o.plugins);
+        free(o.files);
+        free(o.lists);
         return code;
     }
 
     h5mr_job *job = NULL;
     h5mr_error err = {0};
     h5mr_status st = h5mr_job_create(MPI_COMM_WORLD, &job, &err);
-    if (st == H5MR_OK) st = h5mr_job_set_input(job, o.file, o.dataset);
+    if (st == H5MR_OK) st = h5mr_job_set_dataset(job, o.dataset);
+    for (int i = 0; st == H5MR_OK && i < o.nfiles; i++)
+        st = h5mr_job_add_file(job, o.files[i]);
+    for (int i = 0; st == H5MR_OK && i < o.nlists; i++)
+        st = h5mr_job_add_file_list(job, o.lists[i]);
+    if (st == H5MR_OK) st = h5mr_job_set_raw(job, o.raw);
     if (st == H5MR_OK) st = h5mr_job_set_kernel(job, o.kernel);
     for (int i = 0; st == H5MR_OK && i < o.nparams; i++) {
         char *eq = strchr(o.params[i], '=');
@@ -326,5 +360,7 @@ int cmd_run(cli *c, int argc, char **argv)
     h5mr_job_free(job);
     free(o.params);
     free(o.plugins);
+    free(o.files);
+    free(o.lists);
     return cli_exit_code(st);
 }

@@ -17,7 +17,9 @@ enum {
     OPT_STATS,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
-    OPT_FORCE
+    OPT_FORCE,
+    OPT_FILES_FROM,
+    OPT_RAW
 };
 
 int run_args_ranks(const char *s)
@@ -59,6 +61,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"plugin", required_argument, NULL, OPT_PLUGIN},
                                              {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                              {"force", no_argument, NULL, OPT_FORCE},
+                                             {"files-from", required_argument, NULL, OPT_FILES_FROM},
+                                             {"raw", no_argument, NULL, OPT_RAW},
                                              {"ranks", required_argument, NULL, 'n'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -114,6 +118,10 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             break;
         }
         case OPT_FORCE: o->force = 1; break;
+        case OPT_RAW: o->raw = 1; break;
+        case OPT_FILES_FROM:
+            if (o->lists) o->lists[o->nlists++] = optarg;
+            break;
         case OPT_PLUGIN:
             if (o->plugins) o->plugins[o->nplugins++] = optarg;
             break;
@@ -127,25 +135,20 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             return EXIT_USAGE;
         default:
             if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt == 'n' ||
-                           (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT)))
+                           (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT) || optopt == OPT_FILES_FROM))
                 snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
             else
                 unknown_option(cli_bad_option(argv, optopt), longopts, msg, len);
             return EXIT_USAGE;
         }
     }
-    /* GNU getopt moved the operands to the end, so options may come after them too. */
-    int npos = 0;
-    for (int i = optind; i < argc; i++) {
-        if (npos == 0)
-            o->file = argv[i];
-        else if (npos == 1)
-            o->dataset = argv[i];
-        else {
-            snprintf(msg, len, "run: unexpected argument '%s' (usage: h5mr run [OPTIONS] FILE DATASET)", argv[i]);
-            return EXIT_USAGE;
-        }
-        npos++;
+    /* GNU getopt moved the operands to the end, so options may come after them too.
+     * The last operand is DATASET, the others FILEs. */
+    int npos = argc - optind;
+    if (npos >= 1) o->dataset = argv[argc - 1];
+    for (int i = optind; i < argc - 1; i++) {
+        if (!o->file) o->file = argv[i];
+        if (o->files) o->files[o->nfiles++] = argv[i];
     }
     return 0;
 }

@@ -13,10 +13,15 @@ typedef struct run_opts {
     h5mr_schedule schedule;
     h5mr_io io;
     int json, stats, force;
-    double timeout_s; /* 0: none */
-    int ranks;        /* -n N: 0 when not given */
-    int progress; /* -1 auto (when stderr is a terminal), 0 off, 1 on */
-    const char *file, *dataset, *output;
+    double timeout_s;                    /* 0: none */
+    int ranks;                           /* -n N: 0 when not given */
+    int progress;                        /* -1 auto (when stderr is a terminal), 0 off, 1 on */
+    const char *file, *dataset, *output; /* file: the first of files */
+    int raw;                             /* --raw */
+    char **files;                        /* FILE... (room for argc entries) */
+    int nfiles;
+    char **lists; /* --files-from LIST (room for argc entries) */
+    int nlists;
     char **params;
     int nparams;
     char **plugins; /* room for argc entries too */

@@ -4,7 +4,8 @@
  * Rank 0 (scatter) or each rank (parallel) reads the chunks of an item with
  * H5Dread_chunk, without HDF5's filters, into one message:
  *
- *     header   {u32 kind, u32 nchunks, u64 bytes}            16 bytes
+ *     header   {u32 kind, u32 nchunks, u64 0, u64 first row in the file,
+ *               u64 the file's rows}                            32 bytes
  *     entries  nchunks x {u64 size, u32 filter mask, u32 0}  16 bytes each
  *     data     the stored chunks, one after the other
  *
@@ -31,7 +32,7 @@
 #endif
 
 enum { KIND_PLAIN = 0, KIND_RAW = 1 };
-#define HEADER_BYTES 16
+#define HEADER_BYTES 32
 #define ENTRY_BYTES 16
 
 typedef struct entry {
@@ -84,10 +85,9 @@ static uint64_t chunk_bytes(const h5mr__dset_desc *desc)
     return b;
 }
 
-static uint64_t item_chunks(const h5mr__dset_desc *desc, const h5mr__plan *plan, uint64_t item)
+/* The chunks of n rows from a chunk boundary. */
+static uint64_t item_chunks(const h5mr__dset_desc *desc, uint64_t n)
 {
-    uint64_t first, n;
-    h5mr__plan_item(plan, item, &first, &n);
     return (n + desc->chunk[0] - 1) / desc->chunk[0] * band_chunks(desc);
 }
 
@@ -107,7 +107,7 @@ static void chunk_offset(const h5mr__dset_desc *desc, uint64_t first, uint64_t k
 uint64_t h5mr__raw_capacity(const h5mr__dset_desc *desc, const h5mr__plan *plan)
 {
     uint64_t item_bytes = plan->chunk_rows * plan->row_elems * plan->elem_size;
-    uint64_t nchunks = plan->items > 0 ? item_chunks(desc, plan, 0) : 0;
+    uint64_t nchunks = plan->items > 0 ? item_chunks(desc, plan->chunk_rows) : 0;
     /* Room for the decoded rows (a PLAIN message) or the stored chunks with a little to
      * spare: a chunk that does not compress is stored about as large as it is. */
     uint64_t stored = nchunks * chunk_bytes(desc);
@@ -119,13 +119,11 @@ uint64_t h5mr__raw_capacity(const h5mr__dset_desc *desc, const h5mr__plan *plan)
 
 /* ------------------------------------------------------------- reading */
 
-h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item, void *buf, uint64_t cap, uint64_t *len,
-                           h5mr_error *err)
+h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t first, uint64_t n, void *buf, uint64_t cap,
+                           uint64_t *len, h5mr_error *err)
 {
     const h5mr__dset_desc *desc = &d->desc;
-    uint64_t first, n;
-    h5mr__plan_item(plan, item, &first, &n);
-    uint64_t nchunks = item_chunks(desc, plan, item);
+    uint64_t nchunks = item_chunks(desc, n);
     unsigned char *out = buf;
     entry *ent = (entry *)(out + HEADER_BYTES);
     uint64_t at = HEADER_BYTES + nchunks * ENTRY_BYTES;
@@ -147,7 +145,8 @@ h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item,
         ent[k] = (entry){size, mask, 0};
         at += size;
     }
-    uint32_t head[4] = {raw ? KIND_RAW : KIND_PLAIN, raw ? (uint32_t)nchunks : 0, 0, 0};
+    uint64_t head[4] = {(uint64_t)(raw ? KIND_RAW : KIND_PLAIN) | (uint64_t)(raw ? nchunks : 0) << 32, 0, first,
+                        desc->shape[0]};
     if (!raw) {
         uint64_t bytes = n * plan->row_elems * plan->elem_size;
         h5mr_status st = h5mr__dset_read_rows(d, first, n, out + HEADER_BYTES, err);
@@ -279,14 +278,14 @@ static void unshuffle(const unsigned char *in, unsigned char *out, uint64_t byte
 /* Copy the part of a decoded chunk at `off` that lies inside the dataset into the
  * item's rows, which start at row `first`. */
 static void place(const h5mr__decoder *dec, const unsigned char *chunk, const hsize_t *off, uint64_t first,
-                  unsigned char *item)
+                  uint64_t file_rows, unsigned char *item)
 {
     const h5mr__dset_desc *desc = dec->desc;
     int nd = desc->ndims;
     uint64_t esize = h5mr_dtype_size(desc->dtype);
     uint64_t ext[H5MR__MAX_DIMS], idx[H5MR__MAX_DIMS] = {0};
     for (int i = 0; i < nd; i++) {
-        uint64_t room = desc->shape[i] - off[i];
+        uint64_t room = (i == 0 ? file_rows : desc->shape[i]) - off[i];
         ext[i] = desc->chunk[i] < room ? desc->chunk[i] : room;
     }
     uint64_t run = ext[nd - 1] * esize;
@@ -309,18 +308,19 @@ h5mr_status h5mr__raw_decode(h5mr__decoder *dec, uint64_t item, const void *msg,
                              h5mr_error *err)
 {
     const unsigned char *in = msg;
-    uint32_t head[4];
+    uint64_t head[4];
     if (len < HEADER_BYTES)
         return h5mr__error_set(err, H5MR_EIO, "a message of %llu bytes is no item", (unsigned long long)len);
     memcpy(head, in, sizeof head);
-    if (head[0] == KIND_PLAIN) {
+    if ((head[0] & 0xffffffffu) == KIND_PLAIN) {
         *data = in + HEADER_BYTES;
         return H5MR_OK;
     }
     const h5mr__dset_desc *desc = dec->desc;
-    uint64_t first, n;
-    h5mr__plan_item(dec->plan, item, &first, &n);
-    uint64_t nchunks = head[1], at = HEADER_BYTES + nchunks * ENTRY_BYTES;
+    uint64_t row, n, first = head[2], file_rows = head[3];
+    h5mr__plan_item(dec->plan, item, &row, &n);
+    (void)row; /* the item's rows in the selected array; the file's are in the message */
+    uint64_t nchunks = head[0] >> 32, at = HEADER_BYTES + nchunks * ENTRY_BYTES;
     uint64_t row_bytes = dec->plan->row_elems * dec->plan->elem_size;
     /* A chunk covers whole rows of the item when it spans every trailing dimension. */
     int spans = band_chunks(desc) == 1;
@@ -370,7 +370,7 @@ h5mr_status h5mr__raw_decode(h5mr__decoder *dec, uint64_t item, const void *msg,
             return h5mr__error_set(err, H5MR_EIO, "chunk at row %llu: %llu stored bytes, %llu expected",
                                    (unsigned long long)off[0], (unsigned long long)cur_size,
                                    (unsigned long long)dec->chunk_bytes);
-        if (cur != target) place(dec, cur, off, first, dec->item);
+        if (cur != target) place(dec, cur, off, first, file_rows, dec->item);
         at += e.size;
     }
     *data = dec->item;

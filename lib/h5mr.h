@@ -402,12 +402,24 @@ typedef struct h5mr_dataset_info {
     uint64_t item_bytes; /* bytes of a full item */
     uint64_t bytes;      /* bytes of the whole dataset */
     char layout[16];     /* as HDF5 stores it: "contiguous", "chunked", "compact", "virtual" */
+    /* h5mr_files_inspect: */
+    uint64_t files; /* the number of files (patterns expanded) */
+    char cf[256];   /* what CF conventions apply, as a JSON object, or "null" */
 } h5mr_dataset_info;
 
 /* Describe DATASET of FILE and the plan for `chunk_rows` (0: automatic).  EINPUT
  * (file, dataset, type) or ELIMIT (the plan) with err set. */
 h5mr_status h5mr_dataset_inspect(const char *file, const char *dataset, uint64_t chunk_rows, h5mr_dataset_info *info,
                                  h5mr_error *err);
+
+/* Describe DATASET (which may carry a selection) over several files, concatenated
+ * along dimension 0 as a job would read them (patterns expanded): the selected shape,
+ * the first file's storage, the plan, what CF applies (raw: none), and fn (may be
+ * NULL) called with each file and its rows; fn returns non-zero to stop.  EINPUT
+ * (files that do not concatenate, ...), EUSAGE (the selection), ELIMIT. */
+typedef int (*h5mr_file_rows_fn)(const char *file, uint64_t rows, void *arg);
+h5mr_status h5mr_files_inspect(const char *const *files, size_t nfiles, const char *dataset, uint64_t chunk_rows,
+                               int raw, h5mr_dataset_info *info, h5mr_file_rows_fn fn, void *arg, h5mr_error *err);
 
 /* Call fn for every dataset in FILE (path from the root).  `info` is NULL for a dataset
  * h5mr cannot read, with `why` saying why.  fn returns non-zero to stop.  EINPUT if
@@ -435,7 +447,25 @@ void h5mr_job_free(h5mr_job *job);
 
 /* Settings: local calls, but every rank must make the same ones before run.
  * EUSAGE for a bad value, ENOMEM. */
+/* The input: FILE (the first of the files) and DATASET, which may carry a numpy-style
+ * selection ("/tas[0:744, ::2]": start:stop:step or an integer per dimension, numpy's
+ * semantics; the job runs on exactly a[selection]).  Replaces any files added before.
+ * A FILE that names no file but has *, ? or [ is a pattern, expanded (sorted) by rank
+ * 0 when the job runs. */
 h5mr_status h5mr_job_set_input(h5mr_job *job, const char *file, const char *dataset);
+/* More files, concatenated along dimension 0 in the order added (as ncrcat does): every
+ * file's dataset must have the same type and trailing dimensions.  A pattern as above. */
+h5mr_status h5mr_job_add_file(h5mr_job *job, const char *file);
+/* A file of file names, one a line (blank lines ignored), read by rank 0 at run time. */
+h5mr_status h5mr_job_add_file_list(h5mr_job *job, const char *list);
+/* Only the dataset (and selection), keeping the files. */
+h5mr_status h5mr_job_set_dataset(h5mr_job *job, const char *dataset);
+/* raw 1: ignore CF conventions (the stored values as they are).  By default a value
+ * equal to the variable's _FillValue or a missing_value, or outside valid_min,
+ * valid_max or valid_range, is missing (skipped like NaN), and scale_factor and
+ * add_offset unpack values (stored x scale + offset, in double; the kernel then sees
+ * f64 values). */
+h5mr_status h5mr_job_set_raw(h5mr_job *job, int raw);
 h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name);
 h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value);
 h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows); /* 0: automatic */
@@ -512,6 +542,13 @@ typedef struct h5mr_job_info {
     uint64_t bytes;
     double elapsed_s;
     const h5mr_rank_stats *per_rank; /* rank 0 only: `ranks` entries; NULL elsewhere */
+    /* ndims and shape above are those of the selected, concatenated array (what the
+     * kernel sees); dtype is the stored type. */
+    size_t files;          /* the number of files (patterns and lists expanded) */
+    const char *selection; /* "[...]" as given, or NULL */
+    const char *cf;        /* rank 0: what CF conventions applied, as a JSON object, or "null" */
+    int stored_ndims;      /* the concatenated stored dataset, before the selection */
+    const uint64_t *stored_shape;
 } h5mr_job_info;
 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);

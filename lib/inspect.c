@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void describe(const h5mr__dset *d, h5mr_dataset_info *info)
@@ -94,10 +95,69 @@ h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, 
         return st;
     }
     visit v = {fn, arg, file, H5I_INVALID_HID};
-    if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+    if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, h5mr__fapl())) < 0)
         return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
     herr_t rc = H5Ovisit2(v.fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &v, H5O_INFO_BASIC);
     H5Fclose(v.fid);
     if (rc < 0) return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot list the objects of '%s'", file);
     return H5MR_OK;
+}
+
+h5mr_status h5mr_files_inspect(const char *const *files, size_t nfiles, const char *dataset, uint64_t chunk_rows,
+                               int raw, h5mr_dataset_info *info, h5mr_file_rows_fn fn, void *arg, h5mr_error *err)
+{
+    h5mr_error local = {0};
+    if (!err) err = &local;
+    h5mr__inputs in = {0};
+    h5mr__sel sel;
+    h5mr__files fs;
+    h5mr__fdesc *fd = NULL;
+    h5mr__part *parts = NULL;
+    h5mr__plan plan;
+    h5mr__dset_desc desc;
+    h5mr_status st = H5MR_OK;
+    memset(info, 0, sizeof *info);
+    if (!(in.args = calloc(nfiles ? nfiles : 1, sizeof *in.args))) return H5MR_ENOMEM;
+    for (size_t i = 0; i < nfiles; i++)
+        in.args[in.nargs++].name = (char *)files[i];
+    in.given = (char *)dataset;
+    if ((st = h5mr__sel_split(dataset, &in.dataset, &in.selection)) != H5MR_OK) goto out;
+    if ((st = h5mr__inputs_expand(&in, err)) != H5MR_OK) goto out;
+    if ((st = h5mr__sel_parse(in.selection, &sel, err)) != H5MR_OK) goto out;
+    h5mr__files_init(&fs, &in);
+    if (!(fd = calloc(in.nnames, sizeof *fd))) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    for (size_t i = 0; st == H5MR_OK && i < in.nnames; i++)
+        st = h5mr__describe_file(&fs, i, &fd[i], err);
+    /* The first file's storage, as `info FILE DATASET` describes it. */
+    h5mr__dset *d = NULL;
+    if (st == H5MR_OK && (st = h5mr__files_get(&fs, 0, &d, err)) == H5MR_OK) describe(d, info);
+    h5mr__files_close(&fs);
+    if (st != H5MR_OK) goto out;
+    h5mr__plan_req req = {
+        .dataset = in.dataset, .sel = &sel, .seltext = in.selection, .raw_cf = raw, .chunk_rows = chunk_rows};
+    if ((st = h5mr__plan_input(fd, in.nnames, (const char *const *)in.names, &req, &plan, &parts, &desc, err)) !=
+        H5MR_OK)
+        goto out;
+    info->ndims = h5mr__view_shape(&plan.view, info->shape);
+    info->chunk_rows = plan.chunk_rows;
+    info->items = plan.items;
+    info->item_bytes = plan.chunk_rows * plan.row_elems * plan.elem_size;
+    info->bytes = plan.rows * plan.row_elems * plan.elem_size;
+    info->files = in.nnames;
+    FILE *f = fmemopen(info->cf, sizeof info->cf - 1, "w");
+    if (f) {
+        h5mr__cf_json(f, raw ? &(h5mr__cf){0} : plan.nparts ? &parts[0].cf : &fd[0].cf);
+        fclose(f);
+    }
+    for (size_t i = 0; fn && i < in.nnames; i++)
+        if (fn(in.names[i], fd[i].desc.shape[0], arg)) break;
+out:
+    free(parts);
+    free(fd);
+    free(in.args);
+    free(in.dataset);
+    free(in.selection);
+    free(in.names_buf);
+    free(in.names);
+    return st;
 }

@@ -39,17 +39,68 @@ h5mr_status h5mr__agree(MPI_Comm comm, h5mr_status st, h5mr_error *err);
 
 /* ---------------------------------------------------------------- plan.c */
 
+/* CF conventions of one file's variable (cf.c): which stored values are missing and
+ * how stored values become values.  Missing values are compared as stored values
+ * (the attributes read in the variable's own type, then widened). */
+#define H5MR__CF_MAX_MISSING 8
+typedef struct h5mr__cf {
+    int nmissing;                         /* _FillValue (first, if `fill`) and missing_value(s) */
+    int fill;                             /* missing[0] is the _FillValue */
+    double missing[H5MR__CF_MAX_MISSING]; /* NaN entries are dropped (NaN is missing anyway) */
+    int has_min, has_max;                 /* valid_min / valid_max / valid_range */
+    double vmin, vmax;
+    int has_scale, has_offset; /* scale_factor, add_offset */
+    double scale, offset;
+} h5mr__cf;
+
+static inline int h5mr__cf_any(const h5mr__cf *cf)
+{
+    return cf->nmissing || cf->has_min || cf->has_max || cf->has_scale || cf->has_offset;
+}
+
+/* A selection resolved against the stored shape (select.c): per stored dimension the
+ * first index, the step and the number of indices; `keep` is 0 for a dimension given
+ * as an integer (dropped, count 1).  Items cut the first kept dimension, `split`. */
+typedef struct h5mr__view {
+    int ndims; /* of the stored dataset */
+    int split;
+    int whole; /* no selection: every row and column */
+    uint64_t start[H5MR__MAX_DIMS], step[H5MR__MAX_DIMS], count[H5MR__MAX_DIMS];
+    uint8_t keep[H5MR__MAX_DIMS];
+} h5mr__view;
+
+/* The rows of one file in the selected, concatenated array, and its items.  Rows are
+ * along the split dimension; items never span two parts. */
+typedef struct h5mr__part {
+    uint64_t file;      /* index in the job's list of files */
+    uint64_t item0;     /* its first item */
+    uint64_t row0;      /* its first row in the selected array */
+    uint64_t rows;      /* its rows */
+    uint64_t start;     /* the stored index (split dimension) of its first row */
+    uint64_t at0;       /* the stored index along dimension 0 when that is an integer index */
+    uint64_t file_rows; /* the file's extent of dimension 0 */
+    h5mr__cf cf;
+} h5mr__part;
+
 /* How the rows of a dataset are cut into work items. */
 typedef struct h5mr__plan {
-    uint64_t rows;       /* extent of dimension 0 */
-    uint64_t row_elems;  /* elements per row (product of the trailing extents) */
-    uint64_t elem_size;  /* bytes per element */
-    uint64_t chunk_rows; /* rows per item (the last one may have fewer) */
-    uint64_t items;      /* ceil(rows / chunk_rows) */
+    uint64_t rows;       /* rows of the selected array (all files) along the split dimension */
+    uint64_t row_elems;  /* elements per row (product of the trailing selected extents) */
+    uint64_t elem_size;  /* bytes per stored element */
+    uint64_t chunk_rows; /* rows per item (the last one of a part may have fewer) */
+    uint64_t items;      /* the sum over parts of ceil(part rows / chunk_rows) */
     int raw;             /* items travel as stored chunks, decoded where mapped (chunks.c) */
     int nraw;            /* the filters the mapping rank undoes, in pipeline order */
     int raw_filter[H5MR__MAX_FILTERS];
     int shuffle_size;
+    /* What is read (select.c, input.c); nparts 0: one part of every row, no selection. */
+    h5mr__view view;
+    uint64_t nparts;
+    const h5mr__part *parts; /* [nparts]: the job's (pointers do not travel) */
+    /* CF (cf.c): 0 none; 1 missing values become NaN in place (float data, no scale);
+     * 2 every value is converted to f64 (missing as NaN) before the kernel sees it. */
+    int cf_mode;
+    h5mr_dtype kdtype; /* the type the kernel sees */
 } h5mr__plan;
 
 #define H5MR__ITEM_TARGET_BYTES ((uint64_t)4 << 20)
@@ -66,12 +117,29 @@ uint64_t h5mr__item_limit(void);
  * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
 h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
                             uint64_t requested, h5mr__plan *plan, h5mr_error *err);
-/* The rows of an item (inline: every step asks, and it decides nothing). */
+/* The part an item lies in (NULL when the plan has no parts: one file, every row). */
+static inline const h5mr__part *h5mr__plan_part(const h5mr__plan *plan, uint64_t item)
+{
+    if (plan->nparts == 0) return NULL;
+    uint64_t lo = 0, hi = plan->nparts; /* the last part with item0 <= item */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (plan->parts[mid].item0 <= item)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &plan->parts[lo];
+}
+/* The rows of an item in the selected array (inline: every step asks, and it decides
+ * nothing). */
 static inline void h5mr__plan_item(const h5mr__plan *plan, uint64_t item, uint64_t *first_row, uint64_t *nrows)
 {
-    uint64_t first = item * plan->chunk_rows;
-    uint64_t n = plan->rows - first;
-    *first_row = first;
+    const h5mr__part *p = h5mr__plan_part(plan, item);
+    uint64_t row0 = p ? p->row0 : 0, rows = p ? p->rows : plan->rows, k = p ? item - p->item0 : item;
+    uint64_t first = k * plan->chunk_rows;
+    uint64_t n = rows - first;
+    *first_row = row0 + first;
     *nrows = n < plan->chunk_rows ? n : plan->chunk_rows;
 }
 static inline uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t item)
@@ -87,6 +155,29 @@ static inline void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers,
     *hi = (uint64_t)((unsigned __int128)plan->items * (unsigned)(w + 1) / (unsigned)nworkers);
 }
 
+/* ---------------------------------------------------------------- select.c */
+
+typedef struct h5mr__sel_entry {
+    int64_t start, stop, step;
+    int has_start, has_stop, index; /* index: an integer, not a slice */
+} h5mr__sel_entry;
+typedef struct h5mr__sel {
+    int given, n;
+    h5mr__sel_entry e[H5MR__MAX_DIMS];
+} h5mr__sel;
+
+/* "/tas[0:744]" → "/tas" and "[0:744]": the selection is from the last '[' (NULL when
+ * there is none).  ENOMEM. */
+h5mr_status h5mr__sel_split(const char *arg, char **name, char **sel);
+/* Parse a selection ("[...]", NULL: none).  EUSAGE with err set. */
+h5mr_status h5mr__sel_parse(const char *text, h5mr__sel *s, h5mr_error *err);
+/* Resolve it against a shape (numpy semantics).  EUSAGE: an index out of range, too
+ * many entries, no dimension left.  text: the selection, for messages. */
+h5mr_status h5mr__sel_resolve(const h5mr__sel *s, int ndims, const uint64_t *shape, h5mr__view *v, h5mr_error *err,
+                              const char *text);
+/* The selected array's shape (kept dimensions); returns its rank. */
+int h5mr__view_shape(const h5mr__view *v, uint64_t *shape);
+
 /* ---------------------------------------------------------------- io.c */
 
 typedef struct h5mr__dset_desc {
@@ -100,7 +191,7 @@ typedef struct h5mr__dset_desc {
     int filter[H5MR__MAX_FILTERS];          /* H5Z filter ids, in pipeline order */
     unsigned filter_cd0[H5MR__MAX_FILTERS]; /* each filter's first client value (shuffle: element size) */
     int native_order;                       /* the stored type is the native one (bytes usable as they are) */
-    int layout; /* H5D_layout_t: compact, contiguous, chunked, virtual */
+    int layout;                             /* H5D_layout_t: compact, contiguous, chunked, virtual */
 } h5mr__dset_desc;
 
 typedef struct h5mr__dset {
@@ -120,6 +211,11 @@ typedef struct h5mr__dset {
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err);
 /* Read rows [first, first + n) into buf (n * row_elems elements of the native type). */
 h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err);
+/* Read a hyperslab (stride NULL: 1) into buf, laid out C order in its own shape. */
+h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
+                                 void *buf, h5mr_error *err);
+/* The file access list every input is opened with. */
+hid_t h5mr__fapl(void);
 void h5mr__dset_close(h5mr__dset *d);
 /* After a read: is the file still the one opened (size and modification time)?  A
  * file truncated or rewritten under a running job reads as zeros or as another
@@ -132,6 +228,66 @@ uint64_t h5mr__dset_fingerprint(const h5mr__dset *d);
 /* The h5mr type of an HDF5 datatype; EINPUT (err says why) if unsupported. */
 h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t whylen);
 
+/* ---------------------------------------------------------------- cf.c */
+
+/* The CF attributes of an open dataset. */
+void h5mr__cf_read(const h5mr__dset *d, h5mr__cf *cf);
+/* What the map step does for these files' CF (n records of `stride` bytes starting
+ * with an h5mr__cf) and stored type: 0 nothing, 1 mask in place, 2 convert to f64;
+ * *kdtype the type the kernel sees. */
+int h5mr__cf_mode(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype stored, h5mr_dtype *kdtype);
+/* Missing values of float data become NaN, in place. */
+void h5mr__cf_mask(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n);
+/* n stored values of type t as f64 values (missing: NaN). */
+void h5mr__cf_to_f64(const h5mr__cf *cf, h5mr_dtype t, const void *data, double *out, uint64_t n);
+/* The JSON object naming what applies ({"fill": [...], "scale": ..}), or null. */
+void h5mr__cf_json(FILE *f, const h5mr__cf *cf);
+
+/* ---------------------------------------------------------------- input.c */
+
+/* The input as given: file names, patterns and --files-from lists, in order; then,
+ * after h5mr__inputs_resolve, the names themselves (every rank the same). */
+typedef struct h5mr__input_arg {
+    char *name;
+    int list; /* a --files-from LIST */
+} h5mr__input_arg;
+typedef struct h5mr__inputs {
+    h5mr__input_arg *args;
+    size_t nargs;
+    char *given;     /* DATASET as given */
+    char *dataset;   /* the dataset's path, without the selection */
+    char *selection; /* "[...]" as given, or NULL */
+    char *names_buf;
+    char **names;
+    size_t nnames;
+} h5mr__inputs;
+
+/* What one file holds (describing it), as it travels to rank 0. */
+typedef struct h5mr__fdesc {
+    int32_t status; /* h5mr_status of describing it */
+    int32_t pad;
+    uint64_t fingerprint; /* file 0 only */
+    h5mr__dset_desc desc;
+    h5mr__cf cf;
+} h5mr__fdesc;
+
+#define H5MR__OPEN_FILES 4
+/* The files a rank has open: at most H5MR__OPEN_FILES, the least recently used closed
+ * first (a rank's items come in file order, so it opens each file once). */
+typedef struct h5mr__files {
+    const h5mr__inputs *in;
+    h5mr__dset open[H5MR__OPEN_FILES];
+    uint64_t which[H5MR__OPEN_FILES], used[H5MR__OPEN_FILES], tick;
+} h5mr__files;
+
+void h5mr__files_init(h5mr__files *fs, const h5mr__inputs *in);
+/* File i, open (opened now if it is not).  EINPUT as h5mr__dset_open. */
+h5mr_status h5mr__files_get(h5mr__files *fs, uint64_t i, h5mr__dset **d, h5mr_error *err);
+void h5mr__files_close(h5mr__files *fs);
+/* Serially: the names of in (patterns expanded, lists read), and file i's description. */
+h5mr_status h5mr__inputs_expand(h5mr__inputs *in, h5mr_error *err);
+h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h5mr_error *err);
+
 /* ---------------------------------------------------------------- chunks.c */
 
 /* How many of the dataset's filters (all of them) chunks.c can decode, written to
@@ -139,10 +295,10 @@ h5mr_status h5mr__dtype_from_hdf5(hid_t type, h5mr_dtype *out, char *why, size_t
 int h5mr__raw_filters(const h5mr__dset_desc *desc, int *filters, int *shuffle_size);
 /* Bytes a message of one item may take in raw mode (header, stored chunks or rows). */
 uint64_t h5mr__raw_capacity(const h5mr__dset_desc *desc, const h5mr__plan *plan);
-/* Read item as its stored chunks (or, failing that, decoded rows) into buf, at most
- * cap bytes; *len gets the message's size. */
-h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t item, void *buf, uint64_t cap, uint64_t *len,
-                           h5mr_error *err);
+/* Read rows [first, first + n) of d's file (an item) as stored chunks (or, failing
+ * that, decoded rows) into buf, at most cap bytes; *len gets the message's size. */
+h5mr_status h5mr__raw_read(h5mr__dset *d, const h5mr__plan *plan, uint64_t first, uint64_t n, void *buf, uint64_t cap,
+                           uint64_t *len, h5mr_error *err);
 
 typedef struct h5mr__decoder h5mr__decoder;
 h5mr_status h5mr__decoder_new(const h5mr__dset_desc *desc, const h5mr__plan *plan, h5mr__decoder **out,
@@ -276,10 +432,13 @@ typedef struct h5mr__run {
     int rank, size;
     int one_node; /* every rank on one node (shared memory) */
     h5mr_schedule schedule;
-    const char *file, *dataset; /* for messages */
-    const h5mr__dset_desc *desc;
+    const char *file, *dataset;  /* for messages */
+    const h5mr__dset_desc *desc; /* the first file's, with the concatenated extent of dimension 0 */
+    h5mr__dset_desc first_desc;  /* the first file's as it is */
     const h5mr__plan *plan;
-    h5mr__dset *d;            /* the open input where this rank reads */
+    h5mr__files *files;       /* the input's files, opened where this rank reads */
+    void *cf_buf;             /* the map step's f64 values (plan->cf_mode 2) */
+    uint64_t cf_cap;          /* its elements */
     h5mr_ctx *ctx;            /* the kernel, its parameters and the run's error (ctx->err) */
     h5mr_rank_stats *mine;    /* this rank's figures */
     h5mr_status comm_st;      /* the first failed MPI call (H5MR__MPI) */
@@ -290,12 +449,21 @@ typedef struct h5mr__run {
  * rank (so no rank is left waiting for a message); the run's status is then EMPI. */
 #define H5MR__MPI(run, call) h5mr__mpi_note(&(run)->comm_st, (run)->ctx->err, (call), #call, __func__)
 
-/* A lower layer's failure, named with the item it happened in. */
+/* A lower layer's failure, named with the item it happened in (and its file). */
 static inline h5mr_status h5mr__name_item(const h5mr__run *run, uint64_t item, h5mr_status st)
 {
-    return h5mr__error_wrap(run->ctx->err, st, "'%s' in '%s', item %llu", run->dataset, run->file,
-                            (unsigned long long)item);
+    const h5mr__part *p = h5mr__plan_part(run->plan, item);
+    const char *file = p ? run->files->in->names[p->file] : run->file;
+    return h5mr__error_wrap(run->ctx->err, st, "'%s' in '%s', item %llu", run->dataset, file, (unsigned long long)item);
 }
+
+/* input.c, the collective steps of reading the input's description: */
+/* Rank 0 expands the patterns and reads the lists; every rank gets the names. */
+h5mr_status h5mr__inputs_resolve(h5mr__run *run, h5mr__inputs *in);
+/* Every rank describes a block of the files; rank 0 gets every file's description in
+ * *all (free it; NULL elsewhere), trying again itself any file another rank could not
+ * open.  *shared: every rank could open every file of its block. */
+h5mr_status h5mr__describe(h5mr__run *run, h5mr__files *fs, h5mr__fdesc **all, int *shared);
 
 /* read.c: the read step. */
 /* Rows [first, first + n) of item into buf, timed; a failure names the item. */
@@ -316,6 +484,8 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 /* Fold rows [first, first + n) of item (data: their elements) into state: timed,
  * bytes counted, a kernel's failure named with the item. */
 h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
+/* The map step's buffers of this run (every rank, at the end). */
+void h5mr__map_release(h5mr__run *run);
 /* Fold a whole item held in memory; counts the item. */
 h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item);
 /* Decode a message of h5mr__read_item if it holds stored chunks (dec not NULL), then
@@ -334,22 +504,37 @@ h5mr_status h5mr__parallel(h5mr__run *run, void *state);
 h5mr_status h5mr__reduce(h5mr__run *run, void *state);
 
 /* plan.c, the decisions that need the input: */
-/* Rank 0: the plan of desc (h5mr__plan_make), whether items travel as stored chunks,
- * and whether MPI can number the items (tag_ub: the largest tag, 0 if unknown). */
-h5mr_status h5mr__plan_input(const h5mr__dset_desc *desc, uint64_t requested, int tag_ub, h5mr__plan *plan,
+typedef struct h5mr__plan_req {
+    const char *dataset;  /* for messages */
+    const h5mr__sel *sel; /* the selection */
+    const char *seltext;  /* as given */
+    int raw_cf;           /* --raw: CF conventions ignored */
+    uint64_t chunk_rows;  /* --chunk-rows, 0: automatic */
+    int tag_ub;           /* the largest MPI tag, 0 if unknown */
+} h5mr__plan_req;
+/* Rank 0: the plan of the described files — they concatenate (EINPUT naming the first
+ * that does not), the selection resolved (EUSAGE), the parts (*parts, the caller's to
+ * free), items cut (h5mr__plan_make), whether items travel as stored chunks, the CF
+ * mode, and whether MPI can number the items.  *desc: the first file's description
+ * with the concatenated extent of dimension 0. */
+h5mr_status h5mr__plan_input(const h5mr__fdesc *files, uint64_t nfiles, const char *const *names,
+                             const h5mr__plan_req *req, h5mr__plan *plan, h5mr__part **parts, h5mr__dset_desc *desc,
                              h5mr_error *err);
-/* COLLECTIVE, --io auto: parallel when every rank opens the input and sees the same
- * file (description and fingerprint), scatter otherwise.  On return d is open on every
- * rank in parallel mode, on rank 0 only in scatter mode. */
-h5mr_io h5mr__plan_io(h5mr__run *run, h5mr__dset *d);
+/* COLLECTIVE, --io auto: parallel when every rank opened its share of the files and
+ * sees the same first file as rank 0 (first: rank 0's description of it), scatter
+ * otherwise; in scatter mode the other ranks close their files. */
+h5mr_io h5mr__plan_io(h5mr__run *run, const h5mr__fdesc *first, int shared);
 
 /* ---------------------------------------------------------------- the job */
 
 struct h5mr_job {
     MPI_Comm comm;
     int rank, size;
-    int one_node; /* every rank on one node (shared memory) */
-    char *file, *dataset;
+    int one_node;         /* every rank on one node (shared memory) */
+    char *file, *dataset; /* the first FILE argument; DATASET as given (with its selection) */
+    h5mr__inputs in;
+    h5mr__sel sel;
+    int raw_cf; /* --raw */
     const h5mr_kernel *kernel;
     h5mr__kv *params;
     size_t nparams;
@@ -362,6 +547,11 @@ struct h5mr_job {
     /* the last run */
     h5mr__dset_desc desc;
     h5mr__plan plan;
+    h5mr__part *parts;
+    h5mr__files files;
+    int kndims;
+    uint64_t kshape[H5MR__MAX_DIMS]; /* the selected array's shape, as the kernel sees it */
+    char *cf_json;                   /* rank 0: what CF applied, as JSON ("null": nothing) */
     h5mr_io io;
     h5mr_ctx ctx;
     h5mr__run run;

@@ -83,11 +83,16 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     d->fd = -1;
     d->path = file;
     hid_t type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
-    h5mr_status st = check_file(file, err);
-    if (st != H5MR_OK) return st;
+    h5mr_status st = H5MR_OK;
 
-    if ((d->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-        st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
+    /* Open first, ask why only when that fails: a job over 10,000 files pays for one
+     * open each (H5Fis_hdf5 would read every file's superblock a second time). */
+    if ((d->file = H5Fopen(file, H5F_ACC_RDONLY, h5mr__fapl())) < 0) {
+        /* What HDF5 said first (a lock, ...): check_file clears its error stack. */
+        h5mr_error said = {0}, why = {0};
+        h5mr__hdf5_error(&said, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
+        st = check_file(file, &why);
+        st = h5mr__error_set(err, st != H5MR_OK ? st : H5MR_EINPUT, "%s", st != H5MR_OK ? why.message : said.message);
         goto out;
     }
     int *fdp = NULL;
@@ -202,28 +207,45 @@ out:
     return st;
 }
 
-h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err)
+/* One file access list for every input, made once.  HDF5's file locking stays on:
+ * its lock is how a file another program is still writing is refused (error.c). */
+hid_t h5mr__fapl(void)
 {
-    hsize_t start[H5MR__MAX_DIMS] = {0}, count[H5MR__MAX_DIMS];
-    uint64_t elems = n;
-    count[0] = n;
-    start[0] = first;
-    for (int i = 1; i < d->desc.ndims; i++) {
-        count[i] = d->desc.shape[i];
-        elems *= count[i];
+    static hid_t fapl = H5I_INVALID_HID;
+    if (fapl < 0) {
+        hid_t p = H5Pcreate(H5P_FILE_ACCESS);
+        fapl = p >= 0 ? p : H5P_DEFAULT;
     }
+    return fapl;
+}
+
+h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
+                                 void *buf, h5mr_error *err)
+{
+    uint64_t elems = 1;
+    for (int i = 0; i < d->desc.ndims; i++)
+        elems *= count[i];
     if (elems == 0) return H5MR_OK;
     /* The memory space has the shape of the selection: a flat one of the same size
      * makes HDF5 take a slow element-by-element path (see NOTES.md). */
     hid_t mem = H5Screate_simple(d->desc.ndims, count, NULL);
     if (mem < 0) return h5mr__hdf5_error(err, H5MR_EIO, "cannot make a memory dataspace");
     h5mr_status st = H5MR_OK;
-    if (H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+    if (H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, stride, count, NULL) < 0 ||
         H5Dread(d->dset, d->memtype, mem, d->space, H5P_DEFAULT, buf) < 0)
-        st = h5mr__hdf5_error(err, H5MR_EIO, "reading rows %llu..%llu failed", (unsigned long long)first,
-                              (unsigned long long)(first + n - 1));
+        st = h5mr__hdf5_error(err, H5MR_EIO, "reading '%s' failed", d->path);
     H5Sclose(mem);
     return st == H5MR_OK ? h5mr__dset_check_unchanged(d, err) : st;
+}
+
+h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err)
+{
+    hsize_t start[H5MR__MAX_DIMS] = {0}, count[H5MR__MAX_DIMS];
+    count[0] = n;
+    start[0] = first;
+    for (int i = 1; i < d->desc.ndims; i++)
+        count[i] = d->desc.shape[i];
+    return h5mr__dset_read_slab(d, start, NULL, count, buf, err);
 }
 
 h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err)

@@ -92,10 +92,18 @@ h5mr_status h5mr_job_create(MPI_Comm comm, h5mr_job **out, h5mr_error *err)
     return H5MR_OK;
 }
 
+static void clear_inputs(h5mr_job *job);
+
 static void clear_run(h5mr_job *job)
 {
     h5mr__result_free(job->result);
     job->result = NULL;
+    free(job->parts);
+    job->parts = NULL;
+    job->plan.parts = NULL;
+    job->plan.nparts = 0;
+    free(job->cf_json);
+    job->cf_json = NULL;
     free(job->per_rank);
     job->per_rank = NULL;
     memset(&job->mine, 0, sizeof job->mine);
@@ -113,24 +121,75 @@ void h5mr_job_free(h5mr_job *job)
     free(job->params);
     free(job->file);
     free(job->dataset);
+    clear_inputs(job);
+    free(job->in.dataset);
+    free(job->in.selection);
     free(job->output);
     MPI_Comm_free(&job->comm);
     free(job);
 }
 
-h5mr_status h5mr_job_set_input(h5mr_job *job, const char *file, const char *dataset)
+static void clear_inputs(h5mr_job *job)
 {
-    if (!file || !dataset) return H5MR_EUSAGE;
-    char *f = strdup(file), *d = strdup(dataset);
-    if (!f || !d) {
-        free(f);
+    for (size_t i = 0; i < job->in.nargs; i++)
+        free(job->in.args[i].name);
+    free(job->in.args);
+    free(job->in.names_buf);
+    free(job->in.names);
+    job->in.args = NULL;
+    job->in.nargs = 0;
+    job->in.names_buf = NULL;
+    job->in.names = NULL;
+    job->in.nnames = 0;
+}
+
+static h5mr_status add_arg(h5mr_job *job, const char *name, int list)
+{
+    if (!name) return H5MR_EUSAGE;
+    h5mr__input_arg *a = realloc(job->in.args, (job->in.nargs + 1) * sizeof *a);
+    if (!a) return H5MR_ENOMEM;
+    job->in.args = a;
+    if (!(a[job->in.nargs].name = strdup(name))) return H5MR_ENOMEM;
+    a[job->in.nargs++].list = list;
+    if (!job->file && !list && !(job->file = strdup(name))) return H5MR_ENOMEM;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_dataset(h5mr_job *job, const char *dataset)
+{
+    if (!dataset) return H5MR_EUSAGE;
+    char *d = strdup(dataset), *name = NULL, *sel = NULL;
+    if (!d || h5mr__sel_split(dataset, &name, &sel) != H5MR_OK) {
         free(d);
         return H5MR_ENOMEM;
     }
-    free(job->file);
     free(job->dataset);
-    job->file = f;
+    free(job->in.dataset);
+    free(job->in.selection);
     job->dataset = d;
+    job->in.given = d;
+    job->in.dataset = name;
+    job->in.selection = sel;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_input(h5mr_job *job, const char *file, const char *dataset)
+{
+    if (!file || !dataset) return H5MR_EUSAGE;
+    clear_inputs(job);
+    free(job->file);
+    job->file = NULL;
+    h5mr_status st = add_arg(job, file, 0);
+    return st == H5MR_OK ? h5mr_job_set_dataset(job, dataset) : st;
+}
+
+h5mr_status h5mr_job_add_file(h5mr_job *job, const char *file) { return add_arg(job, file, 0); }
+
+h5mr_status h5mr_job_add_file_list(h5mr_job *job, const char *list) { return add_arg(job, list, 1); }
+
+h5mr_status h5mr_job_set_raw(h5mr_job *job, int raw)
+{
+    job->raw_cf = raw != 0;
     return H5MR_OK;
 }
 
@@ -233,28 +292,65 @@ static char *params_json(const h5mr_job *job)
     return buf;
 }
 
-/* Rank 0: open the input and cut it into items; the description and plan go to all. */
-static h5mr_status plan_on_root(h5mr_job *job, h5mr__dset *d, h5mr_error *err)
+/* Rank 0: may the output be written (checked before any data is read)? */
+static h5mr_status check_output(h5mr_job *job, h5mr_error *err)
 {
-    /* An output that cannot be written fails now, not after the whole run. */
-    h5mr_status st = H5MR_OK;
-    if (job->output) {
-        const char *inputs[] = {job->file};
-        char resolved[PATH_MAX];
-        st = h5mr__output_check(job->output, inputs, 1, job->force, resolved, sizeof resolved, err);
-        char *r = st == H5MR_OK ? strdup(resolved) : NULL;
-        if (st == H5MR_OK && !r) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
-        if (r) {
-            free(job->output);
-            job->output = r;
-        }
+    if (!job->output) return H5MR_OK;
+    char resolved[PATH_MAX];
+    h5mr_status st = h5mr__output_check(job->output, (const char *const *)job->in.names, job->in.nnames, job->force,
+                                        resolved, sizeof resolved, err);
+    char *r = st == H5MR_OK ? strdup(resolved) : NULL;
+    if (st == H5MR_OK && !r) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    if (r) {
+        free(job->output);
+        job->output = r;
     }
-    if (st == H5MR_OK) st = h5mr__dset_open(job->file, job->dataset, d, err);
-    if (st != H5MR_OK) return st;
-    job->desc = d->desc;
+    return st;
+}
+
+/* Rank 0: cut the described files into items. */
+static h5mr_status plan_on_root(h5mr_job *job, const h5mr__fdesc *files, h5mr_error *err)
+{
     int *tag_ub = NULL, flag = 0;
     H5MR__MPI(&job->run, MPI_Comm_get_attr(job->comm, MPI_TAG_UB, &tag_ub, &flag));
-    return h5mr__plan_input(&job->desc, job->chunk_rows_req, flag && tag_ub ? *tag_ub : 0, &job->plan, err);
+    h5mr__plan_req req = {.dataset = job->in.dataset,
+                          .sel = &job->sel,
+                          .seltext = job->in.selection,
+                          .raw_cf = job->raw_cf,
+                          .chunk_rows = job->chunk_rows_req,
+                          .tag_ub = flag && tag_ub ? *tag_ub : 0};
+    job->run.first_desc = files[0].desc;
+    h5mr_status st = h5mr__plan_input(files, job->in.nnames, (const char *const *)job->in.names, &req, &job->plan,
+                                      &job->parts, &job->desc, err);
+    if (st != H5MR_OK) return st;
+    /* What CF applied, for the JSON and the summary: the first file's. */
+    const h5mr__cf none = {0};
+    const h5mr__cf *cf = job->raw_cf ? &none : job->plan.nparts ? &job->parts[0].cf : &files[0].cf;
+    size_t len = 0;
+    FILE *f = open_memstream(&job->cf_json, &len);
+    if (!f) return h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    h5mr__cf_json(f, cf);
+    return fclose(f) == 0 ? H5MR_OK : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+}
+
+/* The plan, the description and the parts from rank 0 to every rank. */
+static h5mr_status share_plan(h5mr_job *job, h5mr_error *err)
+{
+    h5mr__run *run = &job->run;
+    H5MR__MPI(run, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(run, MPI_Bcast(&run->first_desc, (int)sizeof run->first_desc, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(run, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
+    h5mr_status st = run->comm_st;
+    uint64_t bytes = job->plan.nparts * sizeof *job->parts;
+    if (st == H5MR_OK && bytes > INT_MAX)
+        st = h5mr__error_set(err, H5MR_ELIMIT, "%llu files are more than one job takes here",
+                             (unsigned long long)job->plan.nparts);
+    if (st == H5MR_OK && job->rank != 0 && !(job->parts = malloc(bytes ? bytes : 1)))
+        st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory for the plan");
+    if ((st = step(job, st, err)) != H5MR_OK) return st;
+    H5MR__MPI(run, MPI_Bcast(job->parts, (int)bytes, MPI_BYTE, 0, job->comm));
+    job->plan.parts = job->parts;
+    return step(job, H5MR_OK, err);
 }
 
 /* Between passes: rank 0's combined state goes to every rank, as packed bytes. */
@@ -323,7 +419,6 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     memset(err, 0, sizeof *err);
     clear_run(job);
     job->ctx.err = err;
-    h5mr__dset d = {.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID, .fd = -1};
     /* What the steps see of the job. */
     job->run = (h5mr__run){.comm = job->comm,
                            .rank = job->rank,
@@ -331,10 +426,9 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                            .one_node = job->one_node,
                            .schedule = job->schedule,
                            .file = job->file,
-                           .dataset = job->dataset,
+                           .dataset = job->in.dataset,
                            .desc = &job->desc,
                            .plan = &job->plan,
-                           .d = &d,
                            .ctx = &job->ctx,
                            .mine = &job->mine,
                            .comm_st = H5MR_OK,
@@ -342,40 +436,65 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     void *state = NULL;
     double t0 = 0;
     h5mr_status st = H5MR_OK;
+    h5mr__fdesc *files = NULL;
+    int shared = 0;
+    h5mr__files_init(&job->files, &job->in);
+    job->run.files = &job->files;
 
-    if (!job->file || !job->dataset)
+    if (job->in.nargs == 0 || !job->in.dataset)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no input file and dataset given");
     else if (!job->kernel)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
     if ((st = step(job, st, err)) != H5MR_OK) return st;
     job->io = job->io_req == H5MR_IO_PARALLEL ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
 
-    if (job->rank == 0) st = plan_on_root(job, &d, err);
+    /* plan: the names, the output's check, every file described (by all ranks), the
+     * items cut (rank 0), the plan for all. */
+    if ((st = h5mr__inputs_resolve(&job->run, &job->in)) != H5MR_OK) goto out;
+    st = h5mr__sel_parse(job->in.selection, &job->sel, err);
+    if (st == H5MR_OK && job->rank == 0) st = check_output(job, err);
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
-    H5MR__MPI(&job->run, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
-    H5MR__MPI(&job->run, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
+    if ((st = h5mr__describe(&job->run, &job->files, &files, &shared)) != H5MR_OK) goto out;
+    if (job->rank == 0) st = plan_on_root(job, files, err);
+    if ((st = step(job, st, err)) != H5MR_OK) goto out;
+    if ((st = share_plan(job, err)) != H5MR_OK) goto out;
     job->ran = 1;
+    job->kndims = h5mr__view_shape(&job->plan.view, job->kshape);
     /* Parallel I/O: every rank reads its own items, so every rank opens the input. */
-    if (job->io_req == H5MR_IO_AUTO)
-        job->io = h5mr__plan_io(&job->run, &d);
-    else if (job->io == H5MR_IO_PARALLEL && job->rank != 0 &&
-             (st = h5mr__dset_open(job->file, job->dataset, &d, err)) != H5MR_OK) {
+    h5mr__dset *first = NULL;
+    if (job->io_req == H5MR_IO_AUTO) {
+        job->io = h5mr__plan_io(&job->run, files, shared);
+    } else if (job->io == H5MR_IO_PARALLEL && job->rank != 0 &&
+               (st = h5mr__files_get(&job->files, 0, &first, err)) != H5MR_OK) {
         /* Say where: the file may be missing on one node only. */
         char host[256] = "?";
         gethostname(host, sizeof host);
         host[sizeof host - 1] = '\0';
         h5mr__error_wrap(err, st, "rank %d (on %s), reading its own items (--io parallel)", job->rank, host);
+    } else if (job->io == H5MR_IO_SCATTER && job->rank != 0) {
+        h5mr__files_close(&job->files);
     }
+    free(files);
+    files = NULL;
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
     job->ctx = (h5mr_ctx){.kernel = job->kernel,
                           .params = job->params,
                           .nparams = job->nparams,
-                          .dtype = job->desc.dtype,
-                          .ndims = job->desc.ndims,
-                          .shape = job->desc.shape,
+                          .dtype = job->plan.kdtype,
+                          .ndims = job->kndims,
+                          .shape = job->kshape,
                           .err = err};
     st = h5mr__ctx_setup(&job->ctx);
+    if (st != H5MR_OK && job->plan.cf_mode == 2) {
+        /* The kernel's message, then why the values are f64 (it replaces the first). */
+        char what[sizeof err->message];
+        snprintf(what, sizeof what, "%s", err->message);
+        err->message[0] = '\0';
+        err->status = H5MR_OK;
+        h5mr__error_set(err, st, "%s (CF conventions make the values of '%s' f64%s; --raw reads the stored values)",
+                        what, job->in.dataset, job->desc.dtype != H5MR_DTYPE_F64 ? ", not the stored integers" : "");
+    }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
     t0 = job->progress.t0 = h5mr__now();
@@ -420,9 +539,11 @@ out:
         h5mr__result_free(job->result);
         job->result = NULL;
     }
+    free(files);
     h5mr__state_free(&job->ctx, state);
     h5mr__ctx_release(&job->ctx);
-    h5mr__dset_close(&d);
+    h5mr__files_close(&job->files);
+    h5mr__map_release(&job->run);
     return st;
 }
 
@@ -431,12 +552,25 @@ const h5mr_result *h5mr_job_result(const h5mr_job *job) { return job->rank == 0 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
 {
     if (!job->ran) return H5MR_EUSAGE;
-    *info = (h5mr_job_info){
-        job->file,       job->dataset,         job->kernel->name,
-        job->desc.dtype, job->desc.ndims,      job->desc.shape,
-        job->size,       job->schedule,        job->io,
-        job->plan.items, job->plan.chunk_rows, job->plan.rows * job->plan.row_elems * job->plan.elem_size,
-        job->elapsed_s,  job->per_rank};
+    *info = (h5mr_job_info){.file = job->in.nnames ? job->in.names[0] : job->file,
+                            .dataset = job->in.dataset,
+                            .kernel = job->kernel->name,
+                            .dtype = job->desc.dtype,
+                            .ndims = job->kndims,
+                            .shape = job->kshape,
+                            .ranks = job->size,
+                            .schedule = job->schedule,
+                            .io = job->io,
+                            .items = job->plan.items,
+                            .chunk_rows = job->plan.chunk_rows,
+                            .bytes = job->plan.rows * job->plan.row_elems * job->plan.elem_size,
+                            .elapsed_s = job->elapsed_s,
+                            .per_rank = job->per_rank,
+                            .files = job->in.nnames,
+                            .selection = job->in.selection,
+                            .cf = job->rank == 0 ? job->cf_json : NULL,
+                            .stored_ndims = job->desc.ndims,
+                            .stored_shape = job->desc.shape};
     return H5MR_OK;
 }
 

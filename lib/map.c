@@ -2,30 +2,81 @@
  * into the kernel's state, timed and counted; a kernel's failure names the item. */
 #include "internal.h"
 
+#include <stdlib.h>
+
 h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec)
 {
     *dec = NULL;
     return run->plan->raw ? h5mr__decoder_new(run->desc, run->plan, dec, run->ctx->err) : H5MR_OK;
 }
 
-h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+/* Values converted per slice of about this many (f64, so 1 MiB): they are still in
+ * cache when the kernel reads them. */
+#define CF_SLICE_ELEMS ((uint64_t)1 << 17)
+
+static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtype t, uint64_t item, uint64_t first,
+                        uint64_t n)
 {
-    const h5mr__plan *p = run->plan;
     h5mr_ctx *ctx = run->ctx;
-    h5mr_block b = {.data = data,
-                    .dtype = run->desc->dtype,
-                    .rows = n,
-                    .row_elems = p->row_elems,
-                    .first_row = first,
-                    .item = item};
-    double t0 = h5mr__now();
+    h5mr_block b = {
+        .data = data, .dtype = t, .rows = n, .row_elems = run->plan->row_elems, .first_row = first, .item = item};
     h5mr_status st = ctx->kernel->map(ctx, state, &b);
-    run->mine->busy_s += h5mr__now() - t0;
-    run->mine->bytes += n * p->row_elems * p->elem_size;
     if (st != H5MR_OK)
         h5mr__error_wrap(ctx->err, st, "kernel %s failed on item %llu (rows %llu..%llu)", ctx->kernel->name,
                          (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
     return st;
+}
+
+/* CF conventions, then the kernel: missing values masked in place (float data), or
+ * every value converted to f64 slice by slice. */
+static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+{
+    const h5mr__plan *p = run->plan;
+    const h5mr__part *part = h5mr__plan_part(p, item);
+    h5mr_dtype stored = run->desc->dtype;
+    if (p->cf_mode == 0 || !part) return fold(run, state, data, stored, item, first, n);
+    if (p->cf_mode == 1) {
+        /* The buffer is the run's own (read into, received into or decoded into). */
+        h5mr__cf_mask(&part->cf, stored, (void *)data, n * p->row_elems);
+        return fold(run, state, data, stored, item, first, n);
+    }
+    uint64_t per = p->row_elems ? CF_SLICE_ELEMS / p->row_elems : n;
+    if (per == 0) per = 1;
+    if (per > n) per = n;
+    uint64_t need = per * p->row_elems;
+    if (need > run->cf_cap) {
+        free(run->cf_buf);
+        run->cf_cap = 0;
+        if (!(run->cf_buf = malloc(need * sizeof(double))))
+            return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes to convert values",
+                                   (unsigned long long)(need * sizeof(double)));
+        run->cf_cap = need;
+    }
+    const char *in = data;
+    uint64_t row_bytes = p->row_elems * p->elem_size;
+    for (uint64_t r = 0; r < n; r += per) {
+        uint64_t m = n - r < per ? n - r : per;
+        h5mr__cf_to_f64(&part->cf, stored, in + r * row_bytes, run->cf_buf, m * p->row_elems);
+        h5mr_status st = fold(run, state, run->cf_buf, H5MR_DTYPE_F64, item, first + r, m);
+        if (st != H5MR_OK) return st;
+    }
+    return H5MR_OK;
+}
+
+h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+{
+    double t0 = h5mr__now();
+    h5mr_status st = decode_fold(run, state, data, item, first, n);
+    run->mine->busy_s += h5mr__now() - t0;
+    run->mine->bytes += n * run->plan->row_elems * run->plan->elem_size;
+    return st;
+}
+
+void h5mr__map_release(h5mr__run *run)
+{
+    free(run->cf_buf);
+    run->cf_buf = NULL;
+    run->cf_cap = 0;
 }
 
 h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item)

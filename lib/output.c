@@ -80,7 +80,7 @@ void h5mr_temporaries_remove(void) { atomic_remove_temporaries(); }
 static int written_by_h5mr(const char *path)
 {
     if (H5Fis_hdf5(path) <= 0) return 0;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), g = H5I_INVALID_HID;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, h5mr__fapl()), g = H5I_INVALID_HID;
     int yes = 0;
     if (f >= 0 && H5Lexists(f, "/result", H5P_DEFAULT) > 0 && (g = H5Gopen2(f, "/result", H5P_DEFAULT)) >= 0)
         yes = H5Aexists(g, "kernel") > 0 && H5Aexists(g, "input_dataset") > 0;
@@ -165,8 +165,12 @@ static h5mr_status build_image(const char *path, const h5mr_result *r, const h5m
         }
     }
     int ranks = in->ranks;
+    uint64_t files = in->files;
     if (set_string_attr(g, "kernel", in->kernel) < 0 || set_string_attr(g, "input_file", in->file) < 0 ||
-        set_string_attr(g, "input_dataset", in->dataset) < 0 || set_attr(g, "ranks", H5T_NATIVE_INT, &ranks) < 0 ||
+        set_attr(g, "files", H5T_NATIVE_UINT64, &files) < 0 ||
+        (in->selection && set_string_attr(g, "input_selection", in->selection) < 0) ||
+        (in->cf && set_string_attr(g, "cf", in->cf) < 0) || set_string_attr(g, "input_dataset", in->dataset) < 0 ||
+        set_attr(g, "ranks", H5T_NATIVE_INT, &ranks) < 0 ||
         set_attr(g, "elapsed_s", H5T_NATIVE_DOUBLE, &in->elapsed_s) < 0 ||
         set_string_attr(g, "h5mr_version", h5mr_version()) < 0 || set_string_attr(g, "params", params) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EIO, "writing the attributes of --output '%s'", path);

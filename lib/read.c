@@ -9,10 +9,44 @@
  * it. */
 #define SLICE_BYTES ((uint64_t)4 << 20)
 
+/* The open file of an item's part, checked against the plan: a file replaced between
+ * planning and reading (another shape or type) fails here, naming it. */
+static h5mr_status part_file(h5mr__run *run, const h5mr__part *p, h5mr__dset **d)
+{
+    h5mr_error *err = run->ctx->err;
+    h5mr_status st = h5mr__files_get(run->files, p->file, d, err);
+    if (st != H5MR_OK) return st;
+    const h5mr__dset_desc *a = &(*d)->desc, *b = run->desc;
+    int same = a->dtype == b->dtype && a->ndims == b->ndims && a->shape[0] == p->file_rows;
+    for (int i = 1; same && i < a->ndims; i++)
+        same = a->shape[i] == b->shape[i];
+    if (!same)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' changed since the job was planned (another type or shape)",
+                               (*d)->path);
+    return H5MR_OK;
+}
+
 h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint64_t n, void *buf)
 {
     double t0 = h5mr__now();
-    h5mr_status st = h5mr__dset_read_rows(run->d, first, n, buf, run->ctx->err);
+    const h5mr__part *p = h5mr__plan_part(run->plan, item);
+    const h5mr__view *v = &run->plan->view;
+    h5mr__dset *d = NULL;
+    h5mr_status st = part_file(run, p, &d);
+    if (st == H5MR_OK) {
+        /* The selection's hyperslab for rows [first, first + n) of the part. */
+        hsize_t start[H5MR__MAX_DIMS], stride[H5MR__MAX_DIMS], count[H5MR__MAX_DIMS];
+        for (int i = 0; i < v->ndims; i++) {
+            start[i] = v->start[i];
+            stride[i] = v->step[i];
+            count[i] = v->count[i];
+        }
+        int L = v->split;
+        start[L] = p->start + (first - p->row0) * v->step[L];
+        count[L] = n;
+        if (L > 0) start[0] = p->at0;
+        st = h5mr__dset_read_slab(d, start, stride, count, buf, run->ctx->err);
+    }
     run->mine->busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
 }
@@ -31,7 +65,12 @@ h5mr_status h5mr__read_item(h5mr__run *run, uint64_t item, void *buf, uint64_t *
     *len = n * p->row_elems * p->elem_size;
     if (!p->raw) return h5mr__read_rows(run, item, first, n, buf);
     double t0 = h5mr__now();
-    h5mr_status st = h5mr__raw_read(run->d, p, item, buf, h5mr__read_capacity(run), len, run->ctx->err);
+    const h5mr__part *part = h5mr__plan_part(p, item);
+    h5mr__dset *d = NULL;
+    h5mr_status st = part_file(run, part, &d);
+    if (st == H5MR_OK)
+        st = h5mr__raw_read(d, p, part->start + (first - part->row0), n, buf, h5mr__read_capacity(run), len,
+                            run->ctx->err);
     run->mine->busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
 }

@@ -48,7 +48,7 @@ for np in 1 3; do
         out=$(mpi $np "$H5MR" run -k sum --schedule $sched --chunk-rows 7 --json d.h5 /grid/ints) || fail "run sum $np ranks $sched"
         expect "sum of i32 at $np ranks, $sched ($out)" test "$(field sum <<<"$out")" = "$want_sum"
         expect "count at $np ranks" test "$(field count <<<"$out")" = "$want_n"
-        expect "JSON envelope at $np ranks" grep -q "^{\"h5mr\": \"[0-9.]*\", \"kernel\": \"sum\", \"params\": {}, \"input\": {\"file\": \"d.h5\", \"dataset\": \"/grid/ints\", \"shape\": \[1001, 3\], \"dtype\": \"i32\"}, \"ranks\": $np, \"schedule\": \"$sched\", \"io\": \"parallel\", \"items\": 143, \"chunk_rows\": 7, \"bytes\": 12012, \"elapsed_s\": " <<<"$out"
+        expect "JSON envelope at $np ranks" grep -q "^{\"h5mr\": \"[0-9.]*\", \"kernel\": \"sum\", \"params\": {}, \"input\": {\"file\": \"d.h5\", \"files\": 1, \"dataset\": \"/grid/ints\", \"selection\": null, \"cf\": null, \"shape\": \[1001, 3\], \"dtype\": \"i32\"}, \"ranks\": $np, \"schedule\": \"$sched\", \"io\": \"parallel\", \"items\": 143, \"chunk_rows\": 7, \"bytes\": 12012, \"elapsed_s\": " <<<"$out"
     done
 done
 if command -v python3 >/dev/null; then

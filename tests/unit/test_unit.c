@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "../common.h"
+#include "internal.h"
 
 /* ---------------------------------------------------------------- planner */
 
@@ -58,6 +58,101 @@ START_TEST(plan_requested_and_remainder)
     h5mr__plan_item(&p, 3, &first, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(h5mr__plan_item_bytes(&p, 3), 24);
+}
+END_TEST
+
+START_TEST(sel_resolves_as_numpy)
+{
+    h5mr__sel s;
+    h5mr__view v;
+    uint64_t shape[3] = {100, 7, 9}, out[3];
+    ck_assert_int_eq(h5mr__sel_parse("[-24:, 5]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "[-24:, 5]"), H5MR_OK);
+    ck_assert_uint_eq(v.start[0], 76);
+    ck_assert_uint_eq(v.count[0], 24);
+    ck_assert_uint_eq(v.start[1], 5);
+    ck_assert_int_eq(v.keep[1], 0);
+    ck_assert_int_eq(v.split, 0);
+    ck_assert_int_eq(h5mr__view_shape(&v, out), 2);
+    ck_assert_uint_eq(out[1], 9);
+    /* stop past the end is clipped, a step rounds up the count: len(range(3, 100, 7)) */
+    ck_assert_int_eq(h5mr__sel_parse("[3:1000:7, ::4]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_OK);
+    ck_assert_uint_eq(v.count[0], 14);
+    ck_assert_uint_eq(v.count[1], 2);
+    ck_assert_uint_eq(v.count[2], 9);
+    /* an integer first: items cut the next kept dimension */
+    ck_assert_int_eq(h5mr__sel_parse("[-1, 2:5]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_OK);
+    ck_assert_int_eq(v.split, 1);
+    ck_assert_uint_eq(v.start[0], 99);
+    /* empty slices are fine, bad ones are usage errors */
+    ck_assert_int_eq(h5mr__sel_parse("[50:10]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_OK);
+    ck_assert_uint_eq(v.count[0], 0);
+    const char *bad[] = {"[", "[]", "[1:2", "[a]", "[::0]", "[1,,2]", "[1:2:3:4]", "[1]x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_int_eq(h5mr__sel_parse(bad[i], &s, NULL), H5MR_EUSAGE);
+    ck_assert_int_eq(h5mr__sel_parse("[100]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_EUSAGE);
+    ck_assert_int_eq(h5mr__sel_parse("[1, 2, 3]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_EUSAGE);
+    ck_assert_int_eq(h5mr__sel_parse("[1, 2, 3, 4]", &s, NULL), H5MR_OK);
+    ck_assert_int_eq(h5mr__sel_resolve(&s, 3, shape, &v, NULL, "x"), H5MR_EUSAGE);
+    char *name, *text;
+    ck_assert_int_eq(h5mr__sel_split("/g/tas[0:744]", &name, &text), H5MR_OK);
+    ck_assert_str_eq(name, "/g/tas");
+    ck_assert_str_eq(text, "[0:744]");
+    free(name), free(text);
+    ck_assert_int_eq(h5mr__sel_split("/tas", &name, &text), H5MR_OK);
+    ck_assert_ptr_null(text);
+    free(name);
+}
+END_TEST
+
+START_TEST(plan_parts_never_span_files)
+{
+    /* three files of 10, 0 and 5 rows, 4 rows per item: items 3 + 0 + 2 */
+    h5mr__part parts[2] = {{.file = 0, .item0 = 0, .row0 = 0, .rows = 10},
+                           {.file = 2, .item0 = 3, .row0 = 10, .rows = 5}};
+    h5mr__plan p;
+    ck_assert_int_eq(h5mr__plan_make(15, 1, 8, 0, 4, &p, NULL), H5MR_OK);
+    p.parts = parts;
+    p.nparts = 2;
+    p.items = 5;
+    uint64_t first, n, want_first[] = {0, 4, 8, 10, 14}, want_n[] = {4, 4, 2, 4, 1};
+    for (uint64_t i = 0; i < 5; i++) {
+        h5mr__plan_item(&p, i, &first, &n);
+        ck_assert_uint_eq(first, want_first[i]);
+        ck_assert_uint_eq(n, want_n[i]);
+        ck_assert_uint_eq(h5mr__plan_part(&p, i)->file, i < 3 ? 0 : 2);
+    }
+}
+END_TEST
+
+START_TEST(cf_masks_and_unpacks)
+{
+    h5mr__cf cf = {
+        .nmissing = 1, .missing = {-32767}, .has_scale = 1, .scale = 0.01, .has_offset = 1, .offset = 273.15};
+    int16_t x[4] = {0, -32767, 100, -100};
+    double out[4];
+    h5mr__cf_to_f64(&cf, H5MR_DTYPE_I16, x, out, 4);
+    ck_assert(out[0] == 273.15);
+    ck_assert(isnan(out[1]));
+    ck_assert(out[2] == 100 * 0.01 + 273.15);
+    ck_assert(out[3] == -100 * 0.01 + 273.15);
+    h5mr__cf range = {.has_min = 1, .vmin = 0, .has_max = 1, .vmax = 10, .nmissing = 3, .missing = {-1, -2, -3}};
+    float f[6] = {-0.5f, 0, 10, 10.5f, -2, 5};
+    h5mr__cf_mask(&range, H5MR_DTYPE_F32, f, 6);
+    ck_assert(isnan(f[0]) && f[1] == 0 && f[2] == 10 && isnan(f[3]) && isnan(f[4]) && f[5] == 5);
+    h5mr_dtype k;
+    ck_assert_int_eq(h5mr__cf_mode(&range, sizeof range, 1, H5MR_DTYPE_F32, &k), 1);
+    ck_assert_int_eq(k, H5MR_DTYPE_F32);
+    ck_assert_int_eq(h5mr__cf_mode(&cf, sizeof cf, 1, H5MR_DTYPE_F32, &k), 2);
+    ck_assert_int_eq(k, H5MR_DTYPE_F64);
+    h5mr__cf none = {0};
+    ck_assert_int_eq(h5mr__cf_mode(&none, sizeof none, 1, H5MR_DTYPE_I16, &k), 0);
+    ck_assert_int_eq(k, H5MR_DTYPE_I16);
 }
 END_TEST
 
@@ -513,6 +608,9 @@ static Suite *suite(void)
     tcase_add_test(tp, plan_empty_and_zero_width);
     tcase_add_test(tp, plan_refuses_items_over_2gib);
     tcase_add_test(tp, plan_blocks_cover_items_once);
+    tcase_add_test(tp, plan_parts_never_span_files);
+    tcase_add_test(tp, sel_resolves_as_numpy);
+    tcase_add_test(tp, cf_masks_and_unpacks);
     suite_add_tcase(s, tp);
     TCase *tx = tcase_create("xsum");
     tcase_add_test(tx, xsum_exact_on_fixed_point_values);

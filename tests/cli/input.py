@@ -1,0 +1,355 @@
+"""tests/cli/input.py: several files, selections and CF conventions, checked against
+numpy (h5py reads) and python3-netCDF4's own masked values, at 1-4 ranks, both
+schedules and both I/O modes.  Run by tests/cli/input.sh (Debian's python3, which has
+numpy, h5py and netCDF4); exits non-zero on any failure."""
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import netCDF4
+import numpy as np
+
+H5MR = os.environ["H5MR"]
+MPIRUN = os.environ.get("TESTMPIRUN", "mpirun --oversubscribe -n NP")
+failures = 0
+passes = 0
+
+
+def fail(msg):
+    global failures
+    failures += 1
+    print("FAIL: " + msg, file=sys.stderr)
+
+
+def check(desc, cond):
+    global passes
+    if cond:
+        passes += 1
+    else:
+        fail(desc)
+
+
+def h5mr(np_, *args):
+    cmd = MPIRUN.replace("NP", str(np_)).split() + [H5MR] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def run_json(np_, *args):
+    p = h5mr(np_, "run", "--json", *args)
+    if p.returncode != 0:
+        fail("h5mr run %s at %d ranks: exit %d: %s" % (" ".join(args), np_, p.returncode, p.stderr.strip()[:300]))
+        return None
+    return json.loads(p.stdout)
+
+
+def close(a, b, rtol=1e-12):
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
+
+
+def configs():
+    for np_ in (1, 2, 3, 4):
+        for sched in ("dynamic", "static"):
+            for io in ("parallel", "scatter"):
+                if np_ == 1 and io == "scatter":
+                    continue
+                yield np_, ["--schedule", sched, "--io", io]
+
+
+def matrix(desc, args, want):
+    """Run args in every configuration: results the same bits each time, and want(result) true."""
+    first = None
+    for np_, opts in configs():
+        d = run_json(np_, *(opts + ["--chunk-rows", "7"] if np_ == 3 else opts), *args)
+        if d is None:
+            return None
+        if first is None:
+            first = d
+            ok, why = want(d)
+            check("%s: %s" % (desc, why), ok)
+        else:
+            check("%s: the same bits at %d ranks %s" % (desc, np_, " ".join(opts)), d["result"] == first["result"])
+    return first
+
+
+def stats_of(a):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    v = a[~np.isnan(a)]
+    if v.size == 0:
+        return {"count": 0, "sum": 0.0, "mean": None, "min": None, "max": None, "var": None}
+    return {"count": int(v.size), "sum": float(v.sum()), "mean": float(v.mean()), "var": float(v.var()),
+            "min": float(v.min()), "max": float(v.max())}
+
+
+def same_stats(r, ref):
+    for k in ("count", "min", "max"):
+        if r[k] != ref[k]:
+            return False, "%s %r, numpy %r" % (k, r[k], ref[k])
+    for k in ("sum", "mean", "var"):
+        if not close(r[k], ref[k], 1e-11):
+            return False, "%s %r, numpy %r" % (k, r[k], ref[k])
+    return True, "agrees with numpy"
+
+
+os.chdir(os.environ.get("WORKDIR", "."))
+rng = np.random.default_rng(20261201)
+
+# ------------------------------------------------------------------ several files
+# Rows per file: odd sizes, a file of zero rows, one of one row, fewer rows than ranks.
+rows = [37, 0, 1, 64, 3, 100]
+parts = []
+for i, n in enumerate(rows):
+    a = rng.normal(10, 3, size=(n, 6, 5)).astype("f4")
+    if n > 2:
+        a[1, 2, 3] = np.nan
+    parts.append(a)
+    with h5py.File("day%02d.h5" % i, "w") as f:
+        if i % 3 == 0:
+            f.create_dataset("t", data=a, chunks=(4, 6, 5) if n else None, compression="gzip" if n else None)
+        elif i % 3 == 1:
+            f.create_dataset("t", data=a)  # contiguous
+        else:
+            f.create_dataset("t", data=a, chunks=(min(2, n), 3, 5), shuffle=True, compression="gzip", maxshape=(None, 6, 5))
+cat = np.concatenate(parts)
+with h5py.File("all.h5", "w") as f:
+    f.create_dataset("t", data=cat, chunks=(16, 6, 5))
+files = ["day%02d.h5" % i for i in range(len(rows))]
+
+d = matrix("stats over 6 files", ["-k", "stats"] + files + ["/t"], lambda d: same_stats(d["result"], stats_of(cat)))
+if d:
+    check("input.files is 6", d["input"]["files"] == 6 and d["input"]["file"] == "day00.h5")
+    check("input.shape is the concatenation", d["input"]["shape"] == list(cat.shape))
+    check("items: the sum over files", d["items"] == sum((n + d["chunk_rows"] - 1) // d["chunk_rows"] for n in rows))
+one = run_json(2, "-k", "stats", "all.h5", "/t")
+many = run_json(3, "-k", "stats", *files, "/t")
+check("several files give the bits of one file holding the concatenation (stats)", one and many and
+      one["result"] == many["result"])
+for k, extra in (("minmax", []), ("topk", ["-p", "k=5"]), ("sum", ["-p", "axis=0"]), ("stats", ["-p", "axis=0"]),
+                 ("histogram", ["-p", "bins=7"]), ("count", ["-p", "gt=10"])):
+    one = run_json(1, "-k", k, *extra, "all.h5", "/t")
+    many = run_json(4, "-k", k, *extra, "--chunk-rows", "3", *files, "/t")
+    check("several files = one file, %s %s" % (k, " ".join(extra)), one and many and one["result"] == many["result"])
+mm = run_json(2, "-k", "minmax", *files, "/t")
+flat = cat.ravel().astype(np.float64)
+if mm:
+    check("argmin over files is the index in the concatenation",
+          mm["result"]["argmin"] == int(np.nanargmin(flat)) and mm["result"]["argmax"] == int(np.nanargmax(flat)))
+
+# patterns and lists
+d = run_json(2, "-k", "sum", "day*.h5", "/t")
+check("a quoted pattern is expanded, sorted", d and d["input"]["files"] == 6 and
+      close(d["result"]["sum"], float(np.nansum(cat.astype(np.float64)))))
+with open("list.txt", "w") as f:
+    f.write("\n".join(files[2:]) + "\n\n")
+d = run_json(2, "-k", "sum", files[0], files[1], "--files-from", "list.txt", "/t")
+many = run_json(1, "-k", "sum", *files, "/t")
+check("--files-from adds its lines after the FILE arguments", d and many and d["result"] == many["result"] and
+      d["input"]["files"] == 6)
+d = run_json(1, "-k", "sum", "day01.h5", "/t")
+check("a file of zero rows alone: count 0", d and d["result"]["count"] == 0 and d["items"] == 0)
+
+# every numeric type, two files each
+NP_TYPES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16",
+            "u32": "uint32", "u64": "uint64", "f32": "float32", "f64": "float64"}
+for t, npt in NP_TYPES.items():
+    info = np.iinfo(npt) if t[0] in "iu" else None
+    hi = min(info.max, 10**6) if info else 1
+    lo = max(info.min, -(10**6)) if info else 0
+    arrs = []
+    for i, n in enumerate((13, 8)):
+        a = rng.integers(lo, hi, size=(n, 3)).astype(npt) if info else rng.random((n, 3)).astype(npt)
+        arrs.append(a)
+        with h5py.File("ty%d.h5" % i, "w") as f:
+            f.create_dataset("v", data=a, chunks=(4, 3) if i else None)
+    c = np.concatenate(arrs)
+    d = run_json(3, "-k", "stats", "ty0.h5", "ty1.h5", "/v[3:, 1:]")
+    ok, why = same_stats(d["result"], stats_of(c[3:, 1:])) if d else (False, "no result")
+    check("%s, two files, selection [3:, 1:]: %s" % (t, why), ok)
+    if info:
+        check("%s: the integer sum is exact" % t, d and d["result"]["sum"] == int(c[3:, 1:].astype(object).sum()))
+
+# ------------------------------------------------------------------ selections
+sels = ["[0:744]", "[5:90:4]", "[-24:]", "[:, 1:5, ::2]", "[-30:, 2]", "[10, :, 1:4]", "[::7, -1, -1]",
+        "[3:3]", "[200:]", "[:, 1]"]
+for s in sels:
+    ref = eval("cat" + s)
+    matrix("stats over 6 files%s" % s, ["-k", "stats"] + files + ["/t" + s],
+           lambda d, ref=ref, s=s: (d["input"]["shape"] == list(ref.shape) and d["input"]["selection"] == s,
+                                    "shape %r selection %r" % (d["input"]["shape"], d["input"]["selection"]))
+           if d["input"]["shape"] != list(ref.shape) or d["input"]["selection"] != s
+           else same_stats(d["result"], stats_of(ref)))
+for s in ("[2:50:3, 1:5]", "[-40:, :, 3]", "[7]"):
+    ref = eval("cat" + s).astype(np.float64)
+    d = run_json(2, "-k", "stats", "-p", "axis=0", *files, "/t" + s)
+    if d:
+        m = np.array([[np.nan if v is None else v for v in row] for row in d["result"]["mean"]]) \
+            if ref.ndim == 3 else np.array([np.nan if v is None else v for v in d["result"]["mean"]])
+        with np.errstate(invalid="ignore"):
+            want = np.nanmean(ref, axis=0)
+        check("stats axis=0 on %s agrees with numpy" % s, np.allclose(m, want, rtol=1e-12, equal_nan=True))
+    d = run_json(3, "-k", "minmax", *files, "/t" + s)
+    if d:
+        f = ref.ravel()
+        check("minmax on %s: argmin/argmax index the selected array" % s,
+              d["result"]["argmin"] == int(np.nanargmin(f)) and d["result"]["argmax"] == int(np.nanargmax(f)))
+    d = run_json(2, "-k", "topk", "-p", "k=4", "-p", "largest=false", *files, "/t" + s)
+    if d:
+        f = ref.ravel()
+        order = sorted((v, i) for i, v in enumerate(f) if not np.isnan(v))[:4]
+        check("topk on %s: indices of the selected array" % s, d["result"]["indices"] == [i for v, i in order])
+
+# a quarter of the columns of a compressed dataset: the job reads the selected chunks
+big = rng.random((64, 16, 64)).astype("f8")
+with h5py.File("cols.h5", "w") as f:
+    f.create_dataset("x", data=big, chunks=(8, 16, 16), compression="gzip")
+d = matrix("a quarter of the columns of gzip chunks", ["-k", "stats", "cols.h5", "/x[:, :, 16:32]"],
+           lambda d: same_stats(d["result"], stats_of(big[:, :, 16:32])))
+
+# ------------------------------------------------------------------ CF conventions
+def write_nc(path, n, seed, scale=0.01, offset=273.15):
+    r = np.random.default_rng(seed)
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("lat", 4)
+        nc.createDimension("lon", 6)
+        v = nc.createVariable("t2m", "i2", ("time", "lat", "lon"), fill_value=-32767, chunksizes=(3, 4, 6),
+                              zlib=True)
+        v.scale_factor = scale
+        v.add_offset = offset
+        v.set_auto_maskandscale(False)
+        raw = r.integers(-3000, 3000, size=(n, 4, 6)).astype("i2")
+        raw[raw % 5 == 0] = -32767
+        v[:] = raw
+        w = nc.createVariable("tas", "f4", ("time", "lat", "lon"), fill_value=np.float32(1e20))
+        d = r.normal(280, 5, size=(n, 4, 6)).astype("f4")
+        d[::3, 1, :] = 1e20
+        w.set_auto_maskandscale(False)
+        w[:] = d
+        q = nc.createVariable("q", "f8", ("time", "lat", "lon"))
+        q.missing_value = np.array([-999.0, -1.0])
+        q.valid_range = np.array([0.0, 100.0])
+        x = r.uniform(-5, 110, size=(n, 4, 6))
+        x[0, 0, :3] = -999
+        q.set_auto_maskandscale(False)
+        q[:] = x
+        c = nc.createVariable("cnt", "i4", ("time", "lat", "lon"), fill_value=-1)
+        y = r.integers(0, 50, size=(n, 4, 6)).astype("i4")
+        y[y % 7 == 0] = -1
+        c.set_auto_maskandscale(False)
+        c[:] = y
+
+
+def masked(paths, var):
+    out = []
+    for p in paths:
+        with netCDF4.Dataset(p) as nc:
+            a = nc[var][:]
+            out.append(np.ma.filled(np.ma.masked_invalid(a).astype(np.float64), np.nan))
+    return np.concatenate(out)
+
+
+write_nc("m1.nc", 20, 1)
+write_nc("m2.nc", 7, 2, scale=0.02, offset=250.0)  # packing differs per file
+nc_files = ["m1.nc", "m2.nc"]
+for var in ("t2m", "tas", "q", "cnt"):
+    ref = masked(nc_files, var)
+    d = matrix("CF %s over two netCDF-4 files" % var, ["-k", "stats"] + nc_files + ["/" + var],
+               lambda d, ref=ref: same_stats(d["result"], stats_of(ref)))
+    if d:
+        check("CF %s: input.cf names what applied" % var, d["input"]["cf"] is not None)
+    d = run_json(2, "-k", "stats", "-p", "axis=0", *nc_files, "/" + var + "[2:]")
+    if d:
+        m = np.array([[np.nan if v is None else v for v in row] for row in d["result"]["mean"]])
+        with np.errstate(invalid="ignore"):
+            want = np.nanmean(ref[2:], axis=0)
+        check("CF %s axis=0 on a selection agrees with netCDF4" % var, np.allclose(m, want, rtol=1e-12,
+                                                                                 equal_nan=True))
+d = run_json(1, "-k", "stats", "m1.nc", "/t2m")
+check("CF: input.cf of t2m", d and d["input"]["cf"] == {"fill": [-32767], "scale": 0.01, "offset": 273.15})
+check("CF: scaled results are floats", d and isinstance(d["result"]["sum"], float))
+d = run_json(2, "-k", "stats", "--raw", "m1.nc", "/t2m")
+with h5py.File("m1.nc") as f:
+    rawv = f["t2m"][:]
+check("--raw: the stored values, input.cf null", d and d["input"]["cf"] is None and
+      d["result"]["sum"] == int(rawv.astype(np.int64).sum()) and d["result"]["count"] == rawv.size)
+d = run_json(2, "-k", "valuecounts", "--raw", "m1.nc", "/cnt")
+check("valuecounts --raw on CF data", d is not None)
+p = h5mr(2, "run", "-k", "valuecounts", "m1.nc", "/t2m")
+check("valuecounts on scaled data: exit 2 naming --raw", p.returncode == 2 and "--raw" in p.stderr and
+      p.stderr.count("h5mr: ") == 1)
+p = h5mr(1, "run", "-k", "stats", "m1.nc", "/t2m")
+check("the summary names the CF conventions applied", p.returncode == 0 and "CF conventions applied" in p.stdout)
+
+# a file written by ncgen (netcdf-bin) from CDL
+cdl = """netcdf g {
+dimensions: time = UNLIMITED ; x = 5 ;
+variables:
+  short v(time, x) ; v:_FillValue = -9s ; v:scale_factor = 0.5 ; v:add_offset = 10. ;
+    v:valid_min = -100s ;
+data:
+  v = 1, 2, -9, 4, 5, -200, 7, 8, 9, -9, 0, 0, 1, 1, -9 ;
+}
+"""
+with open("g.cdl", "w") as f:
+    f.write(cdl)
+r = subprocess.run(["ncgen", "-k", "nc4", "-o", "g.nc", "g.cdl"], capture_output=True, text=True)
+if r.returncode == 0:
+    ref = masked(["g.nc"], "v")
+    matrix("CF on a file written by ncgen", ["-k", "stats", "g.nc", "/v"], lambda d: same_stats(d["result"],
+                                                                                              stats_of(ref)))
+else:
+    fail("ncgen failed: " + r.stderr)
+
+# ------------------------------------------------------------------ errors: one line, one code, every rank
+def expect_error(code, pattern, *args):
+    for np_ in (1, 3):
+        p = h5mr(np_, *args)
+        lines = [l for l in p.stderr.splitlines() if l.startswith("h5mr: ")]
+        check("h5mr %s at %d ranks: exit %d (want %d), %d lines: %s" % (" ".join(args), np_, p.returncode, code,
+                                                                       len(lines), p.stderr.strip()[:300]),
+              p.returncode == code and len(lines) == 1 and pattern in lines[0] and p.stdout == "")
+
+
+with h5py.File("other_type.h5", "w") as f:
+    f.create_dataset("t", data=np.zeros((4, 6, 5), "f8"))
+with h5py.File("other_shape.h5", "w") as f:
+    f.create_dataset("t", data=np.zeros((4, 6, 4), "f4"))
+expect_error(3, "'other_type.h5' does not concatenate with 'day00.h5': dataset '/t' is f64 there, f32",
+             "run", "day00.h5", "day02.h5", "other_type.h5", "/t")
+expect_error(3, "has shape 4x6x4 there, 37x6x5 in the first file", "run", "day00.h5", "other_shape.h5", "/t")
+expect_error(3, "'nothing*.h5': no such file, and as a pattern it matches none", "run", "nothing*.h5", "/t")
+expect_error(3, "cannot open 'missing.h5'", "run", "day00.h5", "missing.h5", "/t")
+expect_error(3, "has no dataset '/nope'", "run", "day00.h5", "day03.h5", "/nope")
+expect_error(3, "--files-from: cannot open 'nolist.txt'", "run", "--files-from", "nolist.txt", "/t")
+open("empty.txt", "w").write("\n\n")
+expect_error(2, "no input files", "run", "--files-from", "empty.txt", "/t")
+expect_error(2, "is malformed", "run", "day00.h5", "/t[1:2")
+expect_error(2, "is malformed", "run", "day00.h5", "/t[a]")
+expect_error(2, "step 0", "run", "day00.h5", "/t[::0]")
+expect_error(2, "step -1", "run", "day00.h5", "/t[::-1]")
+expect_error(2, "index 205 is out of range for dimension 0 of size 205", "run", *files, "/t[205]")
+expect_error(2, "index -7 is out of range for dimension 1 of size 6", "run", "day00.h5", "/t[:, -7]")
+expect_error(2, "has 4 entries; the dataset has 3 dimensions", "run", "day00.h5", "/t[1, 2, 3, 4]")
+expect_error(2, "leaves no dimension", "run", "day00.h5", "/t[1, 2, 3]")
+expect_error(2, "missing DATASET", "run", "day00.h5")
+
+# info over several files
+p = h5mr(1, "info", "--json", *files, "/t[2:]")
+if p.returncode == 0:
+    j = json.loads(p.stdout)
+    check("info over several files: shape, files, rows per file",
+          j["shape"] == [cat.shape[0] - 2, 6, 5] and j["files"] == 6 and
+          [r["rows"] for r in j["rows_per_file"]] == rows)
+else:
+    fail("info over several files: " + p.stderr)
+p = h5mr(1, "info", "--json", "m1.nc", "/t2m")
+check("info names the CF conventions", p.returncode == 0 and json.loads(p.stdout)["cf"] ==
+      {"fill": [-32767], "scale": 0.01, "offset": 273.15})
+p = h5mr(1, "info", "day00.h5", "day03.h5")
+check("info lists the datasets of several files", p.returncode == 0 and p.stdout.count("/t ") == 2)
+
+print("input.py: %d passed, %d failed" % (passes, failures))
+sys.exit(1 if failures else 0)
