@@ -119,6 +119,7 @@ void h5mr__cf_read(const h5mr__dset *d, h5mr__cf *cf)
     }
     for (int k = 0; k < v.nmiss; k++)
         add_missing(cf, v.miss[k]);
+    cf->integer = !h5mr_dtype_is_float(d->desc.dtype);
     /* scale 1 and offset 0 still make the values floats, as netCDF readers do. */
 }
 
@@ -197,6 +198,15 @@ void h5mr__cf_to_f64(const h5mr__cf *cf, h5mr_dtype t, const void *data, double 
 #undef H5MR_CASE
 }
 
+/* A marker or bound: as an integer for integer data (-32767, not -32767.0). */
+static void write_value(FILE *f, const h5mr__cf *cf, double v)
+{
+    if (cf->integer && v == floor(v) && fabs(v) < 0x1p63)
+        fprintf(f, "%lld", (long long)v);
+    else
+        h5mr_json_write_double(f, v);
+}
+
 void h5mr__cf_json(FILE *f, const h5mr__cf *cf)
 {
     if (!h5mr__cf_any(cf)) {
@@ -209,13 +219,13 @@ void h5mr__cf_json(FILE *f, const h5mr__cf *cf)
         fputs("\"fill\": [", f);
         for (int k = 0; k < cf->nmissing; k++) {
             if (k) fputs(", ", f);
-            h5mr_json_write_double(f, cf->missing[k]);
+            write_value(f, cf, cf->missing[k]);
         }
         fputc(']', f);
         sep = ", ";
     }
-    if (cf->has_min) fprintf(f, "%s\"valid_min\": ", sep), h5mr_json_write_double(f, cf->vmin), sep = ", ";
-    if (cf->has_max) fprintf(f, "%s\"valid_max\": ", sep), h5mr_json_write_double(f, cf->vmax), sep = ", ";
+    if (cf->has_min) fprintf(f, "%s\"valid_min\": ", sep), write_value(f, cf, cf->vmin), sep = ", ";
+    if (cf->has_max) fprintf(f, "%s\"valid_max\": ", sep), write_value(f, cf, cf->vmax), sep = ", ";
     if (cf->has_scale) fprintf(f, "%s\"scale\": ", sep), h5mr_json_write_double(f, cf->scale), sep = ", ";
     if (cf->has_offset) fprintf(f, "%s\"offset\": ", sep), h5mr_json_write_double(f, cf->offset);
     fputc('}', f);

@@ -262,10 +262,14 @@ typedef struct h5mr_out_rows {
 } h5mr_out_rows;
 
 /* A block of work item `item` as handed to map(): `rows` whole rows of `row_elems`
- * elements each, C order, starting at row `first_row` of the dataset.  An item comes
- * in one block, or in several consecutive blocks of about 4 MiB (in row order, one
- * map call each) when it is larger and read from an uncompressed dataset, so that
- * the rows a kernel reads are still in cache.  The data is only valid during the call.
+ * elements each, C order, starting at row `first_row` of the (selected, concatenated)
+ * array the job runs on.  An item comes in one block, or in several consecutive
+ * blocks of about 4 MiB (in row order, one map call each) when it is larger and read
+ * from an uncompressed dataset, so that the rows a kernel reads are still in cache.
+ * Small consecutive items (of small files) come together in one block of about 4 MiB
+ * if the kernel allows it (h5mr_ctx_allow_joined_items); `item` is then the first.  `dtype` is the type of the values:
+ * the stored type, or f64 when CF conventions unpack them (missing values are NaN).  The data is only valid during the
+ * call.
  *
  * ABI 2 adds the job's other inputs and a map kernel's outputs.  In this version no
  * job has companions yet and no kernel writes outputs: ninputs is 0, inputs and out
@@ -352,6 +356,11 @@ int h5mr_ctx_ndims(const h5mr_ctx *ctx);
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx);
 
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes);
+/* From setup: this kernel does not look at h5mr_block.item, so the library may hand
+ * it several small consecutive items (of small files) joined in one block of about
+ * 4 MiB, paying the kernel's cost per block once for them all.  Without this call
+ * every block is rows of one item (the built-ins all call it). */
+void h5mr_ctx_allow_joined_items(h5mr_ctx *ctx);
 /* Passes over the data (default 1; more needs end_pass).  Call from setup. */
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
 int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */

@@ -51,6 +51,7 @@ typedef struct h5mr__cf {
     double vmin, vmax;
     int has_scale, has_offset; /* scale_factor, add_offset */
     double scale, offset;
+    int integer; /* the stored type is an integer one (markers print as integers) */
 } h5mr__cf;
 
 static inline int h5mr__cf_any(const h5mr__cf *cf)
@@ -325,6 +326,7 @@ struct h5mr_ctx {
     const uint64_t *shape;
     size_t state_size;
     int passes, pass;
+    int joined_items; /* h5mr_ctx_allow_joined_items */
     void *config;
     void (*config_free)(void *);
     h5mr_error *err;
@@ -475,6 +477,9 @@ uint64_t h5mr__read_capacity(const h5mr__run *run);
 /* Rows per slice where a rank reads and maps an item itself (uncompressed data): at
  * most 4 MiB, so the read's copy is still in cache when the kernel runs. */
 uint64_t h5mr__read_slice_rows(const h5mr__run *run);
+/* Consecutive items a rank that reads its own takes at a time: 1, or as many as make
+ * about 4 MiB when items are small (small files); it maps them as few blocks. */
+uint64_t h5mr__read_run_items(const h5mr__run *run);
 /* The buffer a rank that reads its own items needs. */
 uint64_t h5mr__read_local_capacity(const h5mr__run *run);
 
@@ -486,6 +491,11 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
 /* The map step's buffers of this run (every rank, at the end). */
 void h5mr__map_release(h5mr__run *run);
+/* Fold the consecutive items [lo, hi), read one after the other into data (n rows
+ * from row `first`), as one block (each item's CF conventions applied to its rows);
+ * does not count them. */
+h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, uint64_t hi, uint64_t first,
+                          uint64_t n);
 /* Fold a whole item held in memory; counts the item. */
 h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item);
 /* Decode a message of h5mr__read_item if it holds stored chunks (dec not NULL), then

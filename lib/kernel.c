@@ -138,6 +138,7 @@ int h5mr_ctx_ndims(const h5mr_ctx *ctx) { return ctx->ndims; }
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx) { return ctx->shape; }
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes) { ctx->state_size = nbytes; }
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes) { ctx->passes = passes > 1 ? passes : 1; }
+void h5mr_ctx_allow_joined_items(h5mr_ctx *ctx) { ctx->joined_items = 1; }
 int h5mr_ctx_pass(const h5mr_ctx *ctx) { return ctx->pass; }
 
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *))

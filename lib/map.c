@@ -10,9 +10,12 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec)
     return run->plan->raw ? h5mr__decoder_new(run->desc, run->plan, dec, run->ctx->err) : H5MR_OK;
 }
 
-/* Values converted per slice of about this many (f64, so 1 MiB): they are still in
- * cache when the kernel reads them. */
-#define CF_SLICE_ELEMS ((uint64_t)1 << 17)
+/* Values converted per slice of about this many (f64: 8 MiB), in whole rows.  A
+ * kernel pays per block (per pixel with axis=0): 1 MiB slices made the per-pixel mean
+ * of an i16 (15000, 180, 360) variable 17x slower than --raw, whole items or 8 MiB
+ * slices 6x; what remains is the kernels' f64 paths (the exact squares of stats) and
+ * the conversion (bench/RESULTS.md §15). */
+#define CF_SLICE_ELEMS ((uint64_t)1 << 20)
 
 static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtype t, uint64_t item, uint64_t first,
                         uint64_t n)
@@ -69,6 +72,45 @@ h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64
     h5mr_status st = decode_fold(run, state, data, item, first, n);
     run->mine->busy_s += h5mr__now() - t0;
     run->mine->bytes += n * run->plan->row_elems * run->plan->elem_size;
+    return st;
+}
+
+h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, uint64_t hi, uint64_t first, uint64_t n)
+{
+    const h5mr__plan *p = run->plan;
+    double t0 = h5mr__now();
+    h5mr_status st = H5MR_OK;
+    const void *values = data;
+    h5mr_dtype t = run->desc->dtype;
+    if (p->cf_mode != 0) {
+        /* Each item's rows with its own file's conventions, into one block. */
+        uint64_t need = n * p->row_elems;
+        if (p->cf_mode == 2 && need > run->cf_cap) {
+            free(run->cf_buf);
+            run->cf_cap = 0;
+            if (!(run->cf_buf = malloc(need * sizeof(double))))
+                st = h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes to convert values",
+                                     (unsigned long long)(need * sizeof(double)));
+            else
+                run->cf_cap = need;
+        }
+        uint64_t at = 0;
+        for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
+            uint64_t f, m;
+            h5mr__plan_item(p, i, &f, &m);
+            const h5mr__cf *cf = &h5mr__plan_part(p, i)->cf;
+            char *rows = (char *)data + at * p->row_elems * p->elem_size;
+            if (p->cf_mode == 1)
+                h5mr__cf_mask(cf, t, rows, m * p->row_elems);
+            else
+                h5mr__cf_to_f64(cf, t, rows, (double *)run->cf_buf + at * p->row_elems, m * p->row_elems);
+            at += m;
+        }
+        if (p->cf_mode == 2) values = run->cf_buf, t = H5MR_DTYPE_F64;
+    }
+    if (st == H5MR_OK) st = fold(run, state, values, t, lo, first, n);
+    run->mine->busy_s += h5mr__now() - t0;
+    run->mine->bytes += n * p->row_elems * p->elem_size;
     return st;
 }
 

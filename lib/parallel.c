@@ -24,6 +24,43 @@ typedef struct local {
 
 /* Read and map one item on the rank that reads it: stored chunks as one message,
  * decoded; rows slice by slice. */
+static h5mr_status local_item(local *w, uint64_t item);
+
+/* Items [lo, hi) (consecutive, so their rows are consecutive rows of the selected
+ * array, across files too): read one after the other into the buffer and mapped as
+ * one block, so a kernel's cost per block (per pixel, with axis=0) is paid once per
+ * run, not once per tiny item of a tiny file. */
+static h5mr_status local_run(local *w, uint64_t lo, uint64_t hi)
+{
+    h5mr__run *run = w->run;
+    const h5mr__plan *p = run->plan;
+    uint64_t row_bytes = p->row_elems * p->elem_size, cap = h5mr__read_local_capacity(run);
+    uint64_t first, n, at = 0, first0 = 0, from = lo;
+    h5mr_status st = H5MR_OK;
+    for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
+        h5mr__plan_item(p, i, &first, &n);
+        if (hi - lo == 1 || n * row_bytes > cap / 2) {
+            /* A large item alone (in slices), after what is gathered. */
+            if (at > 0) st = h5mr__map_run(run, w->state, w->buf, from, i, first0, at);
+            at = 0;
+            if (st == H5MR_OK) st = local_item(w, i);
+            from = i + 1;
+            continue;
+        }
+        if ((at + n) * row_bytes > cap) {
+            st = h5mr__map_run(run, w->state, w->buf, from, i, first0, at);
+            at = 0;
+            from = i;
+        }
+        if (at == 0) first0 = first;
+        if (st == H5MR_OK) st = h5mr__read_rows(run, i, first, n, (char *)w->buf + at * row_bytes);
+        at += n;
+        run->mine->items++;
+    }
+    if (st == H5MR_OK && at > 0) st = h5mr__map_run(run, w->state, w->buf, from, hi, first0, at);
+    return st;
+}
+
 static h5mr_status local_item(local *w, uint64_t item)
 {
     h5mr__run *run = w->run;
@@ -55,16 +92,16 @@ static h5mr_status by_rma(local *w, h5mr_status st)
     if (run->rank == 0) *counter = 0;
     H5MR__MPI(run, MPI_Barrier(run->comm)); /* the counter is zero before anyone takes from it */
     H5MR__MPI(run, MPI_Win_lock_all(0, win));
-    const int64_t one = 1, end = (int64_t)run->plan->items;
+    const int64_t k = (int64_t)h5mr__read_run_items(run), end = (int64_t)run->plan->items;
     while (st == H5MR_OK) {
         int64_t item = 0;
         double t0 = h5mr__now();
-        H5MR__MPI(run, MPI_Fetch_and_op(&one, &item, MPI_INT64_T, 0, 0, MPI_SUM, win));
+        H5MR__MPI(run, MPI_Fetch_and_op(&k, &item, MPI_INT64_T, 0, 0, MPI_SUM, win));
         H5MR__MPI(run, MPI_Win_flush(0, win));
         run->mine->wait_s += h5mr__now() - t0;
         if (item >= end) break;
         h5mr__progress_tick(run->progress, (uint64_t)item);
-        st = local_item(w, (uint64_t)item);
+        st = local_run(w, (uint64_t)item, (uint64_t)(item + k < end ? item + k : end));
     }
     if (st != H5MR_OK) {
         int64_t old;
@@ -93,7 +130,9 @@ static h5mr_status served_worker(local *w, h5mr_status st)
         if (item < 0 || (uint64_t)item >= run->plan->items) break; /* the end, or a rank failed */
         H5MR__MPI(run, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, run->comm));
         H5MR__MPI(run, MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, run->comm, &req));
-        if (!failed && (st = local_item(w, (uint64_t)item)) != H5MR_OK) failed = 1;
+        uint64_t k = h5mr__read_run_items(run),
+                 hi = (uint64_t)item + k < run->plan->items ? (uint64_t)item + k : run->plan->items;
+        if (!failed && (st = local_run(w, (uint64_t)item, hi)) != H5MR_OK) failed = 1;
     }
     return st;
 }
@@ -101,7 +140,7 @@ static h5mr_status served_worker(local *w, h5mr_status st)
 static h5mr_status served_root(local *w, h5mr_status st)
 {
     h5mr__run *run = w->run;
-    const int64_t end = (int64_t)run->plan->items;
+    const int64_t end = (int64_t)run->plan->items, k = (int64_t)h5mr__read_run_items(run);
     int64_t next = 0;
     int stopped = 0, nw = run->size - 1, flag = 0, failed = st != H5MR_OK;
     MPI_Request rreq;
@@ -112,8 +151,10 @@ static h5mr_status served_root(local *w, h5mr_status st)
         h5mr__progress_tick(run->progress, (uint64_t)next);
         H5MR__MPI(run, MPI_Test(&rreq, &got, &ms));
         if (!got && !failed && next < end) {
-            /* Nobody is asking: rank 0 maps an item itself. */
-            if ((st = local_item(w, (uint64_t)next++)) != H5MR_OK) failed = 1;
+            /* Nobody is asking: rank 0 maps a run itself. */
+            int64_t hi = next + k < end ? next + k : end;
+            if ((st = local_run(w, (uint64_t)next, (uint64_t)hi)) != H5MR_OK) failed = 1;
+            next = hi;
             continue;
         }
         if (!got) {
@@ -122,7 +163,8 @@ static h5mr_status served_root(local *w, h5mr_status st)
             run->mine->wait_s += h5mr__now() - t0;
         }
         if (flag) failed = 1;
-        int64_t answer = failed || next >= end ? end : next++;
+        int64_t answer = failed || next >= end ? end : next;
+        if (answer != end) next = next + k < end ? next + k : end;
         if (answer == end) stopped++;
         H5MR__MPI(run, MPI_Send(&answer, 1, MPI_INT64_T, ms.MPI_SOURCE, H5MR__TAG_NUMBER, run->comm));
         /* A stopped worker asks no more (but one that failed may still: its requests
@@ -132,7 +174,9 @@ static h5mr_status served_root(local *w, h5mr_status st)
     }
     while (!failed && next < end) {
         h5mr__progress_tick(run->progress, (uint64_t)next);
-        if ((st = local_item(w, (uint64_t)next++)) != H5MR_OK) failed = 1;
+        int64_t hi = next + k < end ? next + k : end;
+        if ((st = local_run(w, (uint64_t)next, (uint64_t)hi)) != H5MR_OK) failed = 1;
+        next = hi;
     }
     return st;
 }
@@ -144,18 +188,21 @@ h5mr_status h5mr__parallel(h5mr__run *run, void *state)
     h5mr_status st = w.buf ? h5mr__map_decoder(run, &w.dec)
                            : h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate an item buffer of %llu bytes",
                                              (unsigned long long)max_bytes);
+    uint64_t k = h5mr__read_run_items(run);
     if (run->size == 1) {
-        for (uint64_t i = 0; i < run->plan->items && st == H5MR_OK; i++) {
-            st = local_item(&w, i);
-            h5mr__progress_tick(run->progress, i + 1);
+        for (uint64_t i = 0; i < run->plan->items && st == H5MR_OK; i += k) {
+            uint64_t hi = i + k < run->plan->items ? i + k : run->plan->items;
+            st = local_run(&w, i, hi);
+            h5mr__progress_tick(run->progress, hi);
         }
     } else if (run->schedule == H5MR_SCHEDULE_STATIC) {
-        uint64_t lo, hi;
-        h5mr__plan_block(run->plan, run->rank, run->size, &lo, &hi);
-        for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
-            st = local_item(&w, i);
+        uint64_t lo, end;
+        h5mr__plan_block(run->plan, run->rank, run->size, &lo, &end);
+        for (uint64_t i = lo; i < end && st == H5MR_OK; i += k) {
+            uint64_t hi = i + k < end ? i + k : end;
+            st = local_run(&w, i, hi);
             /* Rank 0 sees only its own block: it assumes the others keep pace. */
-            h5mr__progress_tick(run->progress, (i + 1 - lo) * (uint64_t)run->size);
+            h5mr__progress_tick(run->progress, (hi - lo) * (uint64_t)run->size);
         }
     } else if (run->one_node) {
         st = by_rma(&w, st);

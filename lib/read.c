@@ -84,8 +84,21 @@ uint64_t h5mr__read_slice_rows(const h5mr__run *run)
     return rows < p->chunk_rows ? rows : p->chunk_rows;
 }
 
+uint64_t h5mr__read_run_items(const h5mr__run *run)
+{
+    const h5mr__plan *p = run->plan;
+    /* From the mean item: small when files are small, whatever chunk_rows says. */
+    uint64_t item = p->items ? p->rows / p->items * p->row_elems * p->elem_size : 0;
+    if (p->raw || item == 0 || item >= SLICE_BYTES / 2 || !run->ctx->joined_items) return 1;
+    return SLICE_BYTES / item;
+}
+
 uint64_t h5mr__read_local_capacity(const h5mr__run *run)
 {
     const h5mr__plan *p = run->plan;
-    return p->raw ? h5mr__read_capacity(run) : h5mr__read_slice_rows(run) * p->row_elems * p->elem_size;
+    if (p->raw) return h5mr__read_capacity(run);
+    /* A slice of a large item, or a run of small ones (local_run gathers them up to
+     * this, and maps a larger one alone). */
+    uint64_t slice = h5mr__read_slice_rows(run) * p->row_elems * p->elem_size;
+    return h5mr__read_run_items(run) > 1 && slice < SLICE_BYTES ? SLICE_BYTES : slice;
 }

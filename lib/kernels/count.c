@@ -23,7 +23,7 @@ typedef struct count_config {
 } count_config;
 
 #define COUNT_TYPE(T)                                                                                                  \
-    H5MR_HOT static void count_##T(const T *restrict x, uint64_t n, const count_config *c, count_state *s)            \
+    H5MR_HOT static void count_##T(const T *restrict x, uint64_t n, const count_config *c, count_state *s)             \
     {                                                                                                                  \
         const double lo = c->lo, hi = c->hi, ne = c->ne;                                                               \
         const int64_t lo_closed = !c->lo_open, hi_closed = !c->hi_open, any_ne = !c->has_ne;                           \
@@ -32,7 +32,8 @@ typedef struct count_config {
             double v = (double)x[i];                                                                                   \
             total += v == v;                                                                                           \
             /* NaN fails every comparison, so it is never counted */                                                   \
-            hits += ((v > lo) | ((v == lo) & lo_closed)) & ((v < hi) | ((v == hi) & hi_closed)) & ((v != ne) | any_ne); \
+            hits +=                                                                                                    \
+                ((v > lo) | ((v == lo) & lo_closed)) & ((v < hi) | ((v == hi) & hi_closed)) & ((v != ne) | any_ne);    \
         }                                                                                                              \
         s->count += hits;                                                                                              \
         s->total += total;                                                                                             \
@@ -53,6 +54,7 @@ static void bound_hi(count_config *c, double v, int open)
 
 static h5mr_status count_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     count_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
     c->lo = -INFINITY, c->hi = INFINITY; /* closed: every number, infinities included */

@@ -124,13 +124,14 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
             h5mr_v4d vb = h5mr_load4_##T(x + i + 4), tb = (vb - first) * norm;                                         \
             h5mr_v4i32 ka = __builtin_convertvector(ta, h5mr_v4i32), kb = __builtin_convertvector(tb, h5mr_v4i32);     \
             h5mr_v4d fa = ta - __builtin_convertvector(ka, h5mr_v4d), fb = tb - __builtin_convertvector(kb, h5mr_v4d); \
-            /* A lane is settled when its value is outside [first, last] (NaN too: it goes                        \
+            /* A lane is settled when its value is outside [first, last] (NaN too: it goes                             \
              * to the slot nb, never counted) or inside and away from an edge. */                                      \
-            h5mr_v4l ina = (va >= first) & (va <= last), inb = (vb >= first) & (vb <= last);                          \
-            h5mr_v4l ok = (~ina | ((fa > 1e-9) & (fa < 1 - 1e-9))) & (~inb | ((fb > 1e-9) & (fb < 1 - 1e-9)));        \
+            h5mr_v4l ina = (va >= first) & (va <= last), inb = (vb >= first) & (vb <= last);                           \
+            h5mr_v4l ok = (~ina | ((fa > 1e-9) & (fa < 1 - 1e-9))) & (~inb | ((fb > 1e-9) & (fb < 1 - 1e-9)));         \
             if ((ok[0] & ok[1] & ok[2] & ok[3]) != 0) {                                                                \
-                const h5mr_v4i32 out = {(int32_t)nb, (int32_t)nb, (int32_t)nb, (int32_t)nb};                            \
-                h5mr_v4i32 ma = __builtin_convertvector(ina, h5mr_v4i32), mb = __builtin_convertvector(inb, h5mr_v4i32); \
+                const h5mr_v4i32 out = {(int32_t)nb, (int32_t)nb, (int32_t)nb, (int32_t)nb};                           \
+                h5mr_v4i32 ma = __builtin_convertvector(ina, h5mr_v4i32),                                              \
+                           mb = __builtin_convertvector(inb, h5mr_v4i32);                                              \
                 ka = (ka & ma) | (out & ~ma);                                                                          \
                 kb = (kb & mb) | (out & ~mb);                                                                          \
                 sub[0][ka[0]]++;                                                                                       \
@@ -161,6 +162,7 @@ H5MR_DTYPE_EACH
 
 static h5mr_status hist_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     hist_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, hist_config_free);
     if (!c) return H5MR_ENOMEM;
     c->bins = 10;

@@ -36,17 +36,17 @@ typedef struct mm_config {
 
 /* F: the union member for the type; ISF: whether NaN can occur. */
 #define MM_TYPE(T, F, ISF, LO, HI)                                                                                     \
-    /* One pass in blocks that stay in L1: each block's min and max (8 lanes, no                                   \
-     * branch), remembering the first block that holds the best of each; then the first                             \
-     * occurrence is looked for in that block only. */                                                              \
+    /* One pass in blocks that stay in L1: each block's min and max (8 lanes, no                                       \
+     * branch), remembering the first block that holds the best of each; then the first                                \
+     * occurrence is looked for in that block only. */                                                                 \
     H5MR_HOT static void scalar_##T(const T *x, uint64_t n, uint64_t base, mm_scalar *s)                               \
     {                                                                                                                  \
         T mn = HI, mx = LO;                                                                                            \
         int64_t valid = 0;                                                                                             \
         uint64_t bmn = 0, bmx = 0;                                                                                     \
         int seen = 0;                                                                                                  \
-        for (uint64_t b0 = 0; b0 < n; b0 += MM_BLOCK) {                                                              \
-            uint64_t m = n - b0 < MM_BLOCK ? n - b0 : MM_BLOCK;                                                      \
+        for (uint64_t b0 = 0; b0 < n; b0 += MM_BLOCK) {                                                                \
+            uint64_t m = n - b0 < MM_BLOCK ? n - b0 : MM_BLOCK;                                                        \
             const T *y = x + b0;                                                                                       \
             T lmn[8], lmx[8];                                                                                          \
             int64_t lv[8] = {0};                                                                                       \
@@ -134,6 +134,7 @@ H5MR_DTYPE_EACH
 
 static h5mr_status mm_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     mm_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "minmax", &c->over_rows);

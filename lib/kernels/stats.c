@@ -432,6 +432,7 @@ out:
 
 static h5mr_status stats_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     stats_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, stats_config_free);
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "stats", &c->over_rows);

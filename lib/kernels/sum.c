@@ -257,6 +257,7 @@ H5MR_DTYPE_EACH
 
 static h5mr_status sum_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     sum_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, sum_config_free);
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "sum", &c->over_rows);

@@ -91,6 +91,7 @@ H5MR_DTYPE_EACH
 
 static h5mr_status topk_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     topk_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;
     c->k = 10;

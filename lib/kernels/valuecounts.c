@@ -96,6 +96,7 @@ static void vc_config_free(void *p)
 
 static h5mr_status vc_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     h5mr_dtype t = h5mr_ctx_dtype(ctx);
     if (h5mr_dtype_is_float(t))
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel valuecounts takes integer datasets only; this one is %s",

@@ -208,6 +208,25 @@ with h5py.File("cols.h5", "w") as f:
 d = matrix("a quarter of the columns of gzip chunks", ["-k", "stats", "cols.h5", "/x[:, :, 16:32]"],
            lambda d: same_stats(d["result"], stats_of(big[:, :, 16:32])))
 
+# compact and virtual layouts (the virtual one maps four of the files)
+small = rng.normal(size=(9, 4, 3))
+with h5py.File("layouts.h5", "w") as f:
+    space = h5py.h5s.create_simple(small.shape)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.COMPACT)
+    h5py.h5d.create(f.id, b"compact", h5py.h5t.NATIVE_DOUBLE, space, dcpl).write(h5py.h5s.ALL, h5py.h5s.ALL, small)
+    lay = h5py.VirtualLayout(shape=(cat.shape[0] - 37, 6, 5), dtype="f4")
+    lay[0:1] = h5py.VirtualSource("day02.h5", "t", shape=(1, 6, 5))
+    lay[1:65] = h5py.VirtualSource("day03.h5", "t", shape=(64, 6, 5))
+    lay[65:68] = h5py.VirtualSource("day04.h5", "t", shape=(3, 6, 5))
+    lay[68:168] = h5py.VirtualSource("day05.h5", "t", shape=(100, 6, 5))
+    f.create_virtual_dataset("virtual", lay)
+p = h5mr(1, "info", "--json", "layouts.h5", "/compact")
+check("info names a compact layout", p.returncode == 0 and json.loads(p.stdout)["layout"] == "compact")
+for name, ref, sel in (("compact", small, "[1:8:2, 1:]"), ("virtual", cat[37:], "[10:150:3, 2, 1:4]")):
+    matrix("selection %s of a %s dataset" % (sel, name), ["-k", "stats", "layouts.h5", "/%s%s" % (name, sel)],
+           lambda d, ref=ref, sel=sel: same_stats(d["result"], stats_of(eval("ref" + sel))))
+
 # ------------------------------------------------------------------ CF conventions
 def write_nc(path, n, seed, scale=0.01, offset=273.15):
     r = np.random.default_rng(seed)
