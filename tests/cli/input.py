@@ -151,6 +151,16 @@ check("--files-from adds its lines after the FILE arguments", d and many and d["
 d = run_json(1, "-k", "sum", "day01.h5", "/t")
 check("a file of zero rows alone: count 0", d and d["result"]["count"] == 0 and d["items"] == 0)
 
+# few files open at once: 300 files under a limit of 64 descriptors, at 1 and 2 ranks
+for i in range(300):
+    with h5py.File("fd%03d.h5" % i, "w") as f:
+        f.create_dataset("t", data=np.full((2, 3), i, "i4"))
+for np_ in (1, 2):
+    cmd = MPIRUN.replace("NP", str(np_)) + " " + H5MR + " run -k sum --json 'fd*.h5' /t"
+    p = subprocess.run(["bash", "-c", "ulimit -n 64 && " + cmd], capture_output=True, text=True, timeout=120)
+    check("300 files under ulimit -n 64 at %d ranks: %s" % (np_, p.stderr.strip()[:200]),
+          p.returncode == 0 and json.loads(p.stdout)["result"]["sum"] == 6 * sum(range(300)))
+
 # every numeric type, two files each
 NP_TYPES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16",
             "u32": "uint32", "u64": "uint64", "f32": "float32", "f64": "float64"}
