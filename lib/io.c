@@ -104,29 +104,34 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         d->mtime0_ns = (int64_t)sb.st_mtim.tv_nsec;
     }
     H5Eclear2(H5E_DEFAULT);
-    /* H5Oexists_by_name fails (rather than saying no) when a group on the path is
-     * missing: both mean "no such dataset" here. */
-    htri_t exists = strcmp(dataset, "/") == 0 ? 1 : H5Oexists_by_name(d->file, dataset, H5P_DEFAULT);
-    H5Eclear2(H5E_DEFAULT);
-    if (exists <= 0) {
-        char hint[512];
-        near_dataset(d->file, dataset, hint, sizeof hint);
-        st = h5mr__error_set(err, H5MR_EINPUT, "'%s' has no dataset '%s'%s", file, dataset, hint);
-        goto out;
-    }
-    H5O_info_t oi;
-    if (H5Oget_info_by_name2(d->file, dataset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
-        st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot inspect '%s' in '%s'", dataset, file);
-        goto out;
-    }
-    if (oi.type != H5O_TYPE_DATASET) {
-        st = h5mr__error_set(err, H5MR_EINPUT, "'%s' in '%s' is a %s, not a dataset", dataset, file,
-                             oi.type == H5O_TYPE_GROUP ? "group" : "named datatype");
-        goto out;
-    }
-    if ((d->dset = H5Dopen2(d->file, dataset, H5P_DEFAULT)) < 0) {
-        st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open dataset '%s' in '%s'", dataset, file);
-        goto out;
+    /* Open first, ask why only when that fails (one path lookup per file, not three). */
+    d->dset = strcmp(dataset, "/") == 0 ? H5I_INVALID_HID : H5Dopen2(d->file, dataset, H5P_DEFAULT);
+    if (d->dset < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        /* H5Oexists_by_name fails (rather than saying no) when a group on the path is
+         * missing: both mean "no such dataset" here. */
+        htri_t exists = strcmp(dataset, "/") == 0 ? 1 : H5Oexists_by_name(d->file, dataset, H5P_DEFAULT);
+        H5Eclear2(H5E_DEFAULT);
+        if (exists <= 0) {
+            char hint[512];
+            near_dataset(d->file, dataset, hint, sizeof hint);
+            st = h5mr__error_set(err, H5MR_EINPUT, "'%s' has no dataset '%s'%s", file, dataset, hint);
+            goto out;
+        }
+        H5O_info_t oi;
+        if (H5Oget_info_by_name2(d->file, dataset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+            st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot inspect '%s' in '%s'", dataset, file);
+            goto out;
+        }
+        if (oi.type != H5O_TYPE_DATASET) {
+            st = h5mr__error_set(err, H5MR_EINPUT, "'%s' in '%s' is a %s, not a dataset", dataset, file,
+                                 oi.type == H5O_TYPE_GROUP ? "group" : "named datatype");
+            goto out;
+        }
+        if ((d->dset = H5Dopen2(d->file, dataset, H5P_DEFAULT)) < 0) {
+            st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open dataset '%s' in '%s'", dataset, file);
+            goto out;
+        }
     }
     if ((type = H5Dget_type(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the type of '%s' in '%s'", dataset, file);
