@@ -3,6 +3,7 @@
  * valid_max, valid_range) and how stored values become values (scale_factor,
  * add_offset).  Read once per file when the input is described; applied in the map
  * step, just before the kernel sees a block, in cache-sized slices. */
+#include "h5mr_numeric.h"
 #include "internal.h"
 
 #include <math.h>
@@ -165,7 +166,7 @@ void h5mr__cf_mask(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n)
 /* One conversion per stored type; the common cases (no range, one or two markers)
  * have loops of their own that the compiler vectorises. */
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
-    static void cf_to_f64_##T(const h5mr__cf *cf, const T *x, double *out, uint64_t n)                                 \
+    H5MR_HOT static void cf_to_f64_##T(const h5mr__cf *cf, const T *restrict x, double *restrict out, uint64_t n)      \
     {                                                                                                                  \
         double a = cf->has_scale ? cf->scale : 1.0, b = cf->has_offset ? cf->offset : 0.0;                             \
         int packed = cf->has_scale || cf->has_offset;                                                                  \
