@@ -42,6 +42,10 @@ static int list_one(const char *path, const h5mr_dataset_info *in, const char *w
         fputs(l->count++ ? ", {\"dataset\": " : "{\"dataset\": ", out);
         h5mr_json_write_string(out, path);
         if (in) {
+            if (in->link[0]) {
+                fputs(", \"link\": ", out);
+                h5mr_json_write_string(out, in->link);
+            }
             fputs(", \"shape\": [", out);
             print_dims(in->shape, in->ndims, ", ");
             fprintf(out, "], \"dtype\": \"%s\"}", h5mr_dtype_name(in->dtype));
@@ -55,6 +59,7 @@ static int list_one(const char *path, const h5mr_dataset_info *in, const char *w
     char safe[4096];
     fprintf(out, "%-32s ", cli_safe(path, safe, sizeof safe));
     if (in) {
+        if (in->link[0]) fprintf(out, "-> %s: ", cli_safe(in->link, safe, sizeof safe));
         print_dims(in->shape, in->ndims, " x ");
         fprintf(out, " %s, %s\n", h5mr_dtype_name(in->dtype), in->layout);
     } else {

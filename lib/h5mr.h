@@ -414,6 +414,9 @@ typedef struct h5mr_dataset_info {
     /* h5mr_files_inspect: */
     uint64_t files; /* the number of files (patterns expanded) */
     char cf[256];   /* what CF conventions apply, as a JSON object, or "null" */
+    /* h5mr_file_datasets: for a soft or external link, where it leads ("/a",
+     * "other.h5:/x"); "" for the dataset itself. */
+    char link[256];
 } h5mr_dataset_info;
 
 /* Describe DATASET of FILE and the plan for `chunk_rows` (0: automatic).  EINPUT
@@ -430,9 +433,10 @@ typedef int (*h5mr_file_rows_fn)(const char *file, uint64_t rows, void *arg);
 h5mr_status h5mr_files_inspect(const char *const *files, size_t nfiles, const char *dataset, uint64_t chunk_rows,
                                int raw, h5mr_dataset_info *info, h5mr_file_rows_fn fn, void *arg, h5mr_error *err);
 
-/* Call fn for every dataset in FILE (path from the root).  `info` is NULL for a dataset
- * h5mr cannot read, with `why` saying why.  fn returns non-zero to stop.  EINPUT if
- * the file cannot be opened. */
+/* Call fn for every dataset in FILE (path from the root), then for every soft or
+ * external link (info->link says where it leads).  `info` is NULL for a dataset or
+ * link h5mr cannot read, with `why` saying why (a dangling link: where it pointed).
+ * fn returns non-zero to stop.  EINPUT if the file cannot be opened. */
 typedef int (*h5mr_dataset_fn)(const char *path, const h5mr_dataset_info *info, const char *why, void *arg);
 h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, h5mr_error *err);
 

@@ -82,6 +82,41 @@ static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *oi, void *
     return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
 }
 
+/* Soft and external links, after the objects: where they lead, and what h5mr reads
+ * there (a dataset through a link runs as the dataset itself). */
+static herr_t link_cb(hid_t group, const char *name, const H5L_info_t *li, void *data)
+{
+    visit *v = data;
+    if (li->type != H5L_TYPE_SOFT && li->type != H5L_TYPE_EXTERNAL) return 0;
+    char val[1024] = "", target[1200] = "", path[1024];
+    snprintf(path, sizeof path, "/%s", name);
+    if (li->u.val_size > sizeof val || H5Lget_val(group, name, val, sizeof val, H5P_DEFAULT) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    if (li->type == H5L_TYPE_SOFT) {
+        snprintf(target, sizeof target, "%s", val);
+    } else {
+        const char *f = NULL, *o = NULL;
+        if (H5Lunpack_elink_val(val, li->u.val_size, NULL, &f, &o) >= 0) snprintf(target, sizeof target, "%s:%s", f, o);
+        H5Eclear2(H5E_DEFAULT);
+    }
+    h5mr__dset d;
+    h5mr_error e = {0};
+    h5mr_dataset_info info;
+    if (h5mr__dset_open(v->file, path, &d, &e) != H5MR_OK) {
+        char why[1500];
+        snprintf(why, sizeof why, "a %s link to '%s': %s", li->type == H5L_TYPE_SOFT ? "soft" : "external", target,
+                 strstr(e.message, "has no dataset") ? "nothing there" : e.message);
+        return v->fn(path, NULL, why, v->arg) ? 1 : 0;
+    }
+    describe(&d, &info);
+    h5mr__dset_close(&d);
+    snprintf(info.link, sizeof info.link, "%s", target);
+    h5mr_status st = plan_of(&info, 0, &e);
+    return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
+}
+
 h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, h5mr_error *err)
 {
     h5mr__dset d;
@@ -98,6 +133,7 @@ h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, 
     if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, h5mr__fapl())) < 0)
         return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
     herr_t rc = H5Ovisit2(v.fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &v, H5O_INFO_BASIC);
+    if (rc >= 0) rc = H5Lvisit(v.fid, H5_INDEX_NAME, H5_ITER_INC, link_cb, &v);
     H5Fclose(v.fid);
     if (rc < 0) return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot list the objects of '%s'", file);
     return H5MR_OK;

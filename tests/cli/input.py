@@ -380,5 +380,23 @@ check("info names the CF conventions", p.returncode == 0 and json.loads(p.stdout
 p = h5mr(1, "info", "day00.h5", "day03.h5")
 check("info lists the datasets of several files", p.returncode == 0 and p.stdout.count("/t ") == 2)
 
+# links: info lists soft and external links with where they lead, a dangling one why
+with h5py.File("links.h5", "w") as f:
+    f["a"] = np.arange(10.0)
+    f["soft"] = h5py.SoftLink("/a")
+    f["dangling"] = h5py.SoftLink("/nope")
+    f["ext"] = h5py.ExternalLink("fd000.h5", "/t")
+p = h5mr(1, "info", "--json", "links.h5")
+if p.returncode == 0:
+    ds = {d["dataset"]: d for d in json.loads(p.stdout)["datasets"]}
+    check("info lists a soft link with its target", ds.get("/soft", {}).get("link") == "/a" and
+          ds["/soft"]["shape"] == [10])
+    check("info lists an external link with its target", ds.get("/ext", {}).get("link") == "fd000.h5:/t")
+    check("info says where a dangling link pointed", "'/nope'" in ds.get("/dangling", {}).get("unsupported", ""))
+else:
+    fail("info links.h5: " + p.stderr)
+d = run_json(2, "-k", "sum", "links.h5", "/soft")
+check("run through a soft link", d and d["result"]["sum"] == 45)
+
 print("input.py: %d passed, %d failed" % (passes, failures))
 sys.exit(1 if failures else 0)
