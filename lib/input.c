@@ -95,7 +95,7 @@ static int literal_name(const h5mr__inputs *in, const char *first)
 {
     if (!in->selection || !in->given) return 0;
     h5mr__hdf5_quiet();
-    hid_t f = H5Fopen(first, H5F_ACC_RDONLY, h5mr__fapl());
+    hid_t f = H5Fopen(first, H5F_ACC_RDONLY, H5P_DEFAULT);
     int yes = 0;
     if (f >= 0) {
         yes = H5Lexists(f, in->given, H5P_DEFAULT) > 0;

@@ -64,6 +64,19 @@ typedef struct visit {
     hid_t fid;
 } visit;
 
+/* An open dataset (reached by path, or through a link to `link`) and its plan, to fn;
+ * closes it. */
+static herr_t report(visit *v, const char *path, h5mr__dset *d, const char *link)
+{
+    h5mr_dataset_info info;
+    h5mr_error e = {0};
+    describe(d, &info);
+    h5mr__dset_close(d);
+    snprintf(info.link, sizeof info.link, "%s", link);
+    h5mr_status st = plan_of(&info, 0, &e);
+    return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
+}
+
 static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *oi, void *data)
 {
     visit *v = data;
@@ -72,14 +85,8 @@ static herr_t visit_cb(hid_t obj, const char *name, const H5O_info_t *oi, void *
     snprintf(path, sizeof path, "/%s", name);
     h5mr__dset d;
     h5mr_error e = {0};
-    h5mr_dataset_info info;
-    if (h5mr__dset_open(v->file, path, &d, &e) != H5MR_OK) {
-        return v->fn(path, NULL, e.message, v->arg) ? 1 : 0;
-    }
-    describe(&d, &info);
-    h5mr__dset_close(&d);
-    h5mr_status st = plan_of(&info, 0, &e);
-    return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
+    if (h5mr__dset_open(v->file, path, &d, &e) != H5MR_OK) return v->fn(path, NULL, e.message, v->arg) ? 1 : 0;
+    return report(v, path, &d, "");
 }
 
 /* Soft and external links, after the objects: where they lead, and what h5mr reads
@@ -103,18 +110,13 @@ static herr_t link_cb(hid_t group, const char *name, const H5L_info_t *li, void 
     }
     h5mr__dset d;
     h5mr_error e = {0};
-    h5mr_dataset_info info;
     if (h5mr__dset_open(v->file, path, &d, &e) != H5MR_OK) {
         char why[1500];
         snprintf(why, sizeof why, "a %s link to '%s': %s", li->type == H5L_TYPE_SOFT ? "soft" : "external", target,
                  strstr(e.message, "has no dataset") ? "nothing there" : e.message);
         return v->fn(path, NULL, why, v->arg) ? 1 : 0;
     }
-    describe(&d, &info);
-    h5mr__dset_close(&d);
-    snprintf(info.link, sizeof info.link, "%s", target);
-    h5mr_status st = plan_of(&info, 0, &e);
-    return v->fn(path, st == H5MR_OK ? &info : NULL, st == H5MR_OK ? NULL : e.message, v->arg) ? 1 : 0;
+    return report(v, path, &d, target);
 }
 
 h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, h5mr_error *err)
@@ -130,7 +132,7 @@ h5mr_status h5mr_file_datasets(const char *file, h5mr_dataset_fn fn, void *arg, 
         return st;
     }
     visit v = {fn, arg, file, H5I_INVALID_HID};
-    if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, h5mr__fapl())) < 0)
+    if ((v.fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
         return h5mr__hdf5_error(err, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
     herr_t rc = H5Ovisit2(v.fid, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &v, H5O_INFO_BASIC);
     if (rc >= 0) rc = H5Lvisit(v.fid, H5_INDEX_NAME, H5_ITER_INC, link_cb, &v);

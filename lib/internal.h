@@ -215,8 +215,7 @@ h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void
 /* Read a hyperslab (stride NULL: 1) into buf, laid out C order in its own shape. */
 h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
                                  void *buf, h5mr_error *err);
-/* The file access list every input is opened with. */
-hid_t h5mr__fapl(void);
+
 void h5mr__dset_close(h5mr__dset *d);
 /* After a read: is the file still the one opened (size and modification time)?  A
  * file truncated or rewritten under a running job reads as zeros or as another

@@ -87,7 +87,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
 
     /* Open first, ask why only when that fails: a job over 10,000 files pays for one
      * open each (H5Fis_hdf5 would read every file's superblock a second time). */
-    if ((d->file = H5Fopen(file, H5F_ACC_RDONLY, h5mr__fapl())) < 0) {
+    if ((d->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
         /* What HDF5 said first (a lock, ...): check_file clears its error stack. */
         h5mr_error said = {0}, why = {0};
         h5mr__hdf5_error(&said, H5MR_EINPUT, "cannot open HDF5 file '%s'", file);
@@ -210,18 +210,6 @@ out:
     if (type >= 0) H5Tclose(type);
     if (st != H5MR_OK) h5mr__dset_close(d);
     return st;
-}
-
-/* One file access list for every input, made once.  HDF5's file locking stays on:
- * its lock is how a file another program is still writing is refused (error.c). */
-hid_t h5mr__fapl(void)
-{
-    static hid_t fapl = H5I_INVALID_HID;
-    if (fapl < 0) {
-        hid_t p = H5Pcreate(H5P_FILE_ACCESS);
-        fapl = p >= 0 ? p : H5P_DEFAULT;
-    }
-    return fapl;
 }
 
 h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,

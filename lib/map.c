@@ -30,6 +30,19 @@ static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtyp
     return st;
 }
 
+/* The run's f64 buffer, with room for `need` values. */
+static h5mr_status cf_room(h5mr__run *run, uint64_t need)
+{
+    if (need <= run->cf_cap) return H5MR_OK;
+    free(run->cf_buf);
+    run->cf_cap = 0;
+    if (!(run->cf_buf = malloc(need * sizeof(double))))
+        return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes to convert values",
+                               (unsigned long long)(need * sizeof(double)));
+    run->cf_cap = need;
+    return H5MR_OK;
+}
+
 /* CF conventions, then the kernel: missing values masked in place (float data), or
  * every value converted to f64 slice by slice. */
 static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
@@ -46,22 +59,14 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     uint64_t per = p->row_elems ? CF_SLICE_ELEMS / p->row_elems : n;
     if (per == 0) per = 1;
     if (per > n) per = n;
-    uint64_t need = per * p->row_elems;
-    if (need > run->cf_cap) {
-        free(run->cf_buf);
-        run->cf_cap = 0;
-        if (!(run->cf_buf = malloc(need * sizeof(double))))
-            return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes to convert values",
-                                   (unsigned long long)(need * sizeof(double)));
-        run->cf_cap = need;
-    }
+    h5mr_status st = cf_room(run, per * p->row_elems);
+    if (st != H5MR_OK) return st;
     const char *in = data;
     uint64_t row_bytes = p->row_elems * p->elem_size;
     for (uint64_t r = 0; r < n; r += per) {
         uint64_t m = n - r < per ? n - r : per;
         h5mr__cf_to_f64(&part->cf, stored, in + r * row_bytes, run->cf_buf, m * p->row_elems);
-        h5mr_status st = fold(run, state, run->cf_buf, H5MR_DTYPE_F64, item, first + r, m);
-        if (st != H5MR_OK) return st;
+        if ((st = fold(run, state, run->cf_buf, H5MR_DTYPE_F64, item, first + r, m)) != H5MR_OK) return st;
     }
     return H5MR_OK;
 }
@@ -84,16 +89,7 @@ h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, 
     h5mr_dtype t = run->desc->dtype;
     if (p->cf_mode != 0) {
         /* Each item's rows with its own file's conventions, into one block. */
-        uint64_t need = n * p->row_elems;
-        if (p->cf_mode == 2 && need > run->cf_cap) {
-            free(run->cf_buf);
-            run->cf_cap = 0;
-            if (!(run->cf_buf = malloc(need * sizeof(double))))
-                st = h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes to convert values",
-                                     (unsigned long long)(need * sizeof(double)));
-            else
-                run->cf_cap = need;
-        }
+        if (p->cf_mode == 2) st = cf_room(run, n * p->row_elems);
         uint64_t at = 0;
         for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
             uint64_t f, m;

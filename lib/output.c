@@ -80,7 +80,7 @@ void h5mr_temporaries_remove(void) { atomic_remove_temporaries(); }
 static int written_by_h5mr(const char *path)
 {
     if (H5Fis_hdf5(path) <= 0) return 0;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, h5mr__fapl()), g = H5I_INVALID_HID;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), g = H5I_INVALID_HID;
     int yes = 0;
     if (f >= 0 && H5Lexists(f, "/result", H5P_DEFAULT) > 0 && (g = H5Gopen2(f, "/result", H5P_DEFAULT)) >= 0)
         yes = H5Aexists(g, "kernel") > 0 && H5Aexists(g, "input_dataset") > 0;
