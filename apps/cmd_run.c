@@ -48,6 +48,15 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
                                 "      --force               let -o replace an existing file h5mr did not write\n"
                                 "      --files-from LIST     read more input file names from LIST, one a line\n"
                                 "      --raw                 ignore CF conventions: the stored values as they are\n"
+                                "      --mask [FILE:]DS      skip elements where DS is 0, NaN or missing\n"
+                                "      --weights [FILE:]DS   weighted sum and stats, weights from DS\n"
+                                "      --by [FILE:]DS        one result per distinct integer label of DS (sum,\n"
+                                "                            stats, minmax, count): zonal statistics; with\n"
+                                "                            -p axis=0 and a (T,) DS, a map per label\n"
+                                "      --with [FILE:]DS      the second variable of corr and cov\n"
+                                "                            DS: without FILE, each input file's own DS; its shape\n"
+                                "                            is the input's, a trailing part (a (Y, X) map of a\n"
+                                "                            (T, Y, X) stack) or a leading one (a (T,) series)\n"
                                 "      --timeout S           stop every rank after S seconds (exit 1), e.g. for a\n"
                                 "                            kernel that never returns\n"
                                 "      --json                print one JSON object on stdout instead of the summary\n"
@@ -91,6 +100,11 @@ static double imbalance(const h5mr_job_info *in)
     return mean > 0 ? max / mean - 1 : 0;
 }
 
+static const char *role_name(h5mr_role r)
+{
+    return r == H5MR_ROLE_MASK ? "mask" : r == H5MR_ROLE_WEIGHTS ? "weights" : r == H5MR_ROLE_BY ? "by" : "with";
+}
+
 static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_opts *o)
 {
     FILE *f = stdout;
@@ -115,6 +129,13 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
     else
         fputs("null", f);
     fprintf(f, ", \"cf\": %s", in->cf ? in->cf : "null");
+    for (int i = 0; i < in->ncompanions; i++) {
+        fprintf(f, ", \"%s\": {\"file\": ", role_name(in->companions[i].role));
+        h5mr_json_write_string(f, in->companions[i].file);
+        fputs(", \"dataset\": ", f);
+        h5mr_json_write_string(f, in->companions[i].dataset);
+        fputs("}", f);
+    }
     fputs(", \"shape\": [", f);
     print_shape(f, in, ", ");
     fprintf(f, "], \"dtype\": \"%s\"}, ", h5mr_dtype_name(in->dtype));
@@ -182,6 +203,11 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
     printf(" %s, %.3g GB\n", h5mr_dtype_name(in->dtype), gb);
     if (in->cf && strcmp(in->cf, "null") != 0)
         printf("CF conventions applied: %s (--raw: the stored values)\n", in->cf);
+    for (int i = 0; i < in->ncompanions; i++) {
+        const h5mr_companion_info *c = &in->companions[i];
+        printf("%s %s%s%s\n", role_name(c->role), c->own_file ? cli_safe(c->file, sf, sizeof sf) : "",
+               c->own_file ? ":" : "", cli_safe(c->dataset, sd, sizeof sd));
+    }
     printf("%d rank%s, %s I/O, %s schedule, %" PRIu64 " item%s of %s%" PRIu64 " rows, %.3f s", in->ranks,
            in->ranks == 1 ? "" : "s", h5mr_io_name(in->io), h5mr_schedule_name(in->schedule), in->items,
            in->items == 1 ? "" : "s", in->files > 1 ? "up to " : "", in->chunk_rows, in->elapsed_s);
@@ -330,6 +356,17 @@ int cmd_run(cli *c, int argc, char **argv)
     for (int i = 0; st == H5MR_OK && i < o.nlists; i++)
         st = h5mr_job_add_file_list(job, o.lists[i]);
     if (st == H5MR_OK) st = h5mr_job_set_raw(job, o.raw);
+    const struct {
+        h5mr_role role;
+        const char *spec, *option;
+    } comps[] = {{H5MR_ROLE_MASK, o.mask, "--mask"},
+                 {H5MR_ROLE_WEIGHTS, o.weights, "--weights"},
+                 {H5MR_ROLE_BY, o.by, "--by"},
+                 {H5MR_ROLE_WITH, o.with, "--with"}};
+    for (size_t i = 0; st == H5MR_OK && i < sizeof comps / sizeof comps[0]; i++)
+        if (comps[i].spec && (st = h5mr_job_set_companion(job, comps[i].role, comps[i].spec)) != H5MR_OK)
+            snprintf(err.message, sizeof err.message, "run: %s '%s' is not [FILE:]DATASET", comps[i].option,
+                     comps[i].spec);
     if (st == H5MR_OK) st = h5mr_job_set_kernel(job, o.kernel);
     for (int i = 0; st == H5MR_OK && i < o.nparams; i++) {
         char *eq = strchr(o.params[i], '=');

@@ -19,7 +19,11 @@ enum {
     OPT_NO_PROGRESS,
     OPT_FORCE,
     OPT_FILES_FROM,
-    OPT_RAW
+    OPT_RAW,
+    OPT_MASK,
+    OPT_WEIGHTS,
+    OPT_BY,
+    OPT_WITH
 };
 
 int run_args_ranks(const char *s)
@@ -63,6 +67,10 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"force", no_argument, NULL, OPT_FORCE},
                                              {"files-from", required_argument, NULL, OPT_FILES_FROM},
                                              {"raw", no_argument, NULL, OPT_RAW},
+                                             {"mask", required_argument, NULL, OPT_MASK},
+                                             {"weights", required_argument, NULL, OPT_WEIGHTS},
+                                             {"by", required_argument, NULL, OPT_BY},
+                                             {"with", required_argument, NULL, OPT_WITH},
                                              {"ranks", required_argument, NULL, 'n'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -119,6 +127,10 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         }
         case OPT_FORCE: o->force = 1; break;
         case OPT_RAW: o->raw = 1; break;
+        case OPT_MASK: o->mask = optarg; break;
+        case OPT_WEIGHTS: o->weights = optarg; break;
+        case OPT_BY: o->by = optarg; break;
+        case OPT_WITH: o->with = optarg; break;
         case OPT_FILES_FROM:
             if (o->lists) o->lists[o->nlists++] = optarg;
             break;

@@ -18,6 +18,7 @@ typedef struct run_opts {
     int progress;                        /* -1 auto (when stderr is a terminal), 0 off, 1 on */
     const char *file, *dataset, *output; /* file: the first of files */
     int raw;                             /* --raw */
+    const char *mask, *weights, *by, *with; /* companions: [FILE:]DATASET */
     char **files;                        /* FILE... (room for argc entries) */
     int nfiles;
     char **lists; /* --files-from LIST (room for argc entries) */

@@ -149,6 +149,8 @@ static inline int cf_missing(const h5mr__cf *cf, double v)
     return bad;
 }
 
+int h5mr__cf_is_missing(const h5mr__cf *cf, double v) { return cf_missing(cf, v); }
+
 void h5mr__cf_mask(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n)
 {
     if (!h5mr__cf_any(cf)) return;

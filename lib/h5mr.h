@@ -271,10 +271,18 @@ typedef struct h5mr_out_rows {
  * the stored type, or f64 when CF conventions unpack them (missing values are NaN).  The data is only valid during the
  * call.
  *
- * ABI 2 adds the job's other inputs and a map kernel's outputs.  In this version no
- * job has companions yet and no kernel writes outputs: ninputs is 0, inputs and out
- * are NULL; a kernel that reads them through h5mr_block_input / checks out for NULL
- * keeps working when they come (--mask, --weights, --by, --with; h5mr map). */
+ * ABI 2 adds the job's companion inputs (--mask, --weights, --by, --with): `inputs`
+ * holds the rows of each, aligned with the block's rows and already broadcast (see
+ * h5mr_rows), converted to the type a kernel of that role expects: a mask as u8 (1:
+ * use), labels as i64, weights and a second variable as f64.  The library has already
+ * made missing every element whose companion value is missing (mask 0 or NaN, weight
+ * or second variable NaN, label missing): such elements arrive as NaN, so a kernel
+ * that skips NaN skips them, and with companions the values are always float (integer
+ * data comes as f64).  `out` (a map kernel's output rows) is NULL in this version.
+ * first_row is H5MR_ROW_UNKNOWN when the block's elements were gathered from many
+ * places (the elements of one label of --by, a label per element): a kernel that
+ * reports positions reports none for them. */
+#define H5MR_ROW_UNKNOWN UINT64_MAX
 typedef struct h5mr_block {
     const void *data;
     h5mr_dtype dtype;
@@ -361,6 +369,13 @@ void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes);
  * 4 MiB, paying the kernel's cost per block once for them all.  Without this call
  * every block is rows of one item (the built-ins all call it). */
 void h5mr_ctx_allow_joined_items(h5mr_ctx *ctx);
+/* Companion inputs.  From setup: does the job have one of that role, and this kernel
+ * uses it.  A job with --weights, --with or --by for a kernel that did not accept that
+ * role is refused (EUSAGE), so no companion is silently ignored; --mask needs nothing
+ * (the library applies it).  Accepting H5MR_ROLE_BY says the kernel's result means
+ * something per label: the library then runs it once per label (see h5mr_block). */
+int h5mr_ctx_has_input(const h5mr_ctx *ctx, h5mr_role role);
+void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role);
 /* Passes over the data (default 1; more needs end_pass).  Call from setup. */
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
 int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */
@@ -479,6 +494,15 @@ h5mr_status h5mr_job_set_dataset(h5mr_job *job, const char *dataset);
  * add_offset unpack values (stored x scale + offset, in double; the kernel then sees
  * f64 values). */
 h5mr_status h5mr_job_set_raw(h5mr_job *job, int raw);
+/* A companion dataset of the input, of the given role (--mask, --weights, --by,
+ * --with): "[FILE:]DATASET" (split at the last ":/"); without FILE it is each input
+ * file's own dataset of that name, concatenated like the input.  Its shape must be the
+ * input's (before any selection), a trailing part of it (shape[k:]) or a leading part
+ * (shape[:k]): checked in that order when the job runs (EINPUT naming both shapes);
+ * the input's selection applies to its dimensions, CF conventions apply as to the
+ * input.  An element whose companion value is missing (or 0 for a mask) is missing.
+ * NULL removes the companion of that role.  EUSAGE for an empty name. */
+h5mr_status h5mr_job_set_companion(h5mr_job *job, h5mr_role role, const char *spec);
 h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name);
 h5mr_status h5mr_job_set_param(h5mr_job *job, const char *key, const char *value);
 h5mr_status h5mr_job_set_chunk_rows(h5mr_job *job, uint64_t rows); /* 0: automatic */
@@ -539,6 +563,15 @@ typedef struct h5mr_rank_stats {
     uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
 } h5mr_rank_stats;
 
+/* A companion of the last run: its file (the first input file when it is each input
+ * file's own), dataset, and whether it came from a FILE of its own. */
+typedef struct h5mr_companion_info {
+    h5mr_role role;
+    const char *file;
+    const char *dataset;
+    int own_file;
+} h5mr_companion_info;
+
 /* What the last run did; valid on every rank after a run that got past planning. */
 typedef struct h5mr_job_info {
     const char *file;
@@ -562,6 +595,8 @@ typedef struct h5mr_job_info {
     const char *cf;        /* rank 0: what CF conventions applied, as a JSON object, or "null" */
     int stored_ndims;      /* the concatenated stored dataset, before the selection */
     const uint64_t *stored_shape;
+    int ncompanions; /* --mask, --weights, --by, --with, in the order given */
+    h5mr_companion_info companions[4];
 } h5mr_job_info;
 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);

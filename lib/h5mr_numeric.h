@@ -84,6 +84,15 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
         (e) = ((h_ * h_ - (p)) + 2.0 * h_ * l_) + l_ * l_;                                                             \
     } while (0)
 
+/* Exact product a*b = p + e (Veltkamp/Dekker, no FMA needed).  Valid for |a|, |b| < 2^996. */
+#define H5MR_TWO_PROD(a, b, p, e)                                                                                      \
+    do {                                                                                                               \
+        double ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                        \
+        double cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                        \
+        (p) = (a) * (b);                                                                                               \
+        (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
+    } while (0)
+
 /* Fold v into Σx (h1 + l1, when WITH_X) and Σx² (h2 + l2; x² split exactly into p + e
  * unless EXACT says v*v is exact already: 8- and 16-bit integers, f32).  Scalars and
  * vectors alike, with the same operations in the same order. */

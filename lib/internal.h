@@ -80,6 +80,7 @@ typedef struct h5mr__part {
     uint64_t start;     /* the stored index (split dimension) of its first row */
     uint64_t at0;       /* the stored index along dimension 0 when that is an integer index */
     uint64_t file_rows; /* the file's extent of dimension 0 */
+    uint64_t off0;      /* the stored index of the file's first row in the concatenation */
     h5mr__cf cf;
 } h5mr__part;
 
@@ -236,6 +237,8 @@ void h5mr__cf_read(const h5mr__dset *d, h5mr__cf *cf);
  * with an h5mr__cf) and stored type: 0 nothing, 1 mask in place, 2 convert to f64;
  * *kdtype the type the kernel sees. */
 int h5mr__cf_mode(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype stored, h5mr_dtype *kdtype);
+/* Is a stored value (widened) missing: a marker, or outside the valid range? */
+int h5mr__cf_is_missing(const h5mr__cf *cf, double v);
 /* Missing values of float data become NaN, in place. */
 void h5mr__cf_mask(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n);
 /* n stored values of type t as f64 values (missing: NaN). */
@@ -288,6 +291,36 @@ void h5mr__files_close(h5mr__files *fs);
 h5mr_status h5mr__inputs_expand(h5mr__inputs *in, h5mr_error *err);
 h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h5mr_error *err);
 
+/* ---------------------------------------------------------------- companion.c */
+
+/* A companion dataset (--mask, --weights, --by, --with): read alongside the input,
+ * element by element, in whichever of these layouts of a block of rows it takes (see
+ * h5mr_rows): FULL a value per element (row_stride row_elems), ROW one row's worth
+ * for every row (row_stride 0), SCALAR one value per row (elem_stride 0), ONE one
+ * value for the whole block. */
+#define H5MR__MAX_COMP 4
+enum { H5MR__LAY_FULL, H5MR__LAY_ROW, H5MR__LAY_SCALAR, H5MR__LAY_ONE };
+typedef struct h5mr__comp {
+    int32_t role;     /* h5mr_role */
+    int32_t own_file; /* FILE: given: one file; else each input file's own copy */
+    char file[1024];  /* FILE as given, or "" */
+    char dataset[512];
+    /* planned on rank 0, shared: */
+    int32_t a, b;     /* the input's stored dimensions it stands for, [a, b) */
+    int32_t stored;   /* h5mr_dtype as stored (of the first file planned) */
+    int32_t dtype;    /* what kernels see: u8 (mask), i64 (by), f64 (weights, with) */
+    int32_t layout;   /* H5MR__LAY_* */
+    int32_t pad;
+    uint64_t repeat;  /* FULL from a leading part short of the row: a value covers this many elements */
+    uint64_t tile;    /* ROW from a trailing part shorter than the row: its elements, tiled */
+    uint64_t shape[H5MR__MAX_DIMS]; /* as planned (dimension 0: the first file's, or the one file's) */
+    int32_t ndims, raw_cf;
+    h5mr__cf cf; /* the one file's (own_file) */
+} h5mr__comp;
+
+/* The label a missing --by value becomes (the element is then skipped). */
+#define H5MR__NO_LABEL INT64_MIN
+
 /* ---------------------------------------------------------------- chunks.c */
 
 /* How many of the dataset's filters (all of them) chunks.c can decode, written to
@@ -326,6 +359,8 @@ struct h5mr_ctx {
     size_t state_size;
     int passes, pass;
     int joined_items; /* h5mr_ctx_allow_joined_items */
+    unsigned inputs;   /* bit 1 << role: the job has a companion of that role */
+    unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
     void *config;
     void (*config_free)(void *);
     h5mr_error *err;
@@ -341,6 +376,10 @@ void *h5mr__state_new(h5mr_ctx *ctx);
 void h5mr__state_free(h5mr_ctx *ctx, void *state);
 h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n, int *owned);
 h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
+
+/* group.c: --by.  Make ctx run its kernel once per label: *wrapper (the caller's, kept
+ * for the job) becomes ctx's kernel, the original runs inside it. */
+h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper);
 
 /* ---------------------------------------------------------------- apply.c */
 
@@ -440,11 +479,39 @@ typedef struct h5mr__run {
     h5mr__files *files;       /* the input's files, opened where this rank reads */
     void *cf_buf;             /* the map step's f64 values (plan->cf_mode 2) */
     uint64_t cf_cap;          /* its elements */
+    void *comp_buf;           /* companions of the rows a rank reads itself */
+    uint64_t comp_cap;        /* its bytes */
     h5mr_ctx *ctx;            /* the kernel, its parameters and the run's error (ctx->err) */
     h5mr_rank_stats *mine;    /* this rank's figures */
     h5mr_status comm_st;      /* the first failed MPI call (H5MR__MPI) */
     h5mr__progress *progress; /* rank 0's, or NULL */
+    int ncomp;                /* companion datasets */
+    const h5mr__comp *comp;   /* [ncomp] */
+    struct h5mr__comp_io *cio; /* their open files and buffers on this rank (companion.c) */
 } h5mr__run;
+
+/* companion.c, reading the companions of a block of rows: */
+/* Rank 0, planning: open each companion (its FILE, or the first input file), check its
+ * type and that its shape is the input's, a trailing or a leading part of it (EINPUT
+ * naming both shapes), and fix its layout in a block.  desc: the input concatenated
+ * (before the selection); first: the first file's own; axis0: the kernel reduces over
+ * dimension 0 only (--by must then be a leading (T,) dataset). */
+h5mr_status h5mr__comp_plan(h5mr__comp *c, int n, const h5mr__dset_desc *desc, const h5mr__dset_desc *first,
+                            const char *first_file, const char *dataset, const h5mr__view *v, int axis0,
+                            h5mr_error *err);
+/* Bytes the companions of a block of n rows take (each a multiple of 8). */
+uint64_t h5mr__comp_bytes(const h5mr__run *run, uint64_t n);
+/* The companions of rows [first, first + n) of the selected array, converted (CF
+ * applied) and laid out, into out (h5mr__comp_bytes(n)).  The rows may span files
+ * unless a companion is a per-file trailing one (h5mr__comp_joinable says). */
+h5mr_status h5mr__comp_read(h5mr__run *run, uint64_t first, uint64_t n, void *out);
+int h5mr__comp_joinable(const h5mr__run *run);
+/* The companions of row r onwards of a block of n rows held at `block`. */
+void h5mr__comp_rows(const h5mr__run *run, const void *block, uint64_t n, uint64_t r, h5mr_rows *rows);
+/* Elements of x (n rows of float type t) whose companion value is 0 (mask), NaN
+ * (weights, with, mask) or a missing label (by) become NaN. */
+void h5mr__comp_apply(const h5mr__run *run, const h5mr_rows *rows, h5mr_dtype t, void *x, uint64_t n);
+void h5mr__comp_release(h5mr__run *run);
 
 /* A call whose failure ends the job once the protocol has run to its end on every
  * rank (so no rank is left waiting for a message); the run's status is then EMPI. */
@@ -495,8 +562,6 @@ void h5mr__map_release(h5mr__run *run);
  * does not count them. */
 h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, uint64_t hi, uint64_t first,
                           uint64_t n);
-/* Fold a whole item held in memory; counts the item. */
-h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item);
 /* Decode a message of h5mr__read_item if it holds stored chunks (dec not NULL), then
  * fold it. */
 h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const void *msg, uint64_t len,
@@ -552,6 +617,10 @@ struct h5mr_job {
     h5mr_io io_req;
     char *output;
     int force;
+    h5mr__comp comp[H5MR__MAX_COMP]; /* companions, in the order given */
+    int ncomp;
+    int cf_forced;              /* integer values made f64 for the companions */
+    h5mr_kernel group_kernel;   /* --by: the wrapper run in the kernel's place */
 
     /* the last run */
     h5mr__dset_desc desc;

@@ -193,6 +193,47 @@ h5mr_status h5mr_job_set_raw(h5mr_job *job, int raw)
     return H5MR_OK;
 }
 
+h5mr_status h5mr_job_set_companion(h5mr_job *job, h5mr_role role, const char *spec)
+{
+    if (role < H5MR_ROLE_MASK || role > H5MR_ROLE_WITH) return H5MR_EUSAGE;
+    int at = job->ncomp;
+    for (int i = 0; i < job->ncomp; i++)
+        if (job->comp[i].role == (int32_t)role) at = i;
+    if (!spec) {
+        if (at < job->ncomp) {
+            memmove(&job->comp[at], &job->comp[at + 1], (size_t)(job->ncomp - at - 1) * sizeof job->comp[0]);
+            job->ncomp--;
+        }
+        return H5MR_OK;
+    }
+    h5mr__comp c = {.role = (int32_t)role};
+    /* FILE:DATASET splits at the last ":/" (a dataset path from the root), or at a ':'
+     * after an existing file; otherwise it is a dataset of the input files. */
+    const char *cut = NULL;
+    for (const char *q = strstr(spec, ":/"); q; q = strstr(q + 1, ":/"))
+        cut = q;
+    if (!cut) {
+        const char *q = strrchr(spec, ':');
+        struct stat sb;
+        if (q && q > spec) {
+            char f[sizeof c.file];
+            snprintf(f, sizeof f, "%.*s", (int)(q - spec), spec);
+            if (stat(f, &sb) == 0) cut = q;
+        }
+    }
+    size_t flen = cut ? (size_t)(cut - spec) : 0;
+    const char *ds = cut ? cut + 1 : spec;
+    if (flen >= sizeof c.file || strlen(ds) >= sizeof c.dataset || !*ds || (cut && flen == 0)) return H5MR_EUSAGE;
+    if (cut) {
+        memcpy(c.file, spec, flen);
+        c.own_file = 1;
+    }
+    memcpy(c.dataset, ds, strlen(ds) + 1);
+    job->comp[at] = c;
+    if (at == job->ncomp) job->ncomp++;
+    return H5MR_OK;
+}
+
 h5mr_status h5mr_job_set_kernel(h5mr_job *job, const char *name)
 {
     const h5mr_kernel *k = h5mr_kernel_find(name);
@@ -297,8 +338,16 @@ static h5mr_status check_output(h5mr_job *job, h5mr_error *err)
 {
     if (!job->output) return H5MR_OK;
     char resolved[PATH_MAX];
-    h5mr_status st = h5mr__output_check(job->output, (const char *const *)job->in.names, job->in.nnames, job->force,
-                                        resolved, sizeof resolved, err);
+    /* The input files and the companions' own files. */
+    const char **names = malloc((job->in.nnames + H5MR__MAX_COMP + 1) * sizeof *names);
+    if (!names) return h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < job->in.nnames; i++)
+        names[n++] = job->in.names[i];
+    for (int i = 0; i < job->ncomp; i++)
+        if (job->comp[i].own_file) names[n++] = job->comp[i].file;
+    h5mr_status st = h5mr__output_check(job->output, names, n, job->force, resolved, sizeof resolved, err);
+    free(names);
     char *r = st == H5MR_OK ? strdup(resolved) : NULL;
     if (st == H5MR_OK && !r) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
     if (r) {
@@ -323,6 +372,24 @@ static h5mr_status plan_on_root(h5mr_job *job, const h5mr__fdesc *files, h5mr_er
     h5mr_status st = h5mr__plan_input(files, job->in.nnames, (const char *const *)job->in.names, &req, &job->plan,
                                       &job->parts, &job->desc, err);
     if (st != H5MR_OK) return st;
+    if (job->ncomp > 0) {
+        int axis0 = 0;
+        for (size_t i = 0; i < job->nparams; i++)
+            axis0 |= !strcmp(job->params[i].key, "axis") && strcmp(job->params[i].value, "none") != 0;
+        for (int i = 0; i < job->ncomp; i++)
+            job->comp[i].raw_cf = job->raw_cf;
+        st = h5mr__comp_plan(job->comp, job->ncomp, &job->desc, &files[0].desc, job->in.names[0], job->in.dataset,
+                             &job->plan.view, axis0, err);
+        if (st != H5MR_OK) return st;
+        /* A missing companion value makes the element missing (NaN): the values the
+         * kernel sees are float. */
+        if (job->plan.cf_mode == 0) {
+            int f = h5mr_dtype_is_float(job->desc.dtype);
+            job->plan.cf_mode = f ? 1 : 2;
+            job->plan.kdtype = f ? job->desc.dtype : H5MR_DTYPE_F64;
+            job->cf_forced = !f;
+        }
+    }
     /* What CF applied, for the JSON and the summary: the first file's. */
     const h5mr__cf none = {0};
     const h5mr__cf *cf = job->raw_cf ? &none : job->plan.nparts ? &job->parts[0].cf : &files[0].cf;
@@ -340,6 +407,8 @@ static h5mr_status share_plan(h5mr_job *job, h5mr_error *err)
     H5MR__MPI(run, MPI_Bcast(&job->desc, (int)sizeof job->desc, MPI_BYTE, 0, job->comm));
     H5MR__MPI(run, MPI_Bcast(&run->first_desc, (int)sizeof run->first_desc, MPI_BYTE, 0, job->comm));
     H5MR__MPI(run, MPI_Bcast(&job->plan, (int)sizeof job->plan, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(run, MPI_Bcast(job->comp, (int)sizeof job->comp, MPI_BYTE, 0, job->comm));
+    H5MR__MPI(run, MPI_Bcast(&job->cf_forced, 1, MPI_INT, 0, job->comm));
     h5mr_status st = run->comm_st;
     uint64_t bytes = job->plan.nparts * sizeof *job->parts;
     if (st == H5MR_OK && bytes > INT_MAX)
@@ -432,7 +501,10 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                            .ctx = &job->ctx,
                            .mine = &job->mine,
                            .comm_st = H5MR_OK,
-                           .progress = job->rank == 0 && job->progress.fn ? &job->progress : NULL};
+                           .progress = job->rank == 0 && job->progress.fn ? &job->progress : NULL,
+                           .ncomp = job->ncomp,
+                           .comp = job->comp};
+    job->cf_forced = 0;
     void *state = NULL;
     double t0 = 0;
     h5mr_status st = H5MR_OK;
@@ -485,8 +557,18 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                           .ndims = job->kndims,
                           .shape = job->kshape,
                           .err = err};
-    st = h5mr__ctx_setup(&job->ctx);
-    if (st != H5MR_OK && job->plan.cf_mode == 2) {
+    for (int i = 0; i < job->ncomp; i++)
+        job->ctx.inputs |= 1u << (unsigned)job->comp[i].role;
+    if (job->ctx.inputs & (1u << H5MR_ROLE_BY)) st = h5mr__group_wrap(&job->ctx, &job->group_kernel);
+    if (st == H5MR_OK) st = h5mr__ctx_setup(&job->ctx);
+    if (st != H5MR_OK && job->plan.cf_mode == 2 && job->cf_forced) {
+        char what[sizeof err->message];
+        snprintf(what, sizeof what, "%s", err->message);
+        err->message[0] = '\0';
+        err->status = H5MR_OK;
+        h5mr__error_set(err, st, "%s (with a companion dataset the values of '%s' are f64, not the stored integers)",
+                        what, job->in.dataset);
+    } else if (st != H5MR_OK && job->plan.cf_mode == 2) {
         /* The kernel's message, then why the values are f64 (it replaces the first). */
         char what[sizeof err->message];
         snprintf(what, sizeof what, "%s", err->message);
@@ -510,7 +592,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         if (!(job->result = h5mr__result_new()))
             st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
         else
-            st = job->kernel->finish(&job->ctx, state, job->result);
+            st = job->ctx.kernel->finish(&job->ctx, state, job->result);
         if (st != H5MR_OK && err->message[0] == '\0')
             h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
         job->elapsed_s = h5mr__now() - t0;
@@ -571,6 +653,11 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
                             .cf = job->rank == 0 ? job->cf_json : NULL,
                             .stored_ndims = job->desc.ndims,
                             .stored_shape = job->desc.shape};
+    info->ncompanions = job->ncomp;
+    for (int i = 0; i < job->ncomp; i++)
+        info->companions[i] = (h5mr_companion_info){(h5mr_role)job->comp[i].role,
+                                                    job->comp[i].own_file ? job->comp[i].file : info->file,
+                                                    job->comp[i].dataset, job->comp[i].own_file};
     return H5MR_OK;
 }
 

@@ -140,6 +140,14 @@ void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes) { ctx->state_size = n
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes) { ctx->passes = passes > 1 ? passes : 1; }
 void h5mr_ctx_allow_joined_items(h5mr_ctx *ctx) { ctx->joined_items = 1; }
 int h5mr_ctx_pass(const h5mr_ctx *ctx) { return ctx->pass; }
+int h5mr_ctx_has_input(const h5mr_ctx *ctx, h5mr_role role)
+{
+    return (unsigned)role < 32 && (ctx->inputs >> (unsigned)role & 1u);
+}
+void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role)
+{
+    if ((unsigned)role < 32) ctx->accepted |= 1u << (unsigned)role;
+}
 
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *))
 {
@@ -199,6 +207,7 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
     ctx->state_size = 0;
     ctx->passes = 1;
     ctx->pass = 0;
+    ctx->accepted = 1u << H5MR_ROLE_MASK;
     if (ctx->kernel->setup) {
         h5mr_status st = ctx->kernel->setup(ctx);
         if (st != H5MR_OK) {
@@ -212,6 +221,17 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
     if (ctx->passes > 1 && !ctx->kernel->end_pass)
         return h5mr_ctx_error(ctx, H5MR_EKERNEL, "kernel %s asks for %d passes but has no end_pass", ctx->kernel->name,
                               ctx->passes);
+    /* No companion is silently ignored. */
+    static const struct {
+        h5mr_role role;
+        const char *option, *who;
+    } uses[] = {{H5MR_ROLE_WEIGHTS, "--weights", "sum and stats do"},
+                {H5MR_ROLE_BY, "--by", "sum, stats, minmax and count do"},
+                {H5MR_ROLE_WITH, "--with", "corr and cov do"}};
+    for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++)
+        if (h5mr_ctx_has_input(ctx, uses[i].role) && !(ctx->accepted & (1u << uses[i].role)))
+            return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s does not take %s (%s)", ctx->kernel->name,
+                                  uses[i].option, uses[i].who);
     return H5MR_OK;
 }
 

@@ -17,17 +17,51 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec)
  * the conversion (bench/RESULTS.md §15). */
 #define CF_SLICE_ELEMS ((uint64_t)1 << 20)
 
+/* The companions of a block: `comp` holds them for `cn` rows; the block starts at
+ * row `r` of those. */
+typedef struct comp_at {
+    const void *comp;
+    uint64_t cn, r;
+} comp_at;
+
 static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtype t, uint64_t item, uint64_t first,
-                        uint64_t n)
+                        uint64_t n, comp_at c)
 {
     h5mr_ctx *ctx = run->ctx;
     h5mr_block b = {
         .data = data, .dtype = t, .rows = n, .row_elems = run->plan->row_elems, .first_row = first, .item = item};
+    h5mr_rows rows[H5MR__MAX_COMP];
+    if (run->ncomp > 0) {
+        /* An element whose companion value is missing is missing (the values are the
+         * run's own buffer, float by the plan). */
+        h5mr__comp_rows(run, c.comp, c.cn, c.r, rows);
+        h5mr__comp_apply(run, rows, t, (void *)data, n);
+        b.ninputs = run->ncomp;
+        b.inputs = rows;
+    }
     h5mr_status st = ctx->kernel->map(ctx, state, &b);
     if (st != H5MR_OK)
         h5mr__error_wrap(ctx->err, st, "kernel %s failed on item %llu (rows %llu..%llu)", ctx->kernel->name,
                          (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
     return st;
+}
+
+/* Where the mapping rank reads its own rows: their companions, read now. */
+static h5mr_status comp_local(h5mr__run *run, uint64_t first, uint64_t n, comp_at *c)
+{
+    *c = (comp_at){NULL, n, 0};
+    if (run->ncomp == 0) return H5MR_OK;
+    uint64_t need = h5mr__comp_bytes(run, n);
+    if (need > run->comp_cap) {
+        free(run->comp_buf);
+        run->comp_cap = 0;
+        if (!(run->comp_buf = malloc(need)))
+            return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes for companion values",
+                                   (unsigned long long)need);
+        run->comp_cap = need;
+    }
+    c->comp = run->comp_buf;
+    return h5mr__comp_read(run, first, n, run->comp_buf);
 }
 
 /* The run's f64 buffer, with room for `need` values. */
@@ -45,16 +79,17 @@ static h5mr_status cf_room(h5mr__run *run, uint64_t need)
 
 /* CF conventions, then the kernel: missing values masked in place (float data), or
  * every value converted to f64 slice by slice. */
-static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n,
+                               comp_at c)
 {
     const h5mr__plan *p = run->plan;
     const h5mr__part *part = h5mr__plan_part(p, item);
     h5mr_dtype stored = run->desc->dtype;
-    if (p->cf_mode == 0 || !part) return fold(run, state, data, stored, item, first, n);
+    if (p->cf_mode == 0 || !part) return fold(run, state, data, stored, item, first, n, c);
     if (p->cf_mode == 1) {
         /* The buffer is the run's own (read into, received into or decoded into). */
         h5mr__cf_mask(&part->cf, stored, (void *)data, n * p->row_elems);
-        return fold(run, state, data, stored, item, first, n);
+        return fold(run, state, data, stored, item, first, n, c);
     }
     uint64_t per = p->row_elems ? CF_SLICE_ELEMS / p->row_elems : n;
     if (per == 0) per = 1;
@@ -66,15 +101,17 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     for (uint64_t r = 0; r < n; r += per) {
         uint64_t m = n - r < per ? n - r : per;
         h5mr__cf_to_f64(&part->cf, stored, in + r * row_bytes, run->cf_buf, m * p->row_elems);
-        if ((st = fold(run, state, run->cf_buf, H5MR_DTYPE_F64, item, first + r, m)) != H5MR_OK) return st;
+        comp_at cr = {c.comp, c.cn, c.r + r};
+        if ((st = fold(run, state, run->cf_buf, H5MR_DTYPE_F64, item, first + r, m, cr)) != H5MR_OK) return st;
     }
     return H5MR_OK;
 }
 
-h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+static h5mr_status map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n,
+                            comp_at c)
 {
     double t0 = h5mr__now();
-    h5mr_status st = decode_fold(run, state, data, item, first, n);
+    h5mr_status st = decode_fold(run, state, data, item, first, n, c);
     run->mine->busy_s += h5mr__now() - t0;
     run->mine->bytes += n * run->plan->row_elems * run->plan->elem_size;
     return st;
@@ -84,7 +121,9 @@ h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, 
 {
     const h5mr__plan *p = run->plan;
     double t0 = h5mr__now();
-    h5mr_status st = H5MR_OK;
+    comp_at c;
+    h5mr_status st = comp_local(run, first, n, &c);
+    if (st != H5MR_OK) st = h5mr__name_item(run, lo, st);
     const void *values = data;
     h5mr_dtype t = run->desc->dtype;
     if (p->cf_mode != 0) {
@@ -104,29 +143,41 @@ h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, 
         }
         if (p->cf_mode == 2) values = run->cf_buf, t = H5MR_DTYPE_F64;
     }
-    if (st == H5MR_OK) st = fold(run, state, values, t, lo, first, n);
+    if (st == H5MR_OK) st = fold(run, state, values, t, lo, first, n, c);
     run->mine->busy_s += h5mr__now() - t0;
     run->mine->bytes += n * p->row_elems * p->elem_size;
     return st;
 }
 
+h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n)
+{
+    comp_at c;
+    double t0 = h5mr__now();
+    h5mr_status st = comp_local(run, first, n, &c);
+    run->mine->busy_s += h5mr__now() - t0;
+    return st == H5MR_OK ? map_rows(run, state, data, item, first, n, c) : h5mr__name_item(run, item, st);
+}
+
 void h5mr__map_release(h5mr__run *run)
 {
+    free(run->comp_buf);
+    run->comp_buf = NULL;
+    run->comp_cap = 0;
+    h5mr__comp_release(run);
     free(run->cf_buf);
     run->cf_buf = NULL;
     run->cf_cap = 0;
 }
 
-h5mr_status h5mr__map_item(h5mr__run *run, void *state, const void *data, uint64_t item)
-{
-    uint64_t first, n;
-    h5mr__plan_item(run->plan, item, &first, &n);
-    run->mine->items++;
-    return h5mr__map_rows(run, state, data, item, first, n);
-}
-
 h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const void *msg, uint64_t len, uint64_t item)
 {
+    /* The item's companions come first in its message (h5mr__read_item). */
+    uint64_t first, n;
+    h5mr__plan_item(run->plan, item, &first, &n);
+    uint64_t cb = h5mr__comp_bytes(run, n);
+    comp_at c = {msg, n, 0};
+    msg = (const char *)msg + cb;
+    len -= cb;
     const void *data = msg;
     if (dec) {
         double t0 = h5mr__now();
@@ -134,5 +185,6 @@ h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const
         run->mine->busy_s += h5mr__now() - t0;
         if (st != H5MR_OK) return h5mr__name_item(run, item, st);
     }
-    return h5mr__map_item(run, state, data, item);
+    run->mine->items++;
+    return map_rows(run, state, data, item, first, n, c);
 }

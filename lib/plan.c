@@ -112,7 +112,7 @@ static h5mr_status make_parts(const h5mr__fdesc *f, uint64_t n, const h5mr__view
     uint64_t k = 0, off = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t r = f[i].desc.shape[0];
-        h5mr__part q = {.file = i, .file_rows = r};
+        h5mr__part q = {.file = i, .file_rows = r, .off0 = off};
         if (!raw_cf) q.cf = f[i].cf;
         if (v->split == 0) {
             /* Selected indices s + j*t (0 <= j < c) that fall in [off, off + r). */

@@ -51,10 +51,15 @@ h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint6
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
 }
 
-uint64_t h5mr__read_capacity(const h5mr__run *run)
+static uint64_t item_capacity(const h5mr__run *run)
 {
     const h5mr__plan *p = run->plan;
     return p->raw ? h5mr__raw_capacity(run->desc, p) : p->chunk_rows * p->row_elems * p->elem_size;
+}
+
+uint64_t h5mr__read_capacity(const h5mr__run *run)
+{
+    return item_capacity(run) + h5mr__comp_bytes(run, run->plan->chunk_rows);
 }
 
 h5mr_status h5mr__read_item(h5mr__run *run, uint64_t item, void *buf, uint64_t *len)
@@ -62,15 +67,26 @@ h5mr_status h5mr__read_item(h5mr__run *run, uint64_t item, void *buf, uint64_t *
     const h5mr__plan *p = run->plan;
     uint64_t first, n;
     h5mr__plan_item(p, item, &first, &n);
-    *len = n * p->row_elems * p->elem_size;
+    /* The item's companions first (h5mr__map_msg takes them off), then its rows. */
+    uint64_t cb = h5mr__comp_bytes(run, n);
+    h5mr_status st = H5MR_OK;
+    if (cb > 0) {
+        double t0 = h5mr__now();
+        st = h5mr__comp_read(run, first, n, buf);
+        run->mine->busy_s += h5mr__now() - t0;
+        if (st != H5MR_OK) return h5mr__name_item(run, item, st);
+    }
+    buf = (char *)buf + cb;
+    *len = cb + n * p->row_elems * p->elem_size;
     if (!p->raw) return h5mr__read_rows(run, item, first, n, buf);
     double t0 = h5mr__now();
     const h5mr__part *part = h5mr__plan_part(p, item);
     h5mr__dset *d = NULL;
-    h5mr_status st = part_file(run, part, &d);
+    st = part_file(run, part, &d);
+    uint64_t got = 0;
     if (st == H5MR_OK)
-        st = h5mr__raw_read(d, p, part->start + (first - part->row0), n, buf, h5mr__read_capacity(run), len,
-                            run->ctx->err);
+        st = h5mr__raw_read(d, p, part->start + (first - part->row0), n, buf, item_capacity(run), &got, run->ctx->err);
+    *len = cb + got;
     run->mine->busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
 }
@@ -89,7 +105,7 @@ uint64_t h5mr__read_run_items(const h5mr__run *run)
     const h5mr__plan *p = run->plan;
     /* From the mean item: small when files are small, whatever chunk_rows says. */
     uint64_t item = p->items ? p->rows / p->items * p->row_elems * p->elem_size : 0;
-    if (p->raw || item == 0 || item >= SLICE_BYTES / 2 || !run->ctx->joined_items) return 1;
+    if (p->raw || item == 0 || item >= SLICE_BYTES / 2 || !run->ctx->joined_items || !h5mr__comp_joinable(run)) return 1;
     return SLICE_BYTES / item;
 }
 

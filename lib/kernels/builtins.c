@@ -10,7 +10,10 @@ extern const h5mr_kernel h5mr__kernel_histogram;
 extern const h5mr_kernel h5mr__kernel_count;
 extern const h5mr_kernel h5mr__kernel_topk;
 extern const h5mr_kernel h5mr__kernel_valuecounts;
+extern const h5mr_kernel h5mr__kernel_corr;
+extern const h5mr_kernel h5mr__kernel_cov;
 
 const h5mr_kernel *const h5mr__builtins[] = {
     &h5mr__kernel_sum,   &h5mr__kernel_minmax, &h5mr__kernel_stats,       &h5mr__kernel_histogram,
-    &h5mr__kernel_count, &h5mr__kernel_topk,   &h5mr__kernel_valuecounts, NULL};
+    &h5mr__kernel_count, &h5mr__kernel_topk,   &h5mr__kernel_valuecounts,
+    &h5mr__kernel_corr,  &h5mr__kernel_cov,    NULL};

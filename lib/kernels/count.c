@@ -54,6 +54,7 @@ static void bound_hi(count_config *c, double v, int open)
 
 static h5mr_status count_setup(h5mr_ctx *ctx)
 {
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_BY);
     h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
     count_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, free);
     if (!c) return H5MR_ENOMEM;

@@ -139,6 +139,7 @@ static h5mr_status mm_setup(h5mr_ctx *ctx)
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "minmax", &c->over_rows);
     if (st != H5MR_OK) return st;
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_BY);
     const uint64_t *shape;
     int nd;
     c->pixels = h5mr_trailing(ctx, &shape, &nd);
@@ -154,7 +155,11 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     if (c->over_rows)                                                                                                  \
         rows_##T(b->data, b->rows, b->first_row, c->pixels, state);                                                    \
     else                                                                                                               \
-        scalar_##T(b->data, n, base, state);
+        scalar_##T(b->data, n, base, state);                                                                           \
+    if (b->first_row == H5MR_ROW_UNKNOWN && !c->over_rows) { /* gathered elements: no positions */                     \
+        mm_scalar *s_ = state;                                                                                         \
+        s_->amin = s_->amax = UINT64_MAX;                                                                              \
+    }
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "minmax: unsupported type");)
 #undef H5MR_CASE
     return H5MR_OK;
@@ -211,7 +216,7 @@ static h5mr_status set_index(h5mr_result *r, const char *name, int nd, const uin
     h5mr_status st = H5MR_ENOMEM;
     if (data && valid) {
         for (uint64_t p = 0; p < P; p++)
-            data[p] = (int64_t)idx[p], valid[p] = cnt[p] > 0;
+            data[p] = (int64_t)idx[p], valid[p] = cnt[p] > 0 && idx[p] != UINT64_MAX;
         st = h5mr_result_set_array(r, name, H5MR_FIELD_I64, nd, shape, data, valid);
     }
     free(data);

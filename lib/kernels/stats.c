@@ -12,6 +12,7 @@
 
 #include "h5mr.h"
 #include "h5mr_numeric.h"
+#include "weighted.h"
 
 typedef struct stats_state {
     __int128 isum;
@@ -195,6 +196,8 @@ H5MR_DTYPE_EACH
 
 typedef struct stats_config {
     int over_rows;
+    int weighted; /* --weights: weighted.c does the sums */
+    h5mr__wscratch wsc;
     uint64_t pixels;
     double *h1, *l1, *h2, *l2, *cnt; /* per-pixel scratch of one item */
     h5mr_wide *mn, *mx;
@@ -204,6 +207,7 @@ typedef struct stats_config {
 static void stats_config_free(void *p)
 {
     stats_config *c = p;
+    h5mr__wscratch_free(&c->wsc);
     free(c->h1), free(c->l1), free(c->h2), free(c->l2), free(c->cnt), free(c->mn), free(c->mx), free(c->iacc);
     free(c);
 }
@@ -437,12 +441,19 @@ static h5mr_status stats_setup(h5mr_ctx *ctx)
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "stats", &c->over_rows);
     if (st != H5MR_OK) return st;
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_BY);
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_WEIGHTS);
+    const uint64_t *shape;
+    int nd;
+    if ((c->weighted = h5mr_ctx_has_input(ctx, H5MR_ROLE_WEIGHTS))) {
+        c->pixels = c->over_rows ? h5mr_trailing(ctx, &shape, &nd) : 0;
+        h5mr_ctx_set_state_size(ctx, h5mr__wstate_size(c->pixels));
+        return H5MR_OK;
+    }
     if (!c->over_rows) {
         h5mr_ctx_set_state_size(ctx, sizeof(stats_state));
         return H5MR_OK;
     }
-    const uint64_t *shape;
-    int nd;
     uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd), m = (P ? P : 1) * 8;
     c->h1 = malloc(m), c->l1 = malloc(m), c->h2 = malloc(m), c->l2 = malloc(m), c->cnt = malloc(m);
     c->mn = malloc(m), c->mx = malloc(m), c->iacc = malloc(m);
@@ -454,6 +465,10 @@ static h5mr_status stats_setup(h5mr_ctx *ctx)
 static h5mr_status stats_init(h5mr_ctx *ctx, void *state)
 {
     const stats_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) {
+        h5mr__winit(state, c->pixels);
+        return H5MR_OK;
+    }
     if (c->over_rows) return H5MR_OK; /* zero counts: min and max are unset */
     stats_state *s = state;
     s->fmin = INFINITY;
@@ -468,6 +483,9 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     uint64_t n = b->rows * b->row_elems;
     stats_state *s = state;
     stats_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted)
+        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 1,
+                           &c->wsc);
     if (c->over_rows) {
 #define H5MR_CASE(T, W) rows_##T(b->data, b->rows, c, state);
         H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)
@@ -487,6 +505,10 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 static h5mr_status stats_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const stats_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) {
+        h5mr__wcombine(into, from, c->pixels, c->over_rows);
+        return H5MR_OK;
+    }
     if (c->over_rows) {
         rows_combine(into, from, c->pixels, h5mr_ctx_dtype(ctx));
         return H5MR_OK;
@@ -517,7 +539,14 @@ static h5mr_status set_int(h5mr_result *r, const char *name, __int128 v)
 
 static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
-    if (((const stats_config *)h5mr_ctx_config(ctx))->over_rows) return rows_finish(ctx, (void *)state, r);
+    const stats_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) {
+        const uint64_t *shape = NULL;
+        int nd = 0;
+        if (c->over_rows) h5mr_trailing(ctx, &shape, &nd);
+        return h5mr__wfinish(state, c->pixels, c->over_rows, 1, nd, shape, r);
+    }
+    if (c->over_rows) return rows_finish(ctx, (void *)state, r);
     const stats_state *s = state;
     int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx));
     double n = (double)s->count;

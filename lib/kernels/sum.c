@@ -16,6 +16,7 @@
 
 #include "h5mr.h"
 #include "h5mr_numeric.h"
+#include "weighted.h"
 
 typedef struct sum_state {
     __int128 isum;
@@ -161,6 +162,8 @@ H5MR_DTYPE_EACH
 
 typedef struct sum_config {
     int over_rows;
+    int weighted; /* --weights: weighted.c does the sums */
+    h5mr__wscratch wsc;
     uint64_t pixels;
     double *hi, *lo, *cnt; /* per-pixel scratch of one item */
     int64_t *iacc;
@@ -169,6 +172,7 @@ typedef struct sum_config {
 static void sum_config_free(void *p)
 {
     sum_config *c = p;
+    h5mr__wscratch_free(&c->wsc);
     free(c->hi), free(c->lo), free(c->cnt), free(c->iacc);
     free(c);
 }
@@ -262,12 +266,19 @@ static h5mr_status sum_setup(h5mr_ctx *ctx)
     if (!c) return H5MR_ENOMEM;
     h5mr_status st = h5mr_param_axis(ctx, "sum", &c->over_rows);
     if (st != H5MR_OK) return st;
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_BY);
+    h5mr_ctx_accept_input(ctx, H5MR_ROLE_WEIGHTS);
+    const uint64_t *shape;
+    int nd;
+    if ((c->weighted = h5mr_ctx_has_input(ctx, H5MR_ROLE_WEIGHTS))) {
+        c->pixels = c->over_rows ? h5mr_trailing(ctx, &shape, &nd) : 0;
+        h5mr_ctx_set_state_size(ctx, h5mr__wstate_size(c->pixels));
+        return H5MR_OK;
+    }
     if (!c->over_rows) {
         h5mr_ctx_set_state_size(ctx, sizeof(sum_state));
         return H5MR_OK;
     }
-    const uint64_t *shape;
-    int nd;
     uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd);
     uint64_t alloc = P ? P : 1;
     c->hi = malloc(alloc * 8), c->lo = malloc(alloc * 8), c->cnt = malloc(alloc * 8), c->iacc = malloc(alloc * 8);
@@ -276,9 +287,19 @@ static h5mr_status sum_setup(h5mr_ctx *ctx)
     return H5MR_OK;
 }
 
+static h5mr_status sum_init(h5mr_ctx *ctx, void *state)
+{
+    const sum_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) h5mr__winit(state, c->pixels);
+    return H5MR_OK;
+}
+
 static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     sum_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted)
+        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 0,
+                           &c->wsc);
     uint64_t n = b->rows * b->row_elems;
 #define H5MR_CASE(T, W)                                                                                                \
     if (c->over_rows)                                                                                                  \
@@ -293,6 +314,10 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 static h5mr_status sum_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const sum_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) {
+        h5mr__wcombine(into, from, c->pixels, c->over_rows);
+        return H5MR_OK;
+    }
     if (c->over_rows) {
         uint64_t P = c->pixels;
         int64_t *na = rows_count(into);
@@ -353,6 +378,12 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
 static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
     const sum_config *c = h5mr_ctx_config(ctx);
+    if (c->weighted) {
+        const uint64_t *shape = NULL;
+        int nd = 0;
+        if (c->over_rows) h5mr_trailing(ctx, &shape, &nd);
+        return h5mr__wfinish(state, c->pixels, c->over_rows, 0, nd, shape, r);
+    }
     if (c->over_rows) return rows_finish(ctx, c, (void *)state, r);
     const sum_state *s = state;
     h5mr_status st;
@@ -369,4 +400,5 @@ static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 static const h5mr_param_decl sum_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL}};
 
 const h5mr_kernel h5mr__kernel_sum = {
-    H5MR_KERNEL_FIELDS("sum", "sum and count of all non-NaN elements (integers exact, floats exactly rounded)", sum)};
+    H5MR_KERNEL_FIELDS("sum", "sum and count of all non-NaN elements (integers exact, floats exactly rounded)", sum),
+    .init = sum_init};

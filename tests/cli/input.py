@@ -11,68 +11,7 @@ import h5py
 import netCDF4
 import numpy as np
 
-H5MR = os.environ["H5MR"]
-MPIRUN = os.environ.get("TESTMPIRUN", "mpirun --oversubscribe -n NP")
-failures = 0
-passes = 0
-
-
-def fail(msg):
-    global failures
-    failures += 1
-    print("FAIL: " + msg, file=sys.stderr)
-
-
-def check(desc, cond):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        fail(desc)
-
-
-def h5mr(np_, *args):
-    cmd = MPIRUN.replace("NP", str(np_)).split() + [H5MR] + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
-
-def run_json(np_, *args):
-    p = h5mr(np_, "run", "--json", *args)
-    if p.returncode != 0:
-        fail("h5mr run %s at %d ranks: exit %d: %s" % (" ".join(args), np_, p.returncode, p.stderr.strip()[:300]))
-        return None
-    return json.loads(p.stdout)
-
-
-def close(a, b, rtol=1e-12):
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
-
-
-def configs():
-    for np_ in (1, 2, 3, 4):
-        for sched in ("dynamic", "static"):
-            for io in ("parallel", "scatter"):
-                if np_ == 1 and io == "scatter":
-                    continue
-                yield np_, ["--schedule", sched, "--io", io]
-
-
-def matrix(desc, args, want):
-    """Run args in every configuration: results the same bits each time, and want(result) true."""
-    first = None
-    for np_, opts in configs():
-        d = run_json(np_, *(opts + ["--chunk-rows", "7"] if np_ == 3 else opts), *args)
-        if d is None:
-            return None
-        if first is None:
-            first = d
-            ok, why = want(d)
-            check("%s: %s" % (desc, why), ok)
-        else:
-            check("%s: the same bits at %d ranks %s" % (desc, np_, " ".join(opts)), d["result"] == first["result"])
-    return first
+from h5mrtest import check, close, configs, expect_error, fail, h5mr, matrix, run_json, summary
 
 
 def stats_of(a):
@@ -333,15 +272,6 @@ else:
     fail("ncgen failed: " + r.stderr)
 
 # ------------------------------------------------------------------ errors: one line, one code, every rank
-def expect_error(code, pattern, *args):
-    for np_ in (1, 3):
-        p = h5mr(np_, *args)
-        lines = [l for l in p.stderr.splitlines() if l.startswith("h5mr: ")]
-        check("h5mr %s at %d ranks: exit %d (want %d), %d lines: %s" % (" ".join(args), np_, p.returncode, code,
-                                                                       len(lines), p.stderr.strip()[:300]),
-              p.returncode == code and len(lines) == 1 and pattern in lines[0] and p.stdout == "")
-
-
 with h5py.File("other_type.h5", "w") as f:
     f.create_dataset("t", data=np.zeros((4, 6, 5), "f8"))
 with h5py.File("other_shape.h5", "w") as f:
@@ -398,5 +328,4 @@ else:
 d = run_json(2, "-k", "sum", "links.h5", "/soft")
 check("run through a soft link", d and d["result"]["sum"] == 45)
 
-print("input.py: %d passed, %d failed" % (passes, failures))
-sys.exit(1 if failures else 0)
+summary("input.py")
