@@ -30,6 +30,8 @@ typedef struct gstate {
 
 typedef struct gconfig {
     h5mr_ctx inner;
+    int per_row;   /* a result per row of the input (axis=1,...,n-1), not per label */
+    uint64_t rows; /* the input's rows then */
     /* scratch for gathering (one block at a time) */
     uint64_t *slot_of; /* per element (or per row element) */
     uint64_t slot_cap;
@@ -101,6 +103,15 @@ static int table_grow(gstate *g)
     return 1;
 }
 
+/* The slot of label k, or UINT64_MAX. */
+static uint64_t find_slot(const gstate *g, int64_t k)
+{
+    if (!g->tcap) return UINT64_MAX;
+    for (uint64_t h = hash64(k) & (g->tcap - 1); g->table[h]; h = (h + 1) & (g->tcap - 1))
+        if (g->keys[g->table[h] - 1] == k) return g->table[h] - 1;
+    return UINT64_MAX;
+}
+
 /* The slot of label k, made if new (a fresh inner state); UINT64_MAX if out of memory. */
 static uint64_t slot_of(h5mr_ctx *ctx, gstate *g, int64_t k)
 {
@@ -138,7 +149,7 @@ static h5mr_status g_setup(h5mr_ctx *ctx)
     gconfig *c = h5mr_ctx_config(ctx);
     h5mr_status st = h5mr__ctx_setup(&c->inner);
     if (st != H5MR_OK) return st;
-    if (!(c->inner.accepted & (1u << H5MR_ROLE_BY)))
+    if (!c->per_row && !(c->inner.accepted & (1u << H5MR_ROLE_BY)))
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s does not take --by (sum, stats, minmax and count do)",
                               c->inner.kernel->name);
     if (c->inner.passes > 1)
@@ -289,9 +300,36 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
     return st;
 }
 
+/* axis = every dimension but the first: each row is a block of its own (first_row 0,
+ * so positions are within the row), its companions sliced alike. */
+static h5mr_status map_each_row(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_block *b)
+{
+    size_t vsize = h5mr_dtype_size(b->dtype);
+    h5mr_rows in[8];
+    int n = b->ninputs < 8 ? b->ninputs : 8;
+    for (uint64_t r = 0; r < b->rows; r++) {
+        uint64_t s = slot_of(ctx, g, (int64_t)(b->first_row + r));
+        if (s == UINT64_MAX) return oom(ctx);
+        for (int i = 0; i < n; i++) {
+            in[i] = b->inputs[i];
+            in[i].data = (const char *)b->inputs[i].data + r * in[i].row_stride * h5mr_dtype_size(in[i].dtype);
+        }
+        h5mr_block rb = *b;
+        rb.data = (const char *)b->data + r * b->row_elems * vsize;
+        rb.rows = 1;
+        rb.first_row = 0;
+        rb.ninputs = n;
+        rb.inputs = in;
+        h5mr_status st = c->inner.kernel->map(&c->inner, g->st[s], &rb);
+        if (st != H5MR_OK) return st;
+    }
+    return H5MR_OK;
+}
+
 static h5mr_status g_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     gconfig *c = h5mr_ctx_config(ctx);
+    if (c->per_row) return map_each_row(ctx, c, state, b);
     const h5mr_rows *lab = h5mr_block_input(b, H5MR_ROLE_BY), *w = h5mr_block_input(b, H5MR_ROLE_WEIGHTS);
     if (!lab) return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a block without its labels");
     if (b->rows == 0 || b->row_elems == 0) return H5MR_OK;
@@ -438,7 +476,7 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
     gconfig *c = h5mr_ctx_config(ctx);
     const gstate *g = state;
-    uint64_t K = g->n;
+    uint64_t K = c->per_row ? c->rows : g->n;
     uint64_t *order = malloc((K ? K : 1) * sizeof *order);
     h5mr_result **rs = calloc(K ? K : 1, sizeof *rs);
     h5mr_result *proto = h5mr__result_new();
@@ -448,17 +486,25 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     for (uint64_t i = 0; i < K && st == H5MR_OK; i++)
         order[i] = i;
     sort_g = g;
-    if (st == H5MR_OK && K) qsort(order, K, sizeof *order, by_key);
-    for (uint64_t i = 0; i < K && st == H5MR_OK; i++) {
-        keys[i] = g->keys[order[i]];
-        if (!(rs[i] = h5mr__result_new())) st = oom(ctx);
-        if (st == H5MR_OK) st = c->inner.kernel->finish(&c->inner, g->st[order[i]], rs[i]);
-    }
-    /* The fields' names and shapes: of an empty state (every label has them). */
+    if (st == H5MR_OK && K && !c->per_row) qsort(order, K, sizeof *order, by_key);
+    /* An empty state: the fields' names and shapes (every label has them), and the
+     * result of a row no block reached (a row of no elements). */
     if (st == H5MR_OK && !(empty = h5mr__state_new(&c->inner))) st = oom(ctx);
+    for (uint64_t i = 0; i < K && st == H5MR_OK; i++) {
+        const void *s = empty;
+        if (c->per_row) {
+            uint64_t slot = find_slot(g, (int64_t)i);
+            if (slot != UINT64_MAX) s = g->st[slot];
+        } else {
+            keys[i] = g->keys[order[i]];
+            s = g->st[order[i]];
+        }
+        if (!(rs[i] = h5mr__result_new())) st = oom(ctx);
+        if (st == H5MR_OK) st = c->inner.kernel->finish(&c->inner, s, rs[i]);
+    }
     if (st == H5MR_OK) st = c->inner.kernel->finish(&c->inner, empty, proto);
     uint64_t kshape[1] = {K};
-    if (st == H5MR_OK) st = h5mr_result_set_array(r, "keys", H5MR_FIELD_I64, 1, kshape, keys, NULL);
+    if (st == H5MR_OK && !c->per_row) st = h5mr_result_set_array(r, "keys", H5MR_FIELD_I64, 1, kshape, keys, NULL);
     for (size_t f = 0; st == H5MR_OK && f < h5mr_result_count(proto); f++)
         st = stack(r, rs, K, h5mr_result_field(proto, f));
     for (uint64_t i = 0; rs && i < K; i++)
@@ -471,13 +517,19 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     return st;
 }
 
-h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper)
+h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, int per_row)
 {
     gconfig *c = calloc(1, sizeof *c);
     if (!c) return h5mr_ctx_error(ctx, H5MR_ENOMEM, "out of memory");
     c->inner = *ctx;
     c->inner.config = NULL;
     c->inner.config_free = NULL;
+    if ((c->per_row = per_row)) {
+        /* The kernel sees one row: the input's shape without its first dimension. */
+        c->rows = ctx->ndims > 0 ? ctx->shape[0] : 0;
+        c->inner.ndims = ctx->ndims - 1;
+        c->inner.shape = ctx->shape + 1;
+    }
     *wrapper = (h5mr_kernel){.abi = H5MR_KERNEL_ABI,
                              .name = ctx->kernel->name,
                              .description = ctx->kernel->description,

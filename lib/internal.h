@@ -378,8 +378,9 @@ h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, siz
 h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
 
 /* group.c: --by.  Make ctx run its kernel once per label: *wrapper (the caller's, kept
- * for the job) becomes ctx's kernel, the original runs inside it. */
-h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper);
+ * for the job) becomes ctx's kernel, the original runs inside it.  per_row: once per
+ * row of the input instead (axis = every dimension but the first), no --by. */
+h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, int per_row);
 
 /* ---------------------------------------------------------------- apply.c */
 
@@ -620,7 +621,9 @@ struct h5mr_job {
     h5mr__comp comp[H5MR__MAX_COMP]; /* companions, in the order given */
     int ncomp;
     int cf_forced;              /* integer values made f64 for the companions */
-    h5mr_kernel group_kernel;   /* --by: the wrapper run in the kernel's place */
+    h5mr_kernel group_kernel;   /* --by, axis per row: the wrapper run in the kernel's place */
+    h5mr__kv *kparams;          /* the parameters the kernel sees (axis per row: without axis) */
+    char axis_given[64];
 
     /* the last run */
     h5mr__dset_desc desc;

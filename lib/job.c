@@ -106,6 +106,8 @@ static void clear_run(h5mr_job *job)
     job->cf_json = NULL;
     free(job->per_rank);
     job->per_rank = NULL;
+    free(job->kparams);
+    job->kparams = NULL;
     memset(&job->mine, 0, sizeof job->mine);
     job->ran = 0;
 }
@@ -357,6 +359,66 @@ static h5mr_status check_output(h5mr_job *job, h5mr_error *err)
     return st;
 }
 
+/* -p axis=SET for a kernel that declares axis: the kernel itself takes 0 (per pixel)
+ * and none; every dimension is none; every dimension but the first (the rows) makes the
+ * library run the kernel over each row alone (*per_row, axis dropped from what the
+ * kernel sees).  Other sets: EUSAGE.  Out of range or repeated: EUSAGE. */
+static h5mr_status axis_sets(h5mr_job *job, int *per_row, h5mr_error *err)
+{
+    *per_row = 0;
+    job->ctx.params = job->params;
+    job->ctx.nparams = job->nparams;
+    const char *a = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < job->nparams; i++)
+        if (!strcmp(job->params[i].key, "axis")) a = job->params[i].value, at = i;
+    int declared = 0;
+    for (const h5mr_param_decl *d = job->kernel->params; d && d->key; d++)
+        declared |= !strcmp(d->key, "axis");
+    if (!a || !declared || !strcmp(a, "none") || !strcmp(a, "0")) return H5MR_OK;
+    int nd = job->kndims, seen[H5MR__MAX_DIMS] = {0}, n = 0;
+    snprintf(job->axis_given, sizeof job->axis_given, "%s", a);
+    for (const char *p = a; *p;) {
+        char *end = NULL;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ','))
+            return h5mr__error_set(err, H5MR_EUSAGE,
+                                   "kernel %s: axis=%s is not a list of dimensions (axis=0, axis=1,2, axis=-1)",
+                                   job->kernel->name, a);
+        if (v < -nd || v >= nd)
+            return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s: axis=%s: dimension %ld is out of range for %d dimensions",
+                                   job->kernel->name, a, v, nd);
+        if (v < 0) v += nd;
+        if (seen[v]++)
+            return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s: axis=%s names dimension %ld twice", job->kernel->name, a,
+                                   v);
+        n++;
+        p = *end ? end + 1 : end;
+    }
+    int all_but_first = !seen[0] && n == nd - 1;
+    if (n == 1 && seen[0]) return H5MR_OK; /* the kernel's own axis=0 */
+    if (n != nd && !all_but_first) {
+        char rows[160] = "";
+        for (int d = 1; d < nd && strlen(rows) < sizeof rows - 8; d++)
+            snprintf(rows + strlen(rows), sizeof rows - strlen(rows), "%s%d", d > 1 ? "," : "", d);
+        return h5mr__error_set(err, H5MR_EUSAGE,
+                               "kernel %s: axis=%s is not supported yet (axis=0: per pixel; axis=%s: per row; "
+                               "every dimension: everything)",
+                               job->kernel->name, a, rows);
+    }
+    /* The kernel sees the parameters without axis. */
+    free(job->kparams);
+    if (!(job->kparams = malloc(job->nparams * sizeof *job->kparams)))
+        return h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < job->nparams; i++)
+        if (i != at) job->kparams[k++] = job->params[i];
+    job->ctx.params = job->kparams;
+    job->ctx.nparams = k;
+    *per_row = all_but_first;
+    return H5MR_OK;
+}
+
 /* Rank 0: cut the described files into items. */
 static h5mr_status plan_on_root(h5mr_job *job, const h5mr__fdesc *files, h5mr_error *err)
 {
@@ -559,7 +621,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                           .err = err};
     for (int i = 0; i < job->ncomp; i++)
         job->ctx.inputs |= 1u << (unsigned)job->comp[i].role;
-    if (job->ctx.inputs & (1u << H5MR_ROLE_BY)) st = h5mr__group_wrap(&job->ctx, &job->group_kernel);
+    int per_row = 0;
+    st = axis_sets(job, &per_row, err);
+    if (st == H5MR_OK && per_row && (job->ctx.inputs & (1u << H5MR_ROLE_BY)))
+        st = h5mr__error_set(err, H5MR_EUSAGE, "--by with axis=%s is not supported yet (give axis=0 or none)",
+                             job->axis_given);
+    if (st == H5MR_OK && (per_row || (job->ctx.inputs & (1u << H5MR_ROLE_BY))))
+        st = h5mr__group_wrap(&job->ctx, &job->group_kernel, per_row);
     if (st == H5MR_OK) st = h5mr__ctx_setup(&job->ctx);
     if (st != H5MR_OK && job->plan.cf_mode == 2 && job->cf_forced) {
         char what[sizeof err->message];

@@ -315,4 +315,41 @@ with h5py.File("maskfile.h5", "w") as f:
 expect_error(2, "is the input file 'maskfile.h5'", "run", "-o", "maskfile.h5", "a.h5", "/t2m", "--mask",
              "maskfile.h5:/land")
 
+# ------------------------------------------------------------------ axis sets
+def rowwise(f):
+    return np.array([f(xd[t][~np.isnan(xd[t])]) if (~np.isnan(xd[t])).any() else np.nan for t in range(T)])
+
+
+for axis in ("1,2", "-1,-2", "2,1"):
+    matrix("stats axis=%s: a series of field means" % axis, ["-k", "stats", "-p", "axis=" + axis, "a.h5", "/t2m"],
+           lambda d: ok(np.allclose(np.array(d["result"]["mean"]), rowwise(np.mean), rtol=1e-13) and
+                        np.allclose(np.array(d["result"]["var"]), rowwise(np.var), rtol=1e-10) and
+                        d["result"]["count"] == [int(c) for c in (~np.isnan(xd)).sum(axis=(1, 2))],
+                        "row means differ"))
+fm = np.array([np.average(xd[t][valid[t]], weights=area[valid[t]]) for t in range(T)])
+matrix("stats axis=1,2 --weights /area (cdo fldmean)", ["-k", "stats", "-p", "axis=1,2", "a.h5", "/t2m", "--weights",
+                                                        "/area"],
+       lambda d: ok(np.allclose(np.array(d["result"]["mean"]), fm, rtol=1e-13), "weighted field means differ"))
+d = run_json(3, "-k", "minmax", "-p", "axis=1,2", "a.h5", "/t2m")
+check("minmax axis=1,2: argmin is the flat index within the row",
+      d and d["result"]["argmin"] == [int(np.nanargmin(xd[t])) for t in range(T)] and
+      d["result"]["max"] == [float(np.nanmax(xd[t])) for t in range(T)])
+d = run_json(2, "-k", "sum", "-p", "axis=1,2", "--chunk-rows", "5", "a.h5", "/t2m")
+check("sum axis=1,2", d and np.allclose(d["result"]["sum"], np.nansum(xd, axis=(1, 2)), rtol=1e-13))
+rc = [np.corrcoef(xd[t][pair[t]], y[t].astype(float)[pair[t]])[0, 1] for t in range(T)]
+matrix("corr axis=1,2 --with /y", ["-k", "corr", "-p", "axis=1,2", "a.h5", "/t2m", "--with", "/y"],
+       lambda d: ok(np.allclose(np.array(d["result"]["corr"]), rc, rtol=1e-11), "per-row correlations differ"))
+one = run_json(2, "-k", "stats", "-p", "axis=0,1,2", "a.h5", "/t2m")
+none = run_json(2, "-k", "stats", "a.h5", "/t2m")
+check("axis = every dimension is everything", one and none and one["result"] == none["result"])
+p = run_json(2, "-k", "stats", "-p", "axis=1,2", "-o", "series.h5", "a.h5", "/t2m")
+if p:
+    with h5py.File("series.h5") as f:
+        check("-o writes the series", f["result/mean"].shape == (T,) and
+              np.allclose(f["result/mean"][:], rowwise(np.mean), rtol=1e-13))
+expect_error(2, "axis=7: dimension 7 is out of range for 3 dimensions", "run", "-p", "axis=7", "a.h5", "/t2m")
+expect_error(2, "names dimension 1 twice", "run", "-p", "axis=1,1", "a.h5", "/t2m")
+expect_error(2, "axis=2 is not supported yet", "run", "-p", "axis=2", "a.h5", "/t2m")
+expect_error(2, "is not a list of dimensions", "run", "-p", "axis=x", "a.h5", "/t2m")
+
 summary("companions.py")
