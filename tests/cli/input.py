@@ -11,7 +11,7 @@ import h5py
 import netCDF4
 import numpy as np
 
-from h5mrtest import check, close, configs, expect_error, fail, h5mr, matrix, run_json, summary
+from h5mrtest import H5MR, MPIRUN, check, close, configs, expect_error, fail, h5mr, matrix, run_json, summary
 
 
 def stats_of(a):
