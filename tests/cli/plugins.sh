@@ -23,6 +23,31 @@ got = json.load(open("r.json"))["result"]["fraction"]
 assert got == want, (got, want)'
     fi
 done
+# The example that reads a companion (--with), against numpy, at 1 and 3 ranks, a
+# trailing (Y, X) companion broadcast over the stack too.
+rmsd=$top_builddir/apps/examples/.libs/rmsd.so
+if /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+    /usr/bin/python3 -c '
+import h5py, numpy as np
+r = np.random.default_rng(4)
+with h5py.File("pair.h5", "w") as f:
+    a = r.normal(0, 1, (23, 4, 5)); a[2, 1, 1] = np.nan
+    b = a + r.normal(0, 0.1, a.shape); b[7, 0, 0] = np.nan
+    f["a"], f["b"], f["clim"] = a, b, r.normal(0, 1, (4, 5))'
+    for np in 1 3; do
+        for with in /b /clim; do
+            mpi $np "$H5MR" run --plugin "$rmsd" -k rmsd --chunk-rows 4 --json pair.h5 /a --with $with > rm.json ||
+                fail "rmsd --with $with at $np ranks"
+            expect "rmsd --with $with at $np ranks equals numpy" /usr/bin/python3 -c '
+import h5py, json, numpy as np, sys
+f = h5py.File("pair.h5"); a = f["a"][:]; b = np.broadcast_to(f[sys.argv[1]][:], a.shape)
+d = (a - b)[~np.isnan(a - b)]
+r = json.load(open("rm.json"))["result"]
+assert r["count"] == d.size and abs(r["rmsd"] - np.sqrt((d * d).mean())) < 1e-14, (r, d.size)' $with
+        done
+    done
+fi
+expect_error 2 "rmsd needs --with" run --plugin "$rmsd" -k rmsd d.h5 /img
 expect "kernels --plugin lists frac_above" bash -c '"$0" kernels --plugin "$1" | grep -q "^frac_above "' "$H5MR" "$frac"
 
 printf 'not a shared object\n' > fake.so
