@@ -15,13 +15,20 @@ scratch
 cd "$TMP" || exit 1
 "$H5MR" gen --shape 300x8 --dtype f64 --chunk 32x8 --gzip 1 v.h5 /x || fail "gen"
 "$H5MR" gen --shape 300x8 --dtype i32 v.h5 /i || fail "gen i32"
+# companions: a weight per column, a label per element, a label per row, a second variable
+"$H5MR" gen --shape 8 --dtype f64 --fill random v.h5 /w || fail "gen /w"
+"$H5MR" gen --shape 300x8 --dtype i16 v.h5 /lab || fail "gen /lab"
+"$H5MR" gen --shape 300 --dtype u8 v.h5 /row || fail "gen /row"
+"$H5MR" gen --shape 300x8 --dtype f64 --fill normal v.h5 /y || fail "gen /y"
 supp=()
 [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
 vg() {
     "$top_builddir/libtool" --mode=execute valgrind -q --num-callers=50 --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite,indirect "${supp[@]}" --suppressions="$top_srcdir/tests/valgrind.supp" "$@"
 }
-for job in "stats /x" "stats -p axis=0 /x" "histogram /x" "topk -p k=5 /x" "minmax /x" "valuecounts /i"; do
+for job in "stats /x" "stats -p axis=0 /x" "histogram /x" "topk -p k=5 /x" "minmax /x" "valuecounts /i" \
+    "stats --mask /w /i" "stats --weights /w /x" "sum --by /lab /x" "stats -p axis=0 --by /row /x" \
+    "minmax -p axis=1 /x" "corr -p axis=0 --with /y /x"; do
     set -- $job
     vg "$H5MR" run -k "${@:1:$#-1}" --chunk-rows 50 -o out.h5 v.h5 "${!#}" > /dev/null 2> vg.txt
     rc=$?
@@ -31,6 +38,7 @@ for sched in dynamic static; do
     TESTMPIRUN="${TESTMPIRUN}" mpi 2 "$top_builddir/libtool" --mode=execute valgrind -q --num-callers=50 \
         --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect "${supp[@]}" \
         --suppressions="$top_srcdir/tests/valgrind.supp" "$H5MR" run -k stats --schedule $sched --chunk-rows 7 v.h5 /x \
+        --by /lab --weights /w --io scatter \
         > /dev/null 2> vg.txt
     rc=$?
     expect "valgrind, 2 ranks, $sched: clean (exit $rc) $(grep -v hwloc vg.txt | head -c 400)" test "$rc" -eq 0
