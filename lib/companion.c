@@ -420,27 +420,44 @@ void h5mr__comp_release(h5mr__run *run)
 
 /* ---------------------------------------------------------------- missing companions */
 
-#define APPLY(T)                                                                                                       \
-    static void apply_##T(const h5mr_rows *c, T *x, uint64_t n, uint64_t E)                                            \
+/* x = bad(companion) ? NaN : x, along each row; the companion's value for element j
+ * of row r is at r * row_stride + j * elem_stride.  Contiguous companions (a mask of
+ * the row, or of every element) take a branch-free loop the compiler vectorises. */
+#define APPLY_ONE(T, CT, BAD)                                                                                          \
+    static void apply_##T##_##CT(const h5mr_rows *c, T *restrict x, uint64_t n, uint64_t E)                            \
     {                                                                                                                  \
         const T nan = (T)NAN;                                                                                          \
         for (uint64_t r = 0; r < n; r++) {                                                                             \
-            T *row = x + r * E;                                                                                        \
-            const uint64_t rs = c->row_stride * r, es = c->elem_stride;                                                \
-            if (c->dtype == H5MR_DTYPE_U8) {                                                                           \
-                const uint8_t *m = (const uint8_t *)c->data + rs;                                                      \
-                for (uint64_t j = 0; j < E; j++)                                                                       \
-                    if (!m[j * es]) row[j] = nan;                                                                      \
-            } else if (c->dtype == H5MR_DTYPE_I64) {                                                                   \
-                const int64_t *m = (const int64_t *)c->data + rs;                                                      \
-                for (uint64_t j = 0; j < E; j++)                                                                       \
-                    if (m[j * es] == H5MR__NO_LABEL) row[j] = nan;                                                     \
-            } else {                                                                                                   \
-                const double *m = (const double *)c->data + rs;                                                        \
-                for (uint64_t j = 0; j < E; j++)                                                                       \
-                    if (m[j * es] != m[j * es]) row[j] = nan;                                                          \
+            T *restrict row = x + r * E;                                                                               \
+            const CT *restrict m = (const CT *)c->data + c->row_stride * r;                                            \
+            if (c->elem_stride == 0) {                                                                                 \
+                CT v = m[0];                                                                                           \
+                if (BAD(v))                                                                                            \
+                    for (uint64_t j = 0; j < E; j++)                                                                   \
+                        row[j] = nan;                                                                                  \
+                continue;                                                                                              \
+            }                                                                                                          \
+            for (uint64_t j = 0; j < E; j++) {                                                                         \
+                CT v = m[j];                                                                                           \
+                row[j] = BAD(v) ? nan : row[j];                                                                        \
             }                                                                                                          \
         }                                                                                                              \
+    }
+#define BAD_MASK(v) ((v) == 0)
+#define BAD_LABEL(v) ((v) == H5MR__NO_LABEL)
+#define BAD_F64(v) ((v) != (v))
+#define APPLY(T)                                                                                                       \
+    APPLY_ONE(T, uint8_t, BAD_MASK)                                                                                    \
+    APPLY_ONE(T, int64_t, BAD_LABEL)                                                                                   \
+    APPLY_ONE(T, double, BAD_F64)                                                                                      \
+    static void apply_##T(const h5mr_rows *c, T *x, uint64_t n, uint64_t E)                                            \
+    {                                                                                                                  \
+        if (c->dtype == H5MR_DTYPE_U8)                                                                                 \
+            apply_##T##_uint8_t(c, x, n, E);                                                                           \
+        else if (c->dtype == H5MR_DTYPE_I64)                                                                           \
+            apply_##T##_int64_t(c, x, n, E);                                                                           \
+        else                                                                                                           \
+            apply_##T##_double(c, x, n, E);                                                                            \
     }
 APPLY(float)
 APPLY(double)

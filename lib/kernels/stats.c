@@ -130,12 +130,61 @@ typedef struct stats_state {
         return 1;                                                                                                      \
     }
 
-/* One item: the fast path over whole groups of eight, the careful one otherwise. */
+/* The fast path with NaN skipped (a mask, CF missing values, gaps): the same lanes,
+ * NaN lanes adding zero and not counted.  Returns 0 when a lane is not finite. */
+#define FAST_NAN(T, exact)                                                                                             \
+    H5MR_HOT static int fast_nan_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                            \
+    {                                                                                                                  \
+        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}}, cnt[2] = {{0}};                           \
+        h5mr_v4d mn[2], mx[2];                                                                                         \
+        for (int k = 0; k < 2; k++)                                                                                    \
+            mn[k] = (h5mr_v4d){INFINITY, INFINITY, INFINITY, INFINITY}, mx[k] = -mn[k];                                \
+        const h5mr_v4d one = {1, 1, 1, 1};                                                                             \
+        for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
+            for (int k = 0; k < 2; k++) {                                                                              \
+                h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k);                                                            \
+                h5mr_v4l ok = v == v;                                                                                  \
+                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                           \
+                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                           \
+                v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
+                cnt[k] += (h5mr_v4d)((h5mr_v4l)one & ok);                                                              \
+                H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int k = 0; k < 8; k++)                                                                                    \
+            if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) || !isfinite(h2[k / 4][k % 4]) ||           \
+                !isfinite(l2[k / 4][k % 4]))                                                                           \
+                return 0;                                                                                              \
+        int64_t c = 0;                                                                                                 \
+        for (int k = 0; k < 8; k++) {                                                                                  \
+            double a = mn[k / 4][k % 4], b = mx[k / 4][k % 4];                                                         \
+            s->fmin = a < s->fmin ? a : s->fmin;                                                                       \
+            s->fmax = b > s->fmax ? b : s->fmax;                                                                       \
+            c += (int64_t)cnt[k / 4][k % 4];                                                                           \
+            if (s1) {                                                                                                  \
+                h5mr_xsum_add(s1, h1[k / 4][k % 4]);                                                                   \
+                h5mr_xsum_add(s1, l1[k / 4][k % 4]);                                                                   \
+            }                                                                                                          \
+            h5mr_xsum_add(&s->s2, h2[k / 4][k % 4]);                                                                   \
+            h5mr_xsum_add(&s->s2, l2[k / 4][k % 4]);                                                                   \
+        }                                                                                                              \
+        s->count += c;                                                                                                 \
+        s->nan_count += (int64_t)n - c;                                                                                \
+        return 1;                                                                                                      \
+    }
+
+/* One item: the fast path over whole groups of eight (NaN-skipping if it met NaN), the
+ * careful one otherwise (infinities, overflow). */
 #define ITEM(T)                                                                                                        \
     static void item_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                        \
     {                                                                                                                  \
         uint64_t body = n - n % 8;                                                                                     \
-        if (body > 0 && fast_##T(x, body, s, s1)) {                                                                    \
+        /* Both fast paths give the same bits on data without NaN: NaN early on (a mask)                              \
+         * goes straight to the one that skips them. */                                                                \
+        int nan_seen = 0;                                                                                              \
+        for (uint64_t i = 0; i < body && i < 64; i++)                                                                  \
+            nan_seen |= x[i] != x[i];                                                                                  \
+        if (body > 0 && ((!nan_seen && fast_##T(x, body, s, s1)) || fast_nan_##T(x, body, s, s1))) {                   \
             squares_##T(x + body, n - body, s, s1);                                                                    \
             return;                                                                                                    \
         }                                                                                                              \
@@ -184,6 +233,7 @@ typedef struct stats_state {
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
     SQUARES(T, SQUARE_EXACT(ISF, BITS))                                                                                \
     FAST(T, SQUARE_EXACT(ISF, BITS))                                                                                   \
+    FAST_NAN(T, SQUARE_EXACT(ISF, BITS))                                                                               \
     ITEM(T)                                                                                                            \
     INTS_IF_##ISF(T, BITS)
 H5MR_DTYPE_EACH
