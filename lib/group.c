@@ -275,15 +275,29 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
     const char *x = b->data;
     char *v = c->vals;
     const double *wd = w ? w->data : NULL;
-    for (uint64_t r = 0; r < b->rows; r++) {
-        for (uint64_t j = 0; j < E; j++) {
-            uint64_t s = c->slot_of[per_row ? j : r * E + j];
-            if (s == UINT64_MAX) continue;
-            uint64_t o = c->offset[s]++;
-            memcpy(v + o * vsize, x + (r * E + j) * vsize, vsize);
-            if (w) c->wts[o] = wd[r * w->row_stride + j * w->elem_stride];
-        }
+#define GATHER(T)                                                                                                      \
+    for (uint64_t r = 0; r < b->rows; r++) {                                                                           \
+        const uint64_t *sl = c->slot_of + (per_row ? 0 : r * E);                                                       \
+        const T *xr = (const T *)x + r * E;                                                                            \
+        T *vv = (T *)v;                                                                                                \
+        for (uint64_t j = 0; j < E; j++) {                                                                             \
+            uint64_t s = sl[j];                                                                                        \
+            if (s == UINT64_MAX) continue;                                                                             \
+            uint64_t o = c->offset[s]++;                                                                               \
+            vv[o] = xr[j];                                                                                             \
+            if (w) c->wts[o] = wd[r * w->row_stride + j * w->elem_stride];                                             \
+        }                                                                                                              \
     }
+    if (vsize == 4) {
+        GATHER(uint32_t)
+    } else if (vsize == 8) {
+        GATHER(uint64_t)
+    } else if (vsize == 2) {
+        GATHER(uint16_t)
+    } else {
+        GATHER(uint8_t)
+    }
+#undef GATHER
     h5mr_status st = H5MR_OK;
     for (uint64_t t = 0; t < ntouched; t++) {
         uint64_t s = c->touched[t], n = c->count[s], o = c->offset[s] - n;

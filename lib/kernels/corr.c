@@ -36,21 +36,54 @@ static void corr_config_free(void *p)
     free(c);
 }
 
-/* Per-pixel state: int64 n[P], then NSUMS arrays of P h5mr_rsum. */
+/* Per-pixel state: int64 n[P], NSUMS arrays of P h5mr_rsum, then the pending pairs
+ * (hi[NSUMS][P], lo[NSUMS][P]) of the rows folded since the last flush, and their
+ * number.  Blocks (a few MiB: a dozen rows of a large image) fold into the pending
+ * pairs; every FLUSH_ROWS rows they go into the exact sums, so the exact sums cost a
+ * few additions per pixel per FLUSH_ROWS rows instead of per block. */
+#define FLUSH_ROWS 256
 static int64_t *px_n(void *s) { return s; }
 static h5mr_rsum *px_sum(void *s, uint64_t P, int k)
 {
     uintptr_t at = ((uintptr_t)((int64_t *)s + P) + 15) & ~(uintptr_t)15;
     return (h5mr_rsum *)at + (uint64_t)k * P;
 }
+static double *px_hi(void *s, uint64_t P) { return (double *)(px_sum(s, P, NSUMS)); }
+static double *px_lo(void *s, uint64_t P) { return px_hi(s, P) + NSUMS * P; }
+static int64_t *px_pending(void *s, uint64_t P) { return (int64_t *)(px_lo(s, P) + NSUMS * P); }
+static size_t px_size(uint64_t P) { return (size_t)P * (8 + NSUMS * sizeof(h5mr_rsum) + 2 * NSUMS * 8) + 48; }
 
-/* Fold the pair (v, u) into the pairs h[k], l[k] (k: the sums). */
+/* The pending pairs into the exact sums. */
+static void px_flush(void *s, uint64_t P)
+{
+    double *ph = px_hi(s, P), *pl = px_lo(s, P);
+    for (int a = 0; a < NSUMS; a++) {
+        h5mr_rsum *r = px_sum(s, P, a);
+        for (uint64_t p = 0; p < P; p++) {
+            h5mr_rsum_add(&r[p], ph[a * P + p]);
+            h5mr_rsum_add(&r[p], pl[a * P + p]);
+            ph[a * P + p] = pl[a * P + p] = 0;
+        }
+    }
+    *px_pending(s, P) = 0;
+}
+
+/* a*b = p + e exactly (Veltkamp/Dekker), for doubles or vectors of them alike. */
+#define TWO_PROD_V(a, b, p, e)                                                                                         \
+    do {                                                                                                               \
+        __typeof__(a) ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                 \
+        __typeof__(a) cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                 \
+        (p) = (a) * (b);                                                                                               \
+        (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
+    } while (0)
+
+/* Fold the pair (v, u) into the pairs h[k], l[k] (k: the sums, hstride apart). */
 #define FOLD_PAIR(v, u, h, l, hstride)                                                                                 \
     do {                                                                                                               \
-        double pxx_, exx_, pyy_, eyy_, pxy_, exy_;                                                                     \
-        H5MR_TWO_PROD(v, v, pxx_, exx_);                                                                               \
-        H5MR_TWO_PROD(u, u, pyy_, eyy_);                                                                               \
-        H5MR_TWO_PROD(v, u, pxy_, exy_);                                                                               \
+        __typeof__(v) pxx_, exx_, pyy_, eyy_, pxy_, exy_;                                                              \
+        TWO_PROD_V(v, v, pxx_, exx_);                                                                                  \
+        TWO_PROD_V(u, u, pyy_, eyy_);                                                                                  \
+        TWO_PROD_V(v, u, pxy_, exy_);                                                                                  \
         H5MR_TWOSUM_ACC(h[SX * (hstride)], l[SX * (hstride)], v);                                                      \
         H5MR_TWOSUM_ACC(h[SY * (hstride)], l[SY * (hstride)], u);                                                      \
         H5MR_TWOSUM_ACC(h[SXX * (hstride)], l[SXX * (hstride)], pxx_);                                                 \
@@ -99,28 +132,70 @@ static h5mr_rsum *px_sum(void *s, uint64_t P, int k)
                     h5mr_xsum_add(&s->s[a], t[a]);                                                                     \
             }                                                                                                          \
     }                                                                                                                  \
+    /* One row into the per-pixel pairs, four pixels per vector, branch-free (a pair with                             \
+     * a NaN adds zeros and no count); the last P % 4 pixels one by one, with the same                                \
+     * operations.  ES: y's element stride (0: one value for the row, an index; 1: a                                  \
+     * value per pixel). */                                                                                            \
+    H5MR_HOT static void row_pairs_##T(const T *restrict x, const double *restrict yr, uint64_t es, uint64_t P,         \
+                                       double *restrict h, double *restrict l, double *restrict cnt)                   \
+    {                                                                                                                  \
+        uint64_t body = P - P % 4;                                                                                     \
+        const h5mr_v4d one = {1, 1, 1, 1};                                                                             \
+        for (uint64_t p = 0; p < body; p += 4) {                                                                       \
+            h5mr_v4d v = h5mr_load4_##T(x + p), u;                                                                     \
+            if (es)                                                                                                    \
+                memcpy(&u, yr + p, 32);                                                                                \
+            else                                                                                                       \
+                u = (h5mr_v4d){yr[0], yr[0], yr[0], yr[0]};                                                            \
+            h5mr_v4l ok = (v == v) & (u == u);                                                                         \
+            v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                          \
+            u = (h5mr_v4d)((h5mr_v4l)u & ok);                                                                          \
+            h5mr_v4d c, H[NSUMS], L[NSUMS];                                                                            \
+            memcpy(&c, cnt + p, 32);                                                                                   \
+            c += (h5mr_v4d)((h5mr_v4l)one & ok);                                                                       \
+            memcpy(cnt + p, &c, 32);                                                                                   \
+            for (int a = 0; a < NSUMS; a++)                                                                            \
+                memcpy(&H[a], h + a * P + p, 32), memcpy(&L[a], l + a * P + p, 32);                                    \
+            FOLD_PAIR(v, u, H, L, 1);                                                                                  \
+            for (int a = 0; a < NSUMS; a++)                                                                            \
+                memcpy(h + a * P + p, &H[a], 32), memcpy(l + a * P + p, &L[a], 32);                                    \
+        }                                                                                                              \
+        for (uint64_t p = body; p < P; p++) {                                                                          \
+            double v = (double)x[p], u = yr[p * es];                                                                   \
+            if (v != v || u != u) v = u = 0.0;                                                                         \
+            else cnt[p] += 1.0;                                                                                        \
+            double *hp = h + p, *lp = l + p;                                                                           \
+            FOLD_PAIR(v, u, hp, lp, P);                                                                                \
+        }                                                                                                              \
+    }                                                                                                                  \
     static void rows_##T(const h5mr_block *b, const h5mr_rows *y, uint64_t P, double *sc, void *state)                 \
     {                                                                                                                  \
         const T *x = b->data;                                                                                          \
         const double *yd = y->data;                                                                                    \
         double *h = sc, *l = sc + NSUMS * P, *cnt = sc + 2 * NSUMS * P;                                                \
         memset(sc, 0, (2 * NSUMS + 1) * P * sizeof *sc);                                                               \
-        for (uint64_t r = 0; r < b->rows; r++) {                                                                       \
-            const double *yr = yd + r * y->row_stride;                                                                 \
-            for (uint64_t p = 0; p < P; p++) {                                                                         \
-                double v = (double)x[r * P + p], u = yr[p * y->elem_stride];                                           \
-                if (v != v || u != u) continue;                                                                        \
-                cnt[p] += 1.0;                                                                                         \
-                FOLD_PAIR(v, u, (h + p), (l + p), P);                                                                  \
-            }                                                                                                          \
-        }                                                                                                              \
+        for (uint64_t r = 0; r < b->rows; r++)                                                                         \
+            row_pairs_##T(x + r * P, yd + r * y->row_stride, y->elem_stride, P, h, l, cnt);                           \
         int64_t *n = px_n(state);                                                                                      \
+        double *ph = px_hi(state, P), *pl = px_lo(state, P);                                                           \
         for (uint64_t p = 0; p < P; p++) {                                                                             \
             n[p] += (int64_t)cnt[p];                                                                                   \
             int finite = 1;                                                                                            \
             for (int a = 0; a < NSUMS; a++)                                                                            \
                 finite &= isfinite(h[a * P + p]) && isfinite(l[a * P + p]);                                            \
-            if (finite) {                                                                                              \
+            if (finite) { /* the block's pairs into the pending ones (if they stay finite) */                         \
+                double nh[NSUMS], nl[NSUMS];                                                                           \
+                for (int a = 0; a < NSUMS; a++) {                                                                      \
+                    nh[a] = ph[a * P + p], nl[a] = pl[a * P + p];                                                      \
+                    H5MR_TWOSUM_ACC(nh[a], nl[a], h[a * P + p]);                                                       \
+                    nl[a] += l[a * P + p];                                                                             \
+                    finite &= isfinite(nh[a]) && isfinite(nl[a]);                                                      \
+                }                                                                                                      \
+                if (finite) {                                                                                          \
+                    for (int a = 0; a < NSUMS; a++)                                                                    \
+                        ph[a * P + p] = nh[a], pl[a * P + p] = nl[a];                                                  \
+                    continue;                                                                                          \
+                }                                                                                                      \
                 for (int a = 0; a < NSUMS; a++) {                                                                      \
                     h5mr_rsum_add(&px_sum(state, P, a)[p], h[a * P + p]);                                              \
                     h5mr_rsum_add(&px_sum(state, P, a)[p], l[a * P + p]);                                              \
@@ -135,7 +210,10 @@ static h5mr_rsum *px_sum(void *s, uint64_t P, int k)
                     h5mr_rsum_add(&px_sum(state, P, a)[p], t[a]);                                                      \
             }                                                                                                          \
         }                                                                                                              \
+        int64_t *pend = px_pending(state, P);                                                                          \
+        if ((*pend += (int64_t)b->rows) >= FLUSH_ROWS) px_flush(state, P);                                             \
     }
+
 CORR_TYPE(float)
 CORR_TYPE(double)
 
@@ -159,7 +237,7 @@ static h5mr_status setup(h5mr_ctx *ctx, int is_corr)
     int nd;
     uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd);
     if (!(c->scratch = malloc((2 * NSUMS + 1) * (P ? P : 1) * sizeof *c->scratch))) return H5MR_ENOMEM;
-    h5mr_ctx_set_state_size(ctx, (size_t)P * (8 + NSUMS * sizeof(h5mr_rsum)) + 32);
+    h5mr_ctx_set_state_size(ctx, px_size(P));
     return H5MR_OK;
 }
 
@@ -203,6 +281,16 @@ static h5mr_status corr_combine(h5mr_ctx *ctx, void *into, const void *from)
     const int64_t *nb = px_n((void *)from);
     for (uint64_t p = 0; p < P; p++)
         na[p] += nb[p];
+    /* Pending pairs: into's flushed, from's added as they are (from stays as it is). */
+    px_flush(into, P);
+    const double *fh = px_hi((void *)from, P), *fl = px_lo((void *)from, P);
+    for (int k = 0; k < NSUMS; k++) {
+        h5mr_rsum *a = px_sum(into, P, k);
+        for (uint64_t p = 0; p < P; p++) {
+            h5mr_rsum_add(&a[p], fh[k * P + p]);
+            h5mr_rsum_add(&a[p], fl[k * P + p]);
+        }
+    }
     for (int k = 0; k < NSUMS; k++) {
         h5mr_rsum *a = px_sum(into, P, k);
         const h5mr_rsum *b = px_sum((void *)from, P, k);
@@ -245,8 +333,12 @@ static h5mr_status corr_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     for (uint64_t p = 0; p < P && st == H5MR_OK; p++) {
         h5mr_dd s[NSUMS];
         for (int k = 0; k < NSUMS; k++) {
-            if (c->over_rows)
-                h5mr_rsum_round2(&px_sum((void *)state, P, k)[p], &s[k].hi, &s[k].lo);
+            if (c->over_rows) {
+                h5mr_rsum t = px_sum((void *)state, P, k)[p];
+                h5mr_rsum_add(&t, px_hi((void *)state, P)[k * P + p]);
+                h5mr_rsum_add(&t, px_lo((void *)state, P)[k * P + p]);
+                h5mr_rsum_round2(&t, &s[k].hi, &s[k].lo);
+            }
             else
                 h5mr_xsum_round2(&((const corr_scalar *)state)->s[k], &s[k].hi, &s[k].lo);
         }
