@@ -196,14 +196,123 @@ WSCALAR(double)
 WROWS(float)
 WROWS(double)
 
+/* The fast path of a block: per row, eight elements at a time in two vectors of four
+ * lanes (weights loaded alongside, or broadcast when the row has one), branch-free (a
+ * NaN adds zeros and no count); the row's last E % 8 elements into lane 0 one by one.
+ * Returns 0, having changed nothing, when a sum is not finite or a weight is
+ * negative: the block then takes the path above, which reports it. */
+#define TWO_PROD_V(a, b, p, e)                                                                                         \
+    do {                                                                                                               \
+        __typeof__(a) ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                 \
+        __typeof__(a) cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                 \
+        (p) = (a) * (b);                                                                                               \
+        (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
+    } while (0)
+#define WFOLD(wv, v, H, L, SQ)                                                                                         \
+    do {                                                                                                               \
+        __typeof__(v) p_, e_;                                                                                          \
+        TWO_PROD_V(wv, v, p_, e_);                                                                                     \
+        H5MR_TWOSUM_ACC(H[0], L[0], wv);                                                                               \
+        H5MR_TWOSUM_ACC(H[1], L[1], p_);                                                                               \
+        L[1] += e_;                                                                                                    \
+        if (SQ) {                                                                                                      \
+            __typeof__(v) q_, f_;                                                                                      \
+            TWO_PROD_V(p_, v, q_, f_);                                                                                 \
+            H5MR_TWOSUM_ACC(H[2], L[2], q_);                                                                           \
+            L[2] += f_ + e_ * v;                                                                                       \
+        }                                                                                                              \
+    } while (0)
+#define WFAST(T)                                                                                                       \
+    H5MR_HOT static int fast_##T(h5mr__wstate *s, const h5mr_block *b, const h5mr_rows *w, int sq)                    \
+    {                                                                                                                  \
+        const T *x = b->data;                                                                                          \
+        const double *wd = w->data;                                                                                    \
+        uint64_t E = b->row_elems, body = E - E % 8, es = w->elem_stride;                                              \
+        const h5mr_v4d one = {1, 1, 1, 1}, zero = {0, 0, 0, 0}, inf = {INFINITY, INFINITY, INFINITY, INFINITY};        \
+        h5mr_v4d H[2][3], L[2][3], cnt[2], mn[2], mx[2];                                                               \
+        h5mr_v4l neg = {0, 0, 0, 0};                                                                                   \
+        for (int k = 0; k < 2; k++) {                                                                                  \
+            for (int a = 0; a < 3; a++)                                                                                \
+                H[k][a] = L[k][a] = zero;                                                                              \
+            cnt[k] = zero, mn[k] = inf, mx[k] = -inf;                                                                  \
+        }                                                                                                              \
+        double th[3] = {0}, tl[3] = {0}, tmn = INFINITY, tmx = -INFINITY;                                              \
+        int64_t tn = 0;                                                                                                \
+        int tneg = 0;                                                                                                  \
+        for (uint64_t r = 0; r < b->rows; r++) {                                                                       \
+            const T *xr = x + r * E;                                                                                   \
+            const double *wr = wd + r * w->row_stride;                                                                 \
+            for (uint64_t j = 0; j < body; j += 8) {                                                                   \
+                for (int k = 0; k < 2; k++) {                                                                          \
+                    h5mr_v4d v = h5mr_load4_##T(xr + j + 4 * k), wv;                                                   \
+                    if (es)                                                                                            \
+                        memcpy(&wv, wr + j + 4 * k, 32);                                                               \
+                    else                                                                                               \
+                        wv = (h5mr_v4d){wr[0], wr[0], wr[0], wr[0]};                                                   \
+                    h5mr_v4l ok = v == v;                                                                              \
+                    neg |= (wv < zero) & ok;                                                                           \
+                    mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                       \
+                    mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                       \
+                    v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                  \
+                    wv = (h5mr_v4d)((h5mr_v4l)wv & ok);                                                                \
+                    cnt[k] += (h5mr_v4d)((h5mr_v4l)one & ok);                                                          \
+                    WFOLD(wv, v, H[k], L[k], sq);                                                                      \
+                }                                                                                                      \
+            }                                                                                                          \
+            for (uint64_t j = body; j < E; j++) {                                                                      \
+                double v = (double)xr[j], wt = wr[j * es];                                                             \
+                if (v != v) continue;                                                                                  \
+                tneg |= wt < 0;                                                                                        \
+                tn++;                                                                                                  \
+                tmn = v < tmn ? v : tmn;                                                                               \
+                tmx = v > tmx ? v : tmx;                                                                               \
+                WFOLD(wt, v, th, tl, sq);                                                                              \
+            }                                                                                                          \
+        }                                                                                                              \
+        int bad = tneg;                                                                                                \
+        for (int q = 0; q < 4; q++)                                                                                    \
+            bad |= neg[q] != 0;                                                                                        \
+        for (int a = 0; a < 3; a++) {                                                                                  \
+            bad |= !isfinite(th[a]) || !isfinite(tl[a]);                                                               \
+            for (int k = 0; k < 2; k++)                                                                                \
+                for (int q = 0; q < 4; q++)                                                                            \
+                    bad |= !isfinite(H[k][a][q]) || !isfinite(L[k][a][q]);                                             \
+        }                                                                                                              \
+        if (bad) return 0;                                                                                             \
+        h5mr_xsum *acc[3] = {&s->w, &s->wx, &s->wxx};                                                                  \
+        int64_t n = tn;                                                                                                \
+        for (int k = 0; k < 2; k++)                                                                                    \
+            for (int q = 0; q < 4; q++) {                                                                              \
+                n += (int64_t)cnt[k][q];                                                                               \
+                s->mn = mn[k][q] < s->mn ? mn[k][q] : s->mn;                                                           \
+                s->mx = mx[k][q] > s->mx ? mx[k][q] : s->mx;                                                           \
+                for (int a = 0; a < 3; a++) {                                                                          \
+                    h5mr_xsum_add(acc[a], H[k][a][q]);                                                                 \
+                    h5mr_xsum_add(acc[a], L[k][a][q]);                                                                 \
+                }                                                                                                      \
+            }                                                                                                          \
+        for (int a = 0; a < 3; a++) {                                                                                  \
+            h5mr_xsum_add(acc[a], th[a]);                                                                              \
+            h5mr_xsum_add(acc[a], tl[a]);                                                                              \
+        }                                                                                                              \
+        s->mn = tmn < s->mn ? tmn : s->mn;                                                                             \
+        s->mx = tmx > s->mx ? tmx : s->mx;                                                                             \
+        s->n += n;                                                                                                     \
+        s->nan += (int64_t)(b->rows * E) - n;                                                                          \
+        return 1;                                                                                                      \
+    }
+WFAST(float)
+WFAST(double)
+
 h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, const h5mr_block *b,
                         const h5mr_rows *w, int squares, h5mr__wscratch *sc)
 {
     if (b->dtype != H5MR_DTYPE_F32 && b->dtype != H5MR_DTYPE_F64)
         return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "weighted sums of %s values", h5mr_dtype_name(b->dtype));
     if (!over_rows) {
-        if (b->dtype == H5MR_DTYPE_F32) return scalar_float(ctx, state, b, w, squares);
-        return scalar_double(ctx, state, b, w, squares);
+        if (b->dtype == H5MR_DTYPE_F32)
+            return fast_float(state, b, w, squares) ? H5MR_OK : scalar_float(ctx, state, b, w, squares);
+        return fast_double(state, b, w, squares) ? H5MR_OK : scalar_double(ctx, state, b, w, squares);
     }
     if (sc->P != P) {
         h5mr__wscratch_free(sc);
