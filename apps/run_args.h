@@ -13,13 +13,13 @@ typedef struct run_opts {
     h5mr_schedule schedule;
     h5mr_io io;
     int json, stats, force;
-    double timeout_s;                    /* 0: none */
-    int ranks;                           /* -n N: 0 when not given */
-    int progress;                        /* -1 auto (when stderr is a terminal), 0 off, 1 on */
-    const char *file, *dataset, *output; /* file: the first of files */
-    int raw;                             /* --raw */
+    double timeout_s;                       /* 0: none */
+    int ranks;                              /* -n N: 0 when not given */
+    int progress;                           /* -1 auto (when stderr is a terminal), 0 off, 1 on */
+    const char *file, *dataset, *output;    /* file: the first of files */
+    int raw;                                /* --raw */
     const char *mask, *weights, *by, *with; /* companions: [FILE:]DATASET */
-    char **files;                        /* FILE... (room for argc entries) */
+    char **files;                           /* FILE... (room for argc entries) */
     int nfiles;
     char **lists; /* --files-from LIST (room for argc entries) */
     int nlists;

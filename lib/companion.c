@@ -87,8 +87,8 @@ static h5mr_status plan_one(h5mr__comp *c, const h5mr__dset_desc *desc, const h5
     dims_text(cd->shape, k, cs, sizeof cs);
     dims_text(ref->shape, nd, rs, sizeof rs);
     if (c->role == H5MR_ROLE_BY && h5mr_dtype_is_float(cd->dtype)) {
-        st = h5mr__error_set(err, H5MR_EINPUT, "--by '%s' in '%s' is %s: labels must be of an integer type",
-                             c->dataset, file, h5mr_dtype_name(cd->dtype));
+        st = h5mr__error_set(err, H5MR_EINPUT, "--by '%s' in '%s' is %s: labels must be of an integer type", c->dataset,
+                             file, h5mr_dtype_name(cd->dtype));
     } else if (k == nd && same_dims(cd->shape, ref->shape, nd)) {
         c->a = 0, c->b = nd;
     } else if (k < nd && same_dims(cd->shape, ref->shape + (nd - k), k)) {
@@ -215,7 +215,8 @@ static h5mr_status io_get(h5mr__run *run, struct h5mr__comp_io **out)
         struct h5mr__comp_io *io = calloc(1, sizeof *io);
         if (!io) return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "out of memory");
         for (int i = 0; i < H5MR__MAX_COMP; i++) {
-            io->d[i] = (h5mr__dset){.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID, .fd = -1};
+            io->d[i] =
+                (h5mr__dset){.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID, .fd = -1};
             io->which[i] = io->cached[i] = UINT64_MAX;
         }
         run->cio = io;
@@ -275,8 +276,7 @@ H5MR_DTYPE_EACH
 #undef H5MR_EACH
 
 /* m stored values of companion i into out, as c->dtype. */
-static void convert(const h5mr__comp *c, const h5mr__cf *cf, h5mr_dtype stored, const void *raw, void *out,
-                    uint64_t m)
+static void convert(const h5mr__comp *c, const h5mr__cf *cf, h5mr_dtype stored, const void *raw, void *out, uint64_t m)
 {
     if (c->dtype == H5MR_DTYPE_I64) {
 #define H5MR_CASE(T, W) labels_##T(cf, (const T *)raw, out, m);

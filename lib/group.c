@@ -408,7 +408,8 @@ static h5mr_status g_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_
     if (nbytes < sizeof n) return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a truncated state");
     memcpy(&n, p, sizeof n);
     p += sizeof n;
-    if ((uint64_t)(end - p) / sizeof(int64_t) < n) return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a truncated state");
+    if ((uint64_t)(end - p) / sizeof(int64_t) < n)
+        return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a truncated state");
     const char *keys = p;
     p += n * sizeof(int64_t);
     for (uint64_t i = 0; i < n; i++) {

@@ -179,11 +179,10 @@ static inline double h5mr_variance(double n, h5mr_dd s1, h5mr_dd s2)
     return var < 0 ? 0 : var;
 }
 
-
 /* The declaration of the axis parameter, shared by the kernels that take it. */
 #define H5MR_AXIS_PARAM                                                                                                \
     {                                                                                                                  \
-        "axis", NULL, "none: reduce every element; 0: reduce over dimension 0 only (per pixel)"                        \
+        "axis", NULL, "none: every element; 0: over dimension 0 (per pixel); 1,...,n-1: within each row (a series)"    \
     }
 
 #endif

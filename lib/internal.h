@@ -306,13 +306,13 @@ typedef struct h5mr__comp {
     char file[1024];  /* FILE as given, or "" */
     char dataset[512];
     /* planned on rank 0, shared: */
-    int32_t a, b;     /* the input's stored dimensions it stands for, [a, b) */
-    int32_t stored;   /* h5mr_dtype as stored (of the first file planned) */
-    int32_t dtype;    /* what kernels see: u8 (mask), i64 (by), f64 (weights, with) */
-    int32_t layout;   /* H5MR__LAY_* */
+    int32_t a, b;   /* the input's stored dimensions it stands for, [a, b) */
+    int32_t stored; /* h5mr_dtype as stored (of the first file planned) */
+    int32_t dtype;  /* what kernels see: u8 (mask), i64 (by), f64 (weights, with) */
+    int32_t layout; /* H5MR__LAY_* */
     int32_t pad;
-    uint64_t repeat;  /* FULL from a leading part short of the row: a value covers this many elements */
-    uint64_t tile;    /* ROW from a trailing part shorter than the row: its elements, tiled */
+    uint64_t repeat;                /* FULL from a leading part short of the row: a value covers this many elements */
+    uint64_t tile;                  /* ROW from a trailing part shorter than the row: its elements, tiled */
     uint64_t shape[H5MR__MAX_DIMS]; /* as planned (dimension 0: the first file's, or the one file's) */
     int32_t ndims, raw_cf;
     h5mr__cf cf; /* the one file's (own_file) */
@@ -358,7 +358,7 @@ struct h5mr_ctx {
     const uint64_t *shape;
     size_t state_size;
     int passes, pass;
-    int joined_items; /* h5mr_ctx_allow_joined_items */
+    int joined_items;  /* h5mr_ctx_allow_joined_items */
     unsigned inputs;   /* bit 1 << role: the job has a companion of that role */
     unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
     void *config;
@@ -477,17 +477,17 @@ typedef struct h5mr__run {
     const h5mr__dset_desc *desc; /* the first file's, with the concatenated extent of dimension 0 */
     h5mr__dset_desc first_desc;  /* the first file's as it is */
     const h5mr__plan *plan;
-    h5mr__files *files;       /* the input's files, opened where this rank reads */
-    void *cf_buf;             /* the map step's f64 values (plan->cf_mode 2) */
-    uint64_t cf_cap;          /* its elements */
-    void *comp_buf;           /* companions of the rows a rank reads itself */
-    uint64_t comp_cap;        /* its bytes */
-    h5mr_ctx *ctx;            /* the kernel, its parameters and the run's error (ctx->err) */
-    h5mr_rank_stats *mine;    /* this rank's figures */
-    h5mr_status comm_st;      /* the first failed MPI call (H5MR__MPI) */
-    h5mr__progress *progress; /* rank 0's, or NULL */
-    int ncomp;                /* companion datasets */
-    const h5mr__comp *comp;   /* [ncomp] */
+    h5mr__files *files;        /* the input's files, opened where this rank reads */
+    void *cf_buf;              /* the map step's f64 values (plan->cf_mode 2) */
+    uint64_t cf_cap;           /* its elements */
+    void *comp_buf;            /* companions of the rows a rank reads itself */
+    uint64_t comp_cap;         /* its bytes */
+    h5mr_ctx *ctx;             /* the kernel, its parameters and the run's error (ctx->err) */
+    h5mr_rank_stats *mine;     /* this rank's figures */
+    h5mr_status comm_st;       /* the first failed MPI call (H5MR__MPI) */
+    h5mr__progress *progress;  /* rank 0's, or NULL */
+    int ncomp;                 /* companion datasets */
+    const h5mr__comp *comp;    /* [ncomp] */
     struct h5mr__comp_io *cio; /* their open files and buffers on this rank (companion.c) */
 } h5mr__run;
 
@@ -620,9 +620,9 @@ struct h5mr_job {
     int force;
     h5mr__comp comp[H5MR__MAX_COMP]; /* companions, in the order given */
     int ncomp;
-    int cf_forced;              /* integer values made f64 for the companions */
-    h5mr_kernel group_kernel;   /* --by, axis per row: the wrapper run in the kernel's place */
-    h5mr__kv *kparams;          /* the parameters the kernel sees (axis per row: without axis) */
+    int cf_forced;            /* integer values made f64 for the companions */
+    h5mr_kernel group_kernel; /* --by, axis per row: the wrapper run in the kernel's place */
+    h5mr__kv *kparams;        /* the parameters the kernel sees (axis per row: without axis) */
     char axis_given[64];
 
     /* the last run */

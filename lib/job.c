@@ -386,12 +386,13 @@ static h5mr_status axis_sets(h5mr_job *job, int *per_row, h5mr_error *err)
                                    "kernel %s: axis=%s is not a list of dimensions (axis=0, axis=1,2, axis=-1)",
                                    job->kernel->name, a);
         if (v < -nd || v >= nd)
-            return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s: axis=%s: dimension %ld is out of range for %d dimensions",
+            return h5mr__error_set(err, H5MR_EUSAGE,
+                                   "kernel %s: axis=%s: dimension %ld is out of range for %d dimensions",
                                    job->kernel->name, a, v, nd);
         if (v < 0) v += nd;
         if (seen[v]++)
-            return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s: axis=%s names dimension %ld twice", job->kernel->name, a,
-                                   v);
+            return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s: axis=%s names dimension %ld twice", job->kernel->name,
+                                   a, v);
         n++;
         p = *end ? end + 1 : end;
     }
@@ -723,9 +724,9 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
                             .stored_shape = job->desc.shape};
     info->ncompanions = job->ncomp;
     for (int i = 0; i < job->ncomp; i++)
-        info->companions[i] = (h5mr_companion_info){(h5mr_role)job->comp[i].role,
-                                                    job->comp[i].own_file ? job->comp[i].file : info->file,
-                                                    job->comp[i].dataset, job->comp[i].own_file};
+        info->companions[i] =
+            (h5mr_companion_info){(h5mr_role)job->comp[i].role, job->comp[i].own_file ? job->comp[i].file : info->file,
+                                  job->comp[i].dataset, job->comp[i].own_file};
     return H5MR_OK;
 }
 

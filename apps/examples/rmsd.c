@@ -10,7 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct { int64_t n; h5mr_xsum sq; } state; /* exact Σ(x-y)²: any order, the same bits */
+typedef struct {
+    int64_t n;
+    h5mr_xsum sq;
+} state; /* exact Σ(x-y)²: any order, the same bits */
 
 static h5mr_status setup(h5mr_ctx *ctx)
 {
@@ -25,7 +28,7 @@ static h5mr_status setup(h5mr_ctx *ctx)
         for (uint64_t j = 0; j < b->row_elems; j++) {                                                                  \
             double x = (double)((const T *)b->data)[r * b->row_elems + j];                                             \
             double d = x - yv[r * y->row_stride + j * y->elem_stride];                                                 \
-            if (d == d) s->n++, h5mr_xsum_add(&s->sq, d * d);                                                          \
+            if (d == d) s->n++, h5mr_xsum_add(&s->sq, d *d);                                                           \
         }
 
 static h5mr_status map(h5mr_ctx *ctx, void *st, const h5mr_block *b)
@@ -60,8 +63,20 @@ static h5mr_status finish(h5mr_ctx *ctx, const void *st, h5mr_result *r)
     return rc;
 }
 
-static const h5mr_kernel rmsd = {H5MR_KERNEL_ABI, "rmsd", "root-mean-square difference of the input and --with",
-                                 NULL, setup, NULL, NULL, NULL, NULL, NULL, map, combine, finish, NULL};
+static const h5mr_kernel rmsd = {H5MR_KERNEL_ABI,
+                                 "rmsd",
+                                 "root-mean-square difference of the input and --with",
+                                 NULL,
+                                 setup,
+                                 NULL,
+                                 NULL,
+                                 NULL,
+                                 NULL,
+                                 NULL,
+                                 map,
+                                 combine,
+                                 finish,
+                                 NULL};
 
 h5mr_status h5mr_plugin_init(unsigned host_abi, h5mr_error *err);
 h5mr_status h5mr_plugin_init(unsigned host_abi, h5mr_error *err)

@@ -14,6 +14,5 @@ extern const h5mr_kernel h5mr__kernel_corr;
 extern const h5mr_kernel h5mr__kernel_cov;
 
 const h5mr_kernel *const h5mr__builtins[] = {
-    &h5mr__kernel_sum,   &h5mr__kernel_minmax, &h5mr__kernel_stats,       &h5mr__kernel_histogram,
-    &h5mr__kernel_count, &h5mr__kernel_topk,   &h5mr__kernel_valuecounts,
-    &h5mr__kernel_corr,  &h5mr__kernel_cov,    NULL};
+    &h5mr__kernel_sum,  &h5mr__kernel_minmax,      &h5mr__kernel_stats, &h5mr__kernel_histogram, &h5mr__kernel_count,
+    &h5mr__kernel_topk, &h5mr__kernel_valuecounts, &h5mr__kernel_corr,  &h5mr__kernel_cov,       NULL};

@@ -132,11 +132,11 @@ static void px_flush(void *s, uint64_t P)
                     h5mr_xsum_add(&s->s[a], t[a]);                                                                     \
             }                                                                                                          \
     }                                                                                                                  \
-    /* One row into the per-pixel pairs, four pixels per vector, branch-free (a pair with                             \
-     * a NaN adds zeros and no count); the last P % 4 pixels one by one, with the same                                \
-     * operations.  ES: y's element stride (0: one value for the row, an index; 1: a                                  \
+    /* One row into the per-pixel pairs, four pixels per vector, branch-free (a pair with                              \
+     * a NaN adds zeros and no count); the last P % 4 pixels one by one, with the same                                 \
+     * operations.  ES: y's element stride (0: one value for the row, an index; 1: a                                   \
      * value per pixel). */                                                                                            \
-    H5MR_HOT static void row_pairs_##T(const T *restrict x, const double *restrict yr, uint64_t es, uint64_t P,         \
+    H5MR_HOT static void row_pairs_##T(const T *restrict x, const double *restrict yr, uint64_t es, uint64_t P,        \
                                        double *restrict h, double *restrict l, double *restrict cnt)                   \
     {                                                                                                                  \
         uint64_t body = P - P % 4;                                                                                     \
@@ -162,8 +162,10 @@ static void px_flush(void *s, uint64_t P)
         }                                                                                                              \
         for (uint64_t p = body; p < P; p++) {                                                                          \
             double v = (double)x[p], u = yr[p * es];                                                                   \
-            if (v != v || u != u) v = u = 0.0;                                                                         \
-            else cnt[p] += 1.0;                                                                                        \
+            if (v != v || u != u)                                                                                      \
+                v = u = 0.0;                                                                                           \
+            else                                                                                                       \
+                cnt[p] += 1.0;                                                                                         \
             double *hp = h + p, *lp = l + p;                                                                           \
             FOLD_PAIR(v, u, hp, lp, P);                                                                                \
         }                                                                                                              \
@@ -175,7 +177,7 @@ static void px_flush(void *s, uint64_t P)
         double *h = sc, *l = sc + NSUMS * P, *cnt = sc + 2 * NSUMS * P;                                                \
         memset(sc, 0, (2 * NSUMS + 1) * P * sizeof *sc);                                                               \
         for (uint64_t r = 0; r < b->rows; r++)                                                                         \
-            row_pairs_##T(x + r * P, yd + r * y->row_stride, y->elem_stride, P, h, l, cnt);                           \
+            row_pairs_##T(x + r * P, yd + r * y->row_stride, y->elem_stride, P, h, l, cnt);                            \
         int64_t *n = px_n(state);                                                                                      \
         double *ph = px_hi(state, P), *pl = px_lo(state, P);                                                           \
         for (uint64_t p = 0; p < P; p++) {                                                                             \
@@ -183,7 +185,7 @@ static void px_flush(void *s, uint64_t P)
             int finite = 1;                                                                                            \
             for (int a = 0; a < NSUMS; a++)                                                                            \
                 finite &= isfinite(h[a * P + p]) && isfinite(l[a * P + p]);                                            \
-            if (finite) { /* the block's pairs into the pending ones (if they stay finite) */                         \
+            if (finite) { /* the block's pairs into the pending ones (if they stay finite) */                          \
                 double nh[NSUMS], nl[NSUMS];                                                                           \
                 for (int a = 0; a < NSUMS; a++) {                                                                      \
                     nh[a] = ph[a * P + p], nl[a] = pl[a * P + p];                                                      \
@@ -338,8 +340,7 @@ static h5mr_status corr_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
                 h5mr_rsum_add(&t, px_hi((void *)state, P)[k * P + p]);
                 h5mr_rsum_add(&t, px_lo((void *)state, P)[k * P + p]);
                 h5mr_rsum_round2(&t, &s[k].hi, &s[k].lo);
-            }
-            else
+            } else
                 h5mr_xsum_round2(&((const corr_scalar *)state)->s[k], &s[k].hi, &s[k].lo);
         }
         cnt[p] = c->over_rows ? px_n((void *)state)[p] : ((const corr_scalar *)state)->n;
@@ -363,7 +364,6 @@ static const h5mr_param_decl corr_params[] = {H5MR_AXIS_PARAM, {NULL, NULL, NULL
 #define cov_params corr_params
 
 const h5mr_kernel h5mr__kernel_corr = {
-    H5MR_KERNEL_FIELDS("corr", "Pearson correlation and covariance of the input with --with (pairs both valid)",
-                       corr)};
+    H5MR_KERNEL_FIELDS("corr", "Pearson correlation and covariance of the input with --with (pairs both valid)", corr)};
 const h5mr_kernel h5mr__kernel_cov = {H5MR_KERNEL_FIELDS(
     "cov", "population covariance (ddof 0) and means of the input and --with (pairs both valid)", cov)};

@@ -179,7 +179,7 @@ typedef struct stats_state {
     static void item_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                        \
     {                                                                                                                  \
         uint64_t body = n - n % 8;                                                                                     \
-        /* Both fast paths give the same bits on data without NaN: NaN early on (a mask)                              \
+        /* Both fast paths give the same bits on data without NaN: NaN early on (a mask)                               \
          * goes straight to the one that skips them. */                                                                \
         int nan_seen = 0;                                                                                              \
         for (uint64_t i = 0; i < body && i < 64; i++)                                                                  \
@@ -534,8 +534,7 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     stats_state *s = state;
     stats_config *c = h5mr_ctx_config(ctx);
     if (c->weighted)
-        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 1,
-                           &c->wsc);
+        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 1, &c->wsc);
     if (c->over_rows) {
 #define H5MR_CASE(T, W) rows_##T(b->data, b->rows, c, state);
         H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)

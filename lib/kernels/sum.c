@@ -298,8 +298,7 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     sum_config *c = h5mr_ctx_config(ctx);
     if (c->weighted)
-        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 0,
-                           &c->wsc);
+        return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 0, &c->wsc);
     uint64_t n = b->rows * b->row_elems;
 #define H5MR_CASE(T, W)                                                                                                \
     if (c->over_rows)                                                                                                  \

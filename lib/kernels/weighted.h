@@ -22,8 +22,8 @@ size_t h5mr__wstate_size(uint64_t P);
 void h5mr__winit(void *state, uint64_t P);
 void h5mr__wscratch_free(h5mr__wscratch *s);
 /* Fold block b with weights w (squares: Σw·x² too); a negative weight is EKERNEL. */
-h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, const h5mr_block *b,
-                        const h5mr_rows *w, int squares, h5mr__wscratch *sc);
+h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, const h5mr_block *b, const h5mr_rows *w,
+                        int squares, h5mr__wscratch *sc);
 void h5mr__wcombine(void *into, const void *from, uint64_t P, int over_rows);
 /* count, sum (Σw·x), weight (Σw); with stats also nan_count, mean, var, std, min, max. */
 h5mr_status h5mr__wfinish(const void *state, uint64_t P, int over_rows, int stats, int nd, const uint64_t *shape,

@@ -120,6 +120,14 @@ matrix("stats axis=0 --weights /tw", ["-k", "stats", "-p", "axis=0", "a.h5", "/t
 ws = np.nansum(xd * area, axis=0)
 matrix("sum axis=0 --weights /area", ["-k", "sum", "-p", "axis=0", "a.h5", "/t2m", "--weights", "/area"],
        lambda d: ok(np.allclose(np.array(d["result"]["sum"]), ws, rtol=1e-13), "per-pixel weighted sum differs"))
+# the FMA path and the portable one give the same bits
+for args in (["-k", "stats", "--weights", "/area"], ["-k", "stats", "-p", "axis=1,2", "--weights", "/area"],
+             ["-k", "sum", "--weights", "/tw"]):
+    a = run_json(2, *args, "a.h5", "/t2m")
+    os.environ["H5MR_NO_FMA"] = "1"
+    b = run_json(2, *args, "a.h5", "/t2m")
+    del os.environ["H5MR_NO_FMA"]
+    check("with and without FMA, the same bits: %s" % " ".join(args), a and b and a["result"] == b["result"])
 expect_error(1, "negative weight", "run", "-k", "sum", "a.h5", "/t2m", "--weights", "/neg")
 expect_error(2, "kernel topk does not take --weights", "run", "-k", "topk", "a.h5", "/t2m", "--weights", "/area")
 
