@@ -262,17 +262,23 @@ static void stats_config_free(void *p)
     free(c);
 }
 
-/* The arrays of a per-pixel state, one after the other. */
+/* The arrays of a per-pixel state, one after the other.  Blocks (a few MiB: a dozen
+ * rows of a large image, one row for a --by label per row) fold their TwoSum pairs into
+ * pending pairs (ph, pl), which go into the exact sums every FLUSH_ROWS rows: the exact
+ * sums then cost a few additions per pixel per FLUSH_ROWS rows, not per block. */
+#define FLUSH_ROWS 256
 typedef struct rows_view {
     int64_t *n, *nan;
     h5mr_wide *mn, *mx;
+    double *ph1, *pl1, *ph2, *pl2; /* pending Σx (floats) and Σx² */
+    int64_t *pend;                 /* rows pending */
     h5mr_rsum *s2;
     void *s1; /* h5mr_rsum[] or __int128[] */
 } rows_view;
 
 static size_t rows_size(uint64_t P, int is_float)
 {
-    return (size_t)P * (32 + sizeof(h5mr_rsum) + (is_float ? sizeof(h5mr_rsum) : sizeof(__int128))) + 16;
+    return (size_t)P * (64 + sizeof(h5mr_rsum) + (is_float ? sizeof(h5mr_rsum) : sizeof(__int128))) + 32;
 }
 
 static rows_view rows_of(void *state, uint64_t P)
@@ -282,9 +288,29 @@ static rows_view rows_of(void *state, uint64_t P)
     v.nan = v.n + P;
     v.mn = (h5mr_wide *)(v.nan + P);
     v.mx = v.mn + P;
-    v.s2 = (h5mr_rsum *)(((uintptr_t)(v.mx + P) + 15) & ~(uintptr_t)15);
+    v.ph1 = (double *)(v.mx + P);
+    v.pl1 = v.ph1 + P;
+    v.ph2 = v.pl1 + P;
+    v.pl2 = v.ph2 + P;
+    v.pend = (int64_t *)(v.pl2 + P);
+    v.s2 = (h5mr_rsum *)(((uintptr_t)(v.pend + 1) + 15) & ~(uintptr_t)15);
     v.s1 = v.s2 + P;
     return v;
+}
+
+/* The pending pairs into the exact sums. */
+static void rows_flush(rows_view s, uint64_t P, int is_float)
+{
+    for (uint64_t p = 0; p < P; p++) {
+        if (is_float) {
+            h5mr_rsum_add((h5mr_rsum *)s.s1 + p, s.ph1[p]);
+            h5mr_rsum_add((h5mr_rsum *)s.s1 + p, s.pl1[p]);
+        }
+        h5mr_rsum_add(&s.s2[p], s.ph2[p]);
+        h5mr_rsum_add(&s.s2[p], s.pl2[p]);
+        s.ph1[p] = s.pl1[p] = s.ph2[p] = s.pl2[p] = 0;
+    }
+    *s.pend = 0;
 }
 
 #define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
@@ -364,7 +390,18 @@ static rows_view rows_of(void *state, uint64_t P)
             s.n[p] += k;                                                                                               \
             s.nan[p] += (int64_t)rows - k;                                                                             \
             int ok = isfinite(c->h2[p]) && isfinite(c->l2[p]) && (!ISF || (isfinite(c->h1[p]) && isfinite(c->l1[p]))); \
-            if (ok) {                                                                                                  \
+            if (ok) { /* into the pending pairs, if they stay finite; else straight into the sums */                  \
+                double a1 = s.ph1[p], b1 = s.pl1[p], a2 = s.ph2[p], b2 = s.pl2[p];                                     \
+                if (ISF) {                                                                                             \
+                    H5MR_TWOSUM_ACC(a1, b1, c->h1[p]);                                                                 \
+                    b1 += c->l1[p];                                                                                    \
+                }                                                                                                      \
+                H5MR_TWOSUM_ACC(a2, b2, c->h2[p]);                                                                     \
+                b2 += c->l2[p];                                                                                        \
+                if (isfinite(a1) && isfinite(b1) && isfinite(a2) && isfinite(b2)) {                                    \
+                    s.ph1[p] = a1, s.pl1[p] = b1, s.ph2[p] = a2, s.pl2[p] = b2;                                        \
+                    continue;                                                                                          \
+                }                                                                                                      \
                 if (ISF) {                                                                                             \
                     h5mr_rsum_add((h5mr_rsum *)s.s1 + p, c->h1[p]);                                                    \
                     h5mr_rsum_add((h5mr_rsum *)s.s1 + p, c->l1[p]);                                                    \
@@ -387,6 +424,7 @@ static rows_view rows_of(void *state, uint64_t P)
                 h5mr_rsum_add(&s.s2[p], e);                                                                            \
             }                                                                                                          \
         }                                                                                                              \
+        if ((*s.pend += (int64_t)rows) >= FLUSH_ROWS) rows_flush(s, P, ISF);                                           \
     }
 
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
@@ -398,6 +436,16 @@ static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
 {
     rows_view a = rows_of(into, P), b = rows_of((void *)from, P);
     int is_float = h5mr_dtype_is_float(t), is_signed = h5mr_dtype_is_signed(t);
+    /* Pending pairs: into's flushed, from's added as they are (from stays as it is). */
+    rows_flush(a, P, is_float);
+    for (uint64_t p = 0; p < P; p++) {
+        if (is_float) {
+            h5mr_rsum_add((h5mr_rsum *)a.s1 + p, b.ph1[p]);
+            h5mr_rsum_add((h5mr_rsum *)a.s1 + p, b.pl1[p]);
+        }
+        h5mr_rsum_add(&a.s2[p], b.ph2[p]);
+        h5mr_rsum_add(&a.s2[p], b.pl2[p]);
+    }
     for (uint64_t p = 0; p < P; p++) {
         if (b.n[p] > 0) {
             int lo, hi;
@@ -436,8 +484,12 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
     if (!sum || !mean || !var || !sd || !fmn || !fmx || !isum || !imn || !imx || !valid) goto out;
     for (uint64_t p = 0; p < P; p++) {
         h5mr_dd s1, s2;
+        /* the exact sums with the pending pairs (the state stays as it is) */
+        h5mr_rsum t1 = is_float ? ((h5mr_rsum *)s.s1)[p] : (h5mr_rsum){0}, t2 = s.s2[p];
+        h5mr_rsum_add(&t1, s.ph1[p]), h5mr_rsum_add(&t1, s.pl1[p]);
+        h5mr_rsum_add(&t2, s.ph2[p]), h5mr_rsum_add(&t2, s.pl2[p]);
         if (is_float) {
-            h5mr_rsum_round2((h5mr_rsum *)s.s1 + p, &s1.hi, &s1.lo);
+            h5mr_rsum_round2(&t1, &s1.hi, &s1.lo);
         } else {
             __int128 v = ((__int128 *)s.s1)[p];
             s1.hi = (double)v;
@@ -446,7 +498,7 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
             isum[p] = (int64_t)v;
             big |= !is_signed && s.n[p] > 0 && s.mx[p].u > INT64_MAX;
         }
-        h5mr_rsum_round2(&s.s2[p], &s2.hi, &s2.lo);
+        h5mr_rsum_round2(&t2, &s2.hi, &s2.lo);
         double n = (double)s.n[p];
         valid[p] = s.n[p] > 0;
         sum[p] = s1.hi;
