@@ -11,21 +11,22 @@
 #include "config.h"
 #include "run_args.h"
 
-static const char usage[] = "Usage: h5mr COMMAND [OPTIONS] ...\n"
-                            "Map-reduce over HDF5 datasets with MPI.\n"
-                            "\n"
-                            "Commands:\n"
-                            "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun, or -n N)\n"
-                            "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
-                            "  info    [--json] FILE [DATASET]  a file's datasets, or one dataset and its item plan\n"
-                            "  kernels [--json]                 list the registered kernels and their parameters\n"
-                            "\n"
-                            "Options:\n"
-                            "  -h, --help      this text (also `h5mr COMMAND --help`)\n"
-                            "  -V, --version   print the version\n"
-                            "\n"
-                            "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
-                            "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
+static const char usage[] =
+    "Usage: h5mr COMMAND [OPTIONS] ...\n"
+    "Map-reduce over HDF5 datasets with MPI.\n"
+    "\n"
+    "Commands:\n"
+    "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun, or -n N)\n"
+    "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
+    "  info    [--json] FILE [DATASET]  a file's datasets, or one dataset and its item plan\n"
+    "  kernels [--json]                 list the registered kernels and their parameters\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help      this text (also `h5mr COMMAND --help`)\n"
+    "  -V, --version   print the version\n"
+    "\n"
+    "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input file or dataset.\n"
+    "Example: mpirun -n 4 h5mr run -k stats data.h5 /temperature\n";
 
 /* Started by a launcher (mpirun, orted, srun with PMIx)? */
 static int launched(void) { return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK"); }
@@ -55,7 +56,7 @@ static int start_ranks(int argc, char **argv, int n)
     av[k++] = H5MR_MPIRUN;
     av[k++] = "-n";
     av[k++] = np;
-    av[k++] = "-q"; /* h5mr says what went wrong itself */
+    av[k++] = "-q";              /* h5mr says what went wrong itself */
     av[k++] = "--oversubscribe"; /* N may be more than the cores: it is the user's choice */
     av[k++] = "--bind-to";
     av[k++] = "none";

@@ -30,8 +30,8 @@ typedef struct gstate {
 
 typedef struct gconfig {
     h5mr_ctx inner;
-    int per_row;   /* a result per row of the input (axis=1,...,n-1), not per label */
-    uint64_t rows; /* the input's rows then */
+    int per_row; /* an axis set (ax), not --by */
+    h5mr__axes ax;
     /* scratch for gathering (one block at a time) */
     uint64_t *slot_of; /* per element (or per row element) */
     uint64_t slot_cap;
@@ -314,28 +314,45 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
     return st;
 }
 
-/* axis = every dimension but the first: each row is a block of its own (first_row 0,
- * so positions are within the row), its companions sliced alike. */
-static h5mr_status map_each_row(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_block *b)
+/* An axis set: each row cut into ax.sub sub-rows of E / sub elements, handed to the
+ * kernel as ax.mode says, the companions sliced alike (element j of sub-row c of row
+ * r: at r * row_stride + (c * E' + j) * elem_stride). */
+static h5mr_status map_axes(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_block *b)
 {
     size_t vsize = h5mr_dtype_size(b->dtype);
+    const h5mr__axes *ax = &c->ax;
+    uint64_t C = ax->sub ? ax->sub : 1, E = b->row_elems / C;
     h5mr_rows in[8];
     int n = b->ninputs < 8 ? b->ninputs : 8;
+    int whole = ax->mode == H5MR__AXES_PIXELS || ax->mode == H5MR__AXES_ROWS_PIXELS; /* a row's sub-rows at once */
     for (uint64_t r = 0; r < b->rows; r++) {
-        uint64_t s = slot_of(ctx, g, (int64_t)(b->first_row + r));
-        if (s == UINT64_MAX) return oom(ctx);
-        for (int i = 0; i < n; i++) {
-            in[i] = b->inputs[i];
-            in[i].data = (const char *)b->inputs[i].data + r * in[i].row_stride * h5mr_dtype_size(in[i].dtype);
+        uint64_t row = b->first_row + r;
+        for (uint64_t k = 0; k < (whole ? 1 : C); k++) {
+            int64_t key = ax->mode == H5MR__AXES_PIXELS        ? 0
+                          : ax->mode == H5MR__AXES_ROWS_PIXELS ? (int64_t)row
+                          : ax->mode == H5MR__AXES_ROWS        ? (int64_t)(row * C + k)
+                                                               : (int64_t)k;
+            uint64_t s = slot_of(ctx, g, key);
+            if (s == UINT64_MAX) return oom(ctx);
+            for (int i = 0; i < n; i++) {
+                const h5mr_rows *o = &b->inputs[i];
+                in[i] = *o;
+                in[i].data =
+                    (const char *)o->data + (r * o->row_stride + k * E * o->elem_stride) * h5mr_dtype_size(o->dtype);
+                in[i].row_stride = E * o->elem_stride; /* sub-row to sub-row within the row */
+            }
+            h5mr_block rb = *b;
+            rb.data = (const char *)b->data + (r * b->row_elems + k * E) * vsize;
+            rb.rows = whole ? C : 1;
+            rb.row_elems = E;
+            /* Positions within the reduced dimensions: PIXELS the sub-row's index (rows and
+             * the leading run); CELLS the row's (its elements follow: row * E' + j). */
+            rb.first_row = ax->mode == H5MR__AXES_PIXELS ? row * C : ax->mode == H5MR__AXES_CELLS ? row : 0;
+            rb.ninputs = n;
+            rb.inputs = in;
+            h5mr_status st = c->inner.kernel->map(&c->inner, g->st[s], &rb);
+            if (st != H5MR_OK) return st;
         }
-        h5mr_block rb = *b;
-        rb.data = (const char *)b->data + r * b->row_elems * vsize;
-        rb.rows = 1;
-        rb.first_row = 0;
-        rb.ninputs = n;
-        rb.inputs = in;
-        h5mr_status st = c->inner.kernel->map(&c->inner, g->st[s], &rb);
-        if (st != H5MR_OK) return st;
     }
     return H5MR_OK;
 }
@@ -343,7 +360,7 @@ static h5mr_status map_each_row(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr
 static h5mr_status g_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     gconfig *c = h5mr_ctx_config(ctx);
-    if (c->per_row) return map_each_row(ctx, c, state, b);
+    if (c->per_row) return map_axes(ctx, c, state, b);
     const h5mr_rows *lab = h5mr_block_input(b, H5MR_ROLE_BY), *w = h5mr_block_input(b, H5MR_ROLE_WEIGHTS);
     if (!lab) return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a block without its labels");
     if (b->rows == 0 || b->row_elems == 0) return H5MR_OK;
@@ -437,7 +454,8 @@ static int by_key(const void *a, const void *b)
 }
 
 /* Field `name` of every label's result, stacked: (K, shape...). */
-static h5mr_status stack(h5mr_result *out, h5mr_result *const *rs, uint64_t K, const h5mr_field *proto)
+static h5mr_status stack(h5mr_result *out, h5mr_result *const *rs, uint64_t K, int nlead, const uint64_t *lead,
+                         const h5mr_field *proto)
 {
     h5mr_field_type type = proto->type;
     /* An integer field that is null for some labels comes back as an f64 NaN there. */
@@ -446,11 +464,12 @@ static h5mr_status stack(h5mr_result *out, h5mr_result *const *rs, uint64_t K, c
         if (f && f->type != H5MR_FIELD_F64) type = f->type;
     }
     uint64_t per = proto->nelems;
-    uint64_t shape[H5MR__MAX_DIMS + 1];
-    shape[0] = K;
+    uint64_t shape[2 * H5MR__MAX_DIMS];
+    if (proto->ndims + nlead > H5MR__MAX_DIMS) return H5MR_ELIMIT;
+    for (int d = 0; d < nlead; d++)
+        shape[d] = lead[d];
     for (int d = 0; d < proto->ndims; d++)
-        shape[d + 1] = proto->shape[d];
-    if (proto->ndims + 1 > H5MR__MAX_DIMS) return H5MR_ELIMIT;
+        shape[nlead + d] = proto->shape[d];
     void *data = malloc(K * per * 8 + 8);
     uint8_t *valid = malloc(K * per + 1);
     if (!data || !valid) {
@@ -480,7 +499,7 @@ static h5mr_status stack(h5mr_result *out, h5mr_result *const *rs, uint64_t K, c
             }
         }
     }
-    h5mr_status st = h5mr_result_set_array(out, proto->name, type, proto->ndims + 1, shape, data,
+    h5mr_status st = h5mr_result_set_array(out, proto->name, type, proto->ndims + nlead, shape, data,
                                            type != H5MR_FIELD_F64 && any_invalid ? valid : NULL);
     free(data);
     free(valid);
@@ -491,7 +510,18 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
     gconfig *c = h5mr_ctx_config(ctx);
     const gstate *g = state;
-    uint64_t K = c->per_row ? c->rows : g->n;
+    if (c->per_row && c->ax.mode == H5MR__AXES_PIXELS) { /* one state: the kernel's own result */
+        uint64_t slot = find_slot(g, 0);
+        void *empty = slot == UINT64_MAX ? h5mr__state_new(&c->inner) : NULL;
+        if (slot == UINT64_MAX && !empty) return oom(ctx);
+        h5mr_status st = c->inner.kernel->finish(&c->inner, empty ? empty : g->st[slot], r);
+        h5mr__state_free(&c->inner, empty);
+        return st;
+    }
+    uint64_t K = g->n;
+    if (c->per_row)
+        for (int d = 0; d < c->ax.lead_ndims; d++)
+            K = (d ? K : 1) * c->ax.lead[d];
     uint64_t *order = malloc((K ? K : 1) * sizeof *order);
     h5mr_result **rs = calloc(K ? K : 1, sizeof *rs);
     h5mr_result *proto = h5mr__result_new();
@@ -520,8 +550,10 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     if (st == H5MR_OK) st = c->inner.kernel->finish(&c->inner, empty, proto);
     uint64_t kshape[1] = {K};
     if (st == H5MR_OK && !c->per_row) st = h5mr_result_set_array(r, "keys", H5MR_FIELD_I64, 1, kshape, keys, NULL);
+    int nlead = c->per_row ? c->ax.lead_ndims : 1;
+    const uint64_t *lead = c->per_row ? c->ax.lead : kshape;
     for (size_t f = 0; st == H5MR_OK && f < h5mr_result_count(proto); f++)
-        st = stack(r, rs, K, h5mr_result_field(proto, f));
+        st = stack(r, rs, K, nlead, lead, h5mr_result_field(proto, f));
     for (uint64_t i = 0; rs && i < K; i++)
         h5mr__result_free(rs[i]);
     h5mr__state_free(&c->inner, empty);
@@ -532,18 +564,17 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     return st;
 }
 
-h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, int per_row)
+h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, const h5mr__axes *axes)
 {
     gconfig *c = calloc(1, sizeof *c);
     if (!c) return h5mr_ctx_error(ctx, H5MR_ENOMEM, "out of memory");
     c->inner = *ctx;
     c->inner.config = NULL;
     c->inner.config_free = NULL;
-    if ((c->per_row = per_row)) {
-        /* The kernel sees one row: the input's shape without its first dimension. */
-        c->rows = ctx->ndims > 0 ? ctx->shape[0] : 0;
-        c->inner.ndims = ctx->ndims - 1;
-        c->inner.shape = ctx->shape + 1;
+    if ((c->per_row = axes != NULL)) {
+        c->ax = *axes;
+        c->inner.ndims = c->ax.inner_ndims;
+        c->inner.shape = c->ax.inner_shape;
     }
     *wrapper = (h5mr_kernel){.abi = H5MR_KERNEL_ABI,
                              .name = ctx->kernel->name,

@@ -377,10 +377,30 @@ void h5mr__state_free(h5mr_ctx *ctx, void *state);
 h5mr_status h5mr__state_pack(h5mr_ctx *ctx, const void *state, void **bytes, size_t *n, int *owned);
 h5mr_status h5mr__state_unpack(h5mr_ctx *ctx, void *state, const void *bytes, size_t n);
 
-/* group.c: --by.  Make ctx run its kernel once per label: *wrapper (the caller's, kept
- * for the job) becomes ctx's kernel, the original runs inside it.  per_row: once per
- * row of the input instead (axis = every dimension but the first), no --by. */
-h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, int per_row);
+/* An axis set a kernel (which reduces everything, or dimension 0 with axis=0) is run
+ * over by the library (group.c), cutting each row of the input into `sub` sub-rows:
+ *  PIXELS       (0 and a leading run of the others: axis=0,1 of (T, Y, X)): the kernel
+ *               with axis=0 over the sub-rows; the result is the kernel's;
+ *  ROWS         (a trailing run without 0: axis=2, axis=1,2): the kernel over each
+ *               sub-row alone; results stacked, of shape lead;
+ *  ROWS_PIXELS  (a leading run without 0: axis=1 of (T, Y, X)): the kernel with axis=0
+ *               over each row's sub-rows; results stacked per row;
+ *  CELLS        (0 and a trailing run: axis=0,2): sub-row c of every row into result
+ *               c; results stacked, of shape lead. */
+enum { H5MR__AXES_BY, H5MR__AXES_PIXELS, H5MR__AXES_ROWS, H5MR__AXES_ROWS_PIXELS, H5MR__AXES_CELLS };
+typedef struct h5mr__axes {
+    int mode;
+    uint64_t sub;
+    int lead_ndims;
+    uint64_t lead[H5MR__MAX_DIMS];
+    int inner_ndims; /* the shape the kernel sees */
+    uint64_t inner_shape[H5MR__MAX_DIMS];
+} h5mr__axes;
+
+/* group.c: --by, or an axis set.  Make ctx run its kernel once per label (axes NULL)
+ * or as *axes says: *wrapper (the caller's, kept for the job) becomes ctx's kernel,
+ * the original runs inside it. */
+h5mr_status h5mr__group_wrap(h5mr_ctx *ctx, h5mr_kernel *wrapper, const h5mr__axes *axes);
 
 /* ---------------------------------------------------------------- apply.c */
 
@@ -622,8 +642,9 @@ struct h5mr_job {
     int ncomp;
     int cf_forced;            /* integer values made f64 for the companions */
     h5mr_kernel group_kernel; /* --by, axis per row: the wrapper run in the kernel's place */
-    h5mr__kv *kparams;        /* the parameters the kernel sees (axis per row: without axis) */
+    h5mr__kv *kparams;        /* the parameters the kernel sees (an axis set: its own axis, or none) */
     char axis_given[64];
+    h5mr__axes axes; /* an axis set the library runs the kernel over */
 
     /* the last run */
     h5mr__dset_desc desc;

@@ -359,13 +359,15 @@ static h5mr_status check_output(h5mr_job *job, h5mr_error *err)
     return st;
 }
 
-/* -p axis=SET for a kernel that declares axis: the kernel itself takes 0 (per pixel)
- * and none; every dimension is none; every dimension but the first (the rows) makes the
- * library run the kernel over each row alone (*per_row, axis dropped from what the
- * kernel sees).  Other sets: EUSAGE.  Out of range or repeated: EUSAGE. */
-static h5mr_status axis_sets(h5mr_job *job, int *per_row, h5mr_error *err)
+/* -p axis=SET for a kernel that declares axis.  The kernel itself takes 0 (per pixel)
+ * and none; every dimension is none; other sets the library runs the kernel over
+ * (job->axes, *wrap set; see h5mr__axes): with the first dimension and a leading run
+ * of the others (PIXELS) or a trailing run (CELLS), or without it a trailing run
+ * (ROWS) or a leading run (ROWS_PIXELS).  The kernel then sees axis=0 or none.  Other
+ * sets, out of range or repeated dimensions: EUSAGE. */
+static h5mr_status axis_sets(h5mr_job *job, int *wrap, h5mr_error *err)
 {
-    *per_row = 0;
+    *wrap = 0;
     job->ctx.params = job->params;
     job->ctx.nparams = job->nparams;
     const char *a = NULL;
@@ -377,6 +379,7 @@ static h5mr_status axis_sets(h5mr_job *job, int *per_row, h5mr_error *err)
         declared |= !strcmp(d->key, "axis");
     if (!a || !declared || !strcmp(a, "none") || !strcmp(a, "0")) return H5MR_OK;
     int nd = job->kndims, seen[H5MR__MAX_DIMS] = {0}, n = 0;
+    const uint64_t *d = job->kshape;
     snprintf(job->axis_given, sizeof job->axis_given, "%s", a);
     for (const char *p = a; *p;) {
         char *end = NULL;
@@ -396,27 +399,73 @@ static h5mr_status axis_sets(h5mr_job *job, int *per_row, h5mr_error *err)
         n++;
         p = *end ? end + 1 : end;
     }
-    int all_but_first = !seen[0] && n == nd - 1;
     if (n == 1 && seen[0]) return H5MR_OK; /* the kernel's own axis=0 */
-    if (n != nd && !all_but_first) {
-        char rows[160] = "";
-        for (int d = 1; d < nd && strlen(rows) < sizeof rows - 8; d++)
-            snprintf(rows + strlen(rows), sizeof rows - strlen(rows), "%s%d", d > 1 ? "," : "", d);
+    /* The others (dimensions 1..nd-1) as a run: lo..hi-1 reduced, none before lo or none after. */
+    int lo = 1, hi = nd;
+    while (lo < nd && !seen[lo])
+        lo++;
+    while (hi > lo && !seen[hi - 1])
+        hi--;
+    int run = 1;
+    for (int k = lo; k < hi; k++)
+        run &= seen[k];
+    h5mr__axes *ax = &job->axes;
+    memset(ax, 0, sizeof *ax);
+    int inner_axis0 = 0, ok = run && hi > lo;
+    uint64_t before = 1, inside = 1;
+    for (int k = 1; k < lo; k++)
+        before *= d[k];
+    for (int k = lo; k < hi; k++)
+        inside *= d[k];
+    if (n == nd) {
+        ax->mode = -1;                     /* everything: none */
+    } else if (ok && seen[0] && lo == 1) { /* axis=0,1: the kernel per pixel over rows of the rest */
+        ax->mode = H5MR__AXES_PIXELS, ax->sub = inside, inner_axis0 = 1;
+        ax->inner_ndims = nd - hi + 1;
+        ax->inner_shape[0] = d[0] * inside;
+        for (int k = hi; k < nd; k++)
+            ax->inner_shape[k - hi + 1] = d[k];
+    } else if (ok && seen[0] && hi == nd) { /* axis=0,2: a result per cell of the dimensions kept */
+        ax->mode = H5MR__AXES_CELLS, ax->sub = before;
+        ax->lead_ndims = lo - 1;
+        for (int k = 1; k < lo; k++)
+            ax->lead[k - 1] = d[k];
+    } else if (ok && !seen[0] && hi == nd) { /* axis=2, axis=1,2: a result per sub-row */
+        ax->mode = H5MR__AXES_ROWS, ax->sub = before;
+        ax->lead_ndims = lo;
+        for (int k = 0; k < lo; k++)
+            ax->lead[k] = d[k];
+    } else if (ok && !seen[0] && lo == 1) { /* axis=1: per row, the kernel per pixel over its sub-rows */
+        ax->mode = H5MR__AXES_ROWS_PIXELS, ax->sub = inside, inner_axis0 = 1;
+        ax->lead_ndims = 1;
+        ax->lead[0] = d[0];
+        ax->inner_ndims = nd - hi + 1;
+        ax->inner_shape[0] = inside;
+        for (int k = hi; k < nd; k++)
+            ax->inner_shape[k - hi + 1] = d[k];
+    } else {
         return h5mr__error_set(err, H5MR_EUSAGE,
-                               "kernel %s: axis=%s is not supported yet (axis=0: per pixel; axis=%s: per row; "
-                               "every dimension: everything)",
-                               job->kernel->name, a, rows);
+                               "kernel %s: axis=%s is not supported yet: the dimensions reduced besides 0 must be "
+                               "consecutive and start at dimension 1 or end at the last",
+                               job->kernel->name, a);
     }
-    /* The kernel sees the parameters without axis. */
+    if (ax->mode == H5MR__AXES_ROWS || ax->mode == H5MR__AXES_CELLS) {
+        ax->inner_ndims = nd - hi + (hi - lo);
+        for (int k = lo; k < nd; k++)
+            ax->inner_shape[k - lo] = d[k];
+        ax->inner_ndims = nd - lo;
+    }
+    /* The kernel sees the parameters without axis, and axis=0 where it runs per pixel. */
     free(job->kparams);
-    if (!(job->kparams = malloc(job->nparams * sizeof *job->kparams)))
+    if (!(job->kparams = malloc((job->nparams + 1) * sizeof *job->kparams)))
         return h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < job->nparams; i++)
         if (i != at) job->kparams[k++] = job->params[i];
+    if (inner_axis0) job->kparams[k++] = (h5mr__kv){(char *)"axis", (char *)"0"};
     job->ctx.params = job->kparams;
     job->ctx.nparams = k;
-    *per_row = all_but_first;
+    *wrap = ax->mode >= 0;
     return H5MR_OK;
 }
 
@@ -622,13 +671,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                           .err = err};
     for (int i = 0; i < job->ncomp; i++)
         job->ctx.inputs |= 1u << (unsigned)job->comp[i].role;
-    int per_row = 0;
-    st = axis_sets(job, &per_row, err);
-    if (st == H5MR_OK && per_row && (job->ctx.inputs & (1u << H5MR_ROLE_BY)))
+    int axes = 0;
+    st = axis_sets(job, &axes, err);
+    if (st == H5MR_OK && axes && (job->ctx.inputs & (1u << H5MR_ROLE_BY)))
         st = h5mr__error_set(err, H5MR_EUSAGE, "--by with axis=%s is not supported yet (give axis=0 or none)",
                              job->axis_given);
-    if (st == H5MR_OK && (per_row || (job->ctx.inputs & (1u << H5MR_ROLE_BY))))
-        st = h5mr__group_wrap(&job->ctx, &job->group_kernel, per_row);
+    if (st == H5MR_OK && (axes || (job->ctx.inputs & (1u << H5MR_ROLE_BY))))
+        st = h5mr__group_wrap(&job->ctx, &job->group_kernel, axes ? &job->axes : NULL);
     if (st == H5MR_OK) st = h5mr__ctx_setup(&job->ctx);
     if (st != H5MR_OK && job->plan.cf_mode == 2 && job->cf_forced) {
         char what[sizeof err->message];

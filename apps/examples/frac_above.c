@@ -5,7 +5,10 @@
 #include <h5mr.h>
 #include <stdlib.h>
 
-typedef struct { double threshold; uint64_t images; } config; /* per job, on every rank */
+typedef struct {
+    double threshold;
+    uint64_t images;
+} config; /* per job, on every rank */
 
 static h5mr_status setup(h5mr_ctx *ctx)
 {
@@ -40,7 +43,8 @@ static h5mr_status map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 static h5mr_status combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const config *c = h5mr_ctx_config(ctx);
-    for (uint64_t i = 0; i < 2 * c->images; i++) ((int64_t *)into)[i] += ((const int64_t *)from)[i];
+    for (uint64_t i = 0; i < 2 * c->images; i++)
+        ((int64_t *)into)[i] += ((const int64_t *)from)[i];
     return H5MR_OK; /* integer counts: exact, so any order gives the same result */
 }
 
@@ -50,15 +54,28 @@ static h5mr_status finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     const int64_t *above = state, *valid = above + c->images;
     double *f = malloc(c->images * sizeof *f + 1);
     if (!f) return H5MR_ENOMEM;
-    for (uint64_t i = 0; i < c->images; i++) f[i] = valid[i] ? (double)above[i] / (double)valid[i] : 0.0 / 0.0;
+    for (uint64_t i = 0; i < c->images; i++)
+        f[i] = valid[i] ? (double)above[i] / (double)valid[i] : 0.0 / 0.0;
     h5mr_status st = h5mr_result_set_array(r, "fraction", H5MR_FIELD_F64, 1, &c->images, f, NULL);
     free(f);
     return st;
 }
 
 static const h5mr_param_decl params[] = {{"threshold", "0", "count pixels above this"}, {NULL, NULL, NULL}};
-static const h5mr_kernel frac_above = {H5MR_KERNEL_ABI, "frac_above", "fraction of pixels per image above a threshold",
-                                       params, setup, NULL, NULL, NULL, NULL, NULL, map, combine, finish, NULL};
+static const h5mr_kernel frac_above = {H5MR_KERNEL_ABI,
+                                       "frac_above",
+                                       "fraction of pixels per image above a threshold",
+                                       params,
+                                       setup,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       map,
+                                       combine,
+                                       finish,
+                                       NULL};
 
 h5mr_status h5mr_plugin_init(unsigned host_abi, h5mr_error *err);
 h5mr_status h5mr_plugin_init(unsigned host_abi, h5mr_error *err)

@@ -390,7 +390,7 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
             s.n[p] += k;                                                                                               \
             s.nan[p] += (int64_t)rows - k;                                                                             \
             int ok = isfinite(c->h2[p]) && isfinite(c->l2[p]) && (!ISF || (isfinite(c->h1[p]) && isfinite(c->l1[p]))); \
-            if (ok) { /* into the pending pairs, if they stay finite; else straight into the sums */                  \
+            if (ok) { /* into the pending pairs, if they stay finite; else straight into the sums */                   \
                 double a1 = s.ph1[p], b1 = s.pl1[p], a2 = s.ph2[p], b2 = s.pl2[p];                                     \
                 if (ISF) {                                                                                             \
                     H5MR_TWOSUM_ACC(a1, b1, c->h1[p]);                                                                 \

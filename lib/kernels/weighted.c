@@ -210,13 +210,13 @@ WROWS(double)
 #define WFOLD(wv, v, H, L, SQ, TP)                                                                                     \
     do {                                                                                                               \
         __typeof__(v) p_, e_;                                                                                          \
-        TP(wv, v, p_, e_);                                                                                     \
+        TP(wv, v, p_, e_);                                                                                             \
         H5MR_TWOSUM_ACC(H[0], L[0], wv);                                                                               \
         H5MR_TWOSUM_ACC(H[1], L[1], p_);                                                                               \
         L[1] += e_;                                                                                                    \
         if (SQ) {                                                                                                      \
             __typeof__(v) q_, f_;                                                                                      \
-            TP(p_, v, q_, f_);                                                                                 \
+            TP(p_, v, q_, f_);                                                                                         \
             H5MR_TWOSUM_ACC(H[2], L[2], q_);                                                                           \
             L[2] += f_ + e_ * v;                                                                                       \
         }                                                                                                              \

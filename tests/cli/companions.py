@@ -357,7 +357,54 @@ if p:
               np.allclose(f["result/mean"][:], rowwise(np.mean), rtol=1e-13))
 expect_error(2, "axis=7: dimension 7 is out of range for 3 dimensions", "run", "-p", "axis=7", "a.h5", "/t2m")
 expect_error(2, "names dimension 1 twice", "run", "-p", "axis=1,1", "a.h5", "/t2m")
-expect_error(2, "axis=2 is not supported yet", "run", "-p", "axis=2", "a.h5", "/t2m")
+# every set of axes of a 3-D stack, and some of a 4-D one, against numpy: values, and
+# argmin/argmax as flat row-major indices within the reduced dimensions
+def flat_arg(a, axes, f):
+    keep = [k for k in range(a.ndim) if k not in axes]
+    t = np.transpose(a, keep + list(axes)).reshape([a.shape[k] for k in keep] + [-1])
+    return f(np.where(np.isnan(t), np.inf if f is np.argmin else -np.inf, t), axis=-1)
+
+
+x4 = rng.normal(0, 1, (6, 5, 4, 3))
+x4[2, 1, 0, 2] = np.nan
+with h5py.File("four.h5", "w") as f:
+    f.create_dataset("v", data=x4, chunks=(2, 5, 4, 3))
+for name, arr, sets in (("a.h5", xd, [(1,), (2,), (0, 1), (0, 2), (1, 2)]),
+                        ("four.h5", x4, [(3,), (2, 3), (1,), (1, 2), (0, 1), (0, 1, 2), (0, 3), (0, 2, 3)])):
+    ds = "/t2m" if name == "a.h5" else "/v"
+    for axes in sets:
+        spec = ",".join(str(a) for a in axes)
+        m, v = np.nanmean(arr, axis=axes), np.nanvar(arr, axis=axes)
+        d = matrix("stats axis=%s of %s" % (spec, name), ["-k", "stats", "-p", "axis=" + spec, name, ds],
+                   lambda d, m=m, v=v: ok(np.allclose(np.array(d["result"]["mean"], float), m, rtol=1e-12,
+                                                      equal_nan=True) and
+                                          np.allclose(np.array(d["result"]["var"], float), v, rtol=1e-10,
+                                                      equal_nan=True) and
+                                          np.array(d["result"]["mean"]).shape == m.shape, "differs from numpy"))
+        d = run_json(3, "-k", "minmax", "-p", "axis=" + spec, "--chunk-rows", "2", name, ds)
+        empty = np.isnan(arr).all(axis=axes)  # all-NaN cells: null
+        with np.errstate(all="ignore"):
+            mn = np.where(empty, np.nan, np.nanmin(np.where(np.isnan(arr), np.inf, arr), axis=axes))
+        am = np.where(empty, -1, flat_arg(arr, axes, np.argmin))
+        ax_ = np.where(empty, -1, flat_arg(arr, axes, np.argmax))
+        nul = lambda a: np.array([-1 if v is None else v for v in np.array(a, dtype=object).ravel()]).reshape(am.shape)
+        check("minmax axis=%s of %s: values and flat indices within the reduced dimensions" % (spec, name),
+              d and np.array_equal(np.array(d["result"]["min"], float), mn, equal_nan=True) and
+              np.array_equal(nul(d["result"]["argmin"]), am) and np.array_equal(nul(d["result"]["argmax"]), ax_))
+        d = run_json(2, "-k", "sum", "-p", "axis=" + spec, name, ds)
+        check("sum axis=%s of %s" % (spec, name), d and np.allclose(d["result"]["sum"], np.nansum(arr, axis=axes),
+                                                                     rtol=1e-12, atol=1e-12))
+wz = np.broadcast_to(area, x.shape)
+zm = np.array([[np.average(xd[t, i][valid[t, i]], weights=wz[t, i][valid[t, i]]) if valid[t, i].any() else np.nan
+                for i in range(Y)] for t in range(T)])
+matrix("stats axis=2 --weights (a weighted zonal mean)", ["-k", "stats", "-p", "axis=2", "a.h5", "/t2m", "--weights",
+                                                          "/area"],
+       lambda d: ok(np.allclose(np.array(d["result"]["mean"], float), zm, rtol=1e-13, equal_nan=True),
+                    "weighted zonal means differ"))
+cm = np.array([np.corrcoef(xd[:, i, :][pair[:, i, :]], y.astype(float)[:, i, :][pair[:, i, :]])[0, 1] for i in range(Y)])
+matrix("corr axis=0,2 --with /y", ["-k", "corr", "-p", "axis=0,2", "a.h5", "/t2m", "--with", "/y"],
+       lambda d: ok(np.allclose(np.array(d["result"]["corr"]), cm, rtol=1e-11), "correlations per latitude differ"))
+expect_error(2, "axis=1,3 is not supported yet", "run", "-p", "axis=1,3", "four.h5", "/v")
 expect_error(2, "is not a list of dimensions", "run", "-p", "axis=x", "a.h5", "/t2m")
 
 summary("companions.py")
