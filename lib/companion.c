@@ -466,6 +466,8 @@ void h5mr__comp_apply(const h5mr__run *run, const h5mr_rows *rows, h5mr_dtype t,
 {
     uint64_t E = run->plan->row_elems;
     for (int i = 0; i < run->ncomp; i++) {
+        /* A missing label: the --by wrapper (group.c) skips the element itself. */
+        if (rows[i].role == H5MR_ROLE_BY) continue;
         if (t == H5MR_DTYPE_F32)
             apply_float(&rows[i], x, n, E);
         else if (t == H5MR_DTYPE_F64)

@@ -276,8 +276,8 @@ typedef struct h5mr_out_rows {
  * h5mr_rows), converted to the type a kernel of that role expects: a mask as u8 (1:
  * use), labels as i64, weights and a second variable as f64.  The library has already
  * made missing every element whose companion value is missing (mask 0 or NaN, weight
- * or second variable NaN, label missing): such elements arrive as NaN, so a kernel
- * that skips NaN skips them, and with companions the values are always float (integer
+ * or second variable NaN): such elements arrive as NaN, so a kernel that skips NaN
+ * skips them (an element whose label is missing never reaches a kernel run per label), and with companions the values are always float (integer
  * data comes as f64).  `out` (a map kernel's output rows) is NULL in this version.
  * first_row is H5MR_ROW_UNKNOWN when the block's elements were gathered from many
  * places (the elements of one label of --by, a label per element): a kernel that

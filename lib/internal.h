@@ -529,8 +529,9 @@ h5mr_status h5mr__comp_read(h5mr__run *run, uint64_t first, uint64_t n, void *ou
 int h5mr__comp_joinable(const h5mr__run *run);
 /* The companions of row r onwards of a block of n rows held at `block`. */
 void h5mr__comp_rows(const h5mr__run *run, const void *block, uint64_t n, uint64_t r, h5mr_rows *rows);
-/* Elements of x (n rows of float type t) whose companion value is 0 (mask), NaN
- * (weights, with, mask) or a missing label (by) become NaN. */
+/* Elements of x (n rows of float type t) whose companion value is 0 (mask) or NaN
+ * (weights, with, mask) become NaN (an element with a missing label, the --by
+ * wrapper skips). */
 void h5mr__comp_apply(const h5mr__run *run, const h5mr_rows *rows, h5mr_dtype t, void *x, uint64_t n);
 void h5mr__comp_release(h5mr__run *run);
 
