@@ -139,7 +139,7 @@ expect "kernels shows parameters and defaults" bash -c '"$0" kernels | grep -q "
 
 # ---------------------------------------------------------------- parameter errors
 for bad in "histogram -p bins=0" "histogram -p bins=abc" "histogram -p min=3 -p max=1" "topk -p k=-1" \
-           "topk -p largest=maybe" "count -p gt=abc" "stats -p axis=1" "sum -p axis=2" "minmax -p nope=1"; do
+           "topk -p largest=maybe" "count -p gt=abc" "stats -p axis=7" "sum -p axis=1,1" "minmax -p axis=x" "minmax -p nope=1"; do
     for np in 1 3; do
         mpi $np "$H5MR" run -k $bad d.h5 /img > out.txt 2> err.txt
         rc=$?
