@@ -277,11 +277,10 @@ typedef struct h5mr_out_rows {
  * use), labels as i64, weights and a second variable as f64.  The library has already
  * made missing every element whose companion value is missing (mask 0 or NaN, weight
  * or second variable NaN): such elements arrive as NaN, so a kernel that skips NaN
- * skips them (an element whose label is missing never reaches a kernel run per label), and with companions the values are always float (integer
- * data comes as f64).  `out` (a map kernel's output rows) is NULL in this version.
- * first_row is H5MR_ROW_UNKNOWN when the block's elements were gathered from many
- * places (the elements of one label of --by, a label per element): a kernel that
- * reports positions reports none for them. */
+ * skips them (an element whose label is missing never reaches a kernel run per label), and with companions the values
+ * are always float (integer data comes as f64).  `out` (a map kernel's output rows) is NULL in this version. first_row
+ * is H5MR_ROW_UNKNOWN when the block's elements were gathered from many places (the elements of one label of --by, a
+ * label per element): a kernel that reports positions reports none for them. */
 #define H5MR_ROW_UNKNOWN UINT64_MAX
 typedef struct h5mr_block {
     const void *data;
@@ -360,6 +359,11 @@ h5mr_status h5mr_ctx_param_f64(h5mr_ctx *ctx, const char *key, double *out);
 h5mr_status h5mr_ctx_param_bool(h5mr_ctx *ctx, const char *key, int *out);
 
 h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx);
+/* 1 when the values are f64 only because the library widened the stored integers (a
+ * companion dataset or a fill value makes missing elements NaN), not unpacked: every
+ * valid value is an integer, and a kernel reports sums, minima and maxima as integers
+ * (the built-ins do), as it would for the stored type. */
+int h5mr_ctx_values_integral(const h5mr_ctx *ctx);
 int h5mr_ctx_ndims(const h5mr_ctx *ctx);
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx);
 

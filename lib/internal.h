@@ -359,6 +359,7 @@ struct h5mr_ctx {
     size_t state_size;
     int passes, pass;
     int joined_items;  /* h5mr_ctx_allow_joined_items */
+    int integral;      /* h5mr_ctx_values_integral */
     unsigned inputs;   /* bit 1 << role: the job has a companion of that role */
     unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
     void *config;

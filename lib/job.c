@@ -671,6 +671,11 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                           .err = err};
     for (int i = 0; i < job->ncomp; i++)
         job->ctx.inputs |= 1u << (unsigned)job->comp[i].role;
+    /* Integers widened to f64 (a companion, or CF missing values without packing). */
+    int packed = 0;
+    for (uint64_t i = 0; i < job->plan.nparts; i++)
+        packed |= job->parts[i].cf.has_scale || job->parts[i].cf.has_offset;
+    job->ctx.integral = !h5mr_dtype_is_float(job->desc.dtype) && job->plan.kdtype == H5MR_DTYPE_F64 && !packed;
     int axes = 0;
     st = axis_sets(job, &axes, err);
     if (st == H5MR_OK && axes && (job->ctx.inputs & (1u << H5MR_ROLE_BY)))

@@ -134,6 +134,7 @@ h5mr_status h5mr_ctx_param_bool(h5mr_ctx *ctx, const char *key, int *out)
 }
 
 h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx) { return ctx->dtype; }
+int h5mr_ctx_values_integral(const h5mr_ctx *ctx) { return ctx->integral; }
 int h5mr_ctx_ndims(const h5mr_ctx *ctx) { return ctx->ndims; }
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx) { return ctx->shape; }
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes) { ctx->state_size = nbytes; }

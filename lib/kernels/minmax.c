@@ -177,10 +177,28 @@ static h5mr_status mm_combine(h5mr_ctx *ctx, void *into, const void *from)
 
 /* Values as a result field: I64 for integers (U64 for u64 past INT64_MAX), F64 for
  * floats; an entry with no valid value is null. */
-static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, int nd, const uint64_t *shape,
-                              const h5mr_wide *v, const int64_t *cnt, uint64_t P)
+static h5mr_status set_values(h5mr_result *r, const char *name, h5mr_dtype t, int integral, int nd,
+                              const uint64_t *shape, const h5mr_wide *v, const int64_t *cnt, uint64_t P)
 {
     int is_float = h5mr_dtype_is_float(t), big = 0;
+    if (is_float && integral) { /* the stored integers, widened to f64: integers again */
+        int fits = 1;
+        for (uint64_t p = 0; p < P; p++)
+            fits &= !(cnt[p] > 0) || fabs(v[p].f) < 0x1p62;
+        if (fits) {
+            int64_t *data = malloc(P * 8 + 8);
+            uint8_t *valid = malloc(P + 1);
+            h5mr_status st = H5MR_ENOMEM;
+            if (data && valid) {
+                for (uint64_t p = 0; p < P; p++)
+                    data[p] = cnt[p] > 0 ? (int64_t)v[p].f : 0, valid[p] = cnt[p] > 0;
+                st = h5mr_result_set_array(r, name, H5MR_FIELD_I64, nd, shape, data, valid);
+            }
+            free(data);
+            free(valid);
+            return st;
+        }
+    }
     for (uint64_t p = 0; t == H5MR_DTYPE_U64 && p < P; p++)
         big |= cnt[p] > 0 && v[p].u > INT64_MAX;
     void *data = malloc(P * 8 + 8);
@@ -232,8 +250,9 @@ static h5mr_status mm_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     int nd = 0;
     uint64_t P = c->over_rows ? h5mr_trailing(ctx, &shape, &nd) : 1;
     const void *s = state;
-    h5mr_status st = set_values(r, "min", t, nd, shape, MM_MIN(s, P), MM_N(s, P), P);
-    if (st == H5MR_OK) st = set_values(r, "max", t, nd, shape, MM_MAX(s, P), MM_N(s, P), P);
+    int integral = h5mr_ctx_values_integral(ctx);
+    h5mr_status st = set_values(r, "min", t, integral, nd, shape, MM_MIN(s, P), MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_values(r, "max", t, integral, nd, shape, MM_MAX(s, P), MM_N(s, P), P);
     if (st == H5MR_OK) st = set_index(r, "argmin", nd, shape, MM_AMIN(s, P), MM_N(s, P), P);
     if (st == H5MR_OK) st = set_index(r, "argmax", nd, shape, MM_AMAX(s, P), MM_N(s, P), P);
     return st;

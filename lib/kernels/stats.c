@@ -516,6 +516,20 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
             fmn[p] = valid[p] ? (double)s.mn[p].u : NAN, fmx[p] = valid[p] ? (double)s.mx[p].u : NAN;
         }
     }
+    if (is_float && h5mr_ctx_values_integral(ctx)) {
+        /* The stored integers widened to f64 (a companion, a fill value): integer sums,
+         * minima and maxima, as for the stored type. */
+        int fits = 1;
+        for (uint64_t p = 0; p < P; p++)
+            fits &= !valid[p] || (fabs(sum[p]) < 0x1p52 && fabs(fmn[p]) < 0x1p62 && fabs(fmx[p]) < 0x1p62);
+        if (fits) {
+            for (uint64_t p = 0; p < P; p++) {
+                isum[p] = (int64_t)sum[p];
+                imn[p] = valid[p] ? (int64_t)fmn[p] : 0, imx[p] = valid[p] ? (int64_t)fmx[p] : 0;
+            }
+            is_float = 0, wide = 0, big = 0;
+        }
+    }
     int fsum = is_float || wide;
     st = h5mr_result_set_array(r, "count", H5MR_FIELD_I64, nd, shape, s.n, NULL);
     if (st == H5MR_OK) st = h5mr_result_set_array(r, "nan_count", H5MR_FIELD_I64, nd, shape, s.nan, NULL);
@@ -663,7 +677,13 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
 
     h5mr_status st = h5mr_result_set_i64(r, "count", s->count);
     if (st == H5MR_OK) st = h5mr_result_set_i64(r, "nan_count", s->nan_count);
-    if (st == H5MR_OK) st = is_float ? h5mr_result_set_f64(r, "sum", s1.hi) : set_int(r, "sum", s->isum);
+    /* The stored integers widened to f64 (a companion, a fill value): integer results. */
+    int integral = is_float && h5mr_ctx_values_integral(ctx) && fabs(s1.hi) < 0x1p62 && fabs(s->fmin) < 0x1p62 &&
+                   fabs(s->fmax) < 0x1p62;
+    if (st == H5MR_OK)
+        st = integral   ? set_int(r, "sum", (__int128)s1.hi + (__int128)s1.lo)
+             : is_float ? h5mr_result_set_f64(r, "sum", s1.hi)
+                        : set_int(r, "sum", s->isum);
     if (st != H5MR_OK) return st;
     if (s->count == 0) {
         const char *undefined[] = {"mean", "var", "std", "min", "max"};
@@ -676,7 +696,10 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
     st = h5mr_result_set_f64(r, "mean", mean);
     if (st == H5MR_OK) st = h5mr_result_set_f64(r, "var", var);
     if (st == H5MR_OK) st = h5mr_result_set_f64(r, "std", sqrt(var));
-    if (is_float) {
+    if (integral) {
+        if (st == H5MR_OK) st = set_int(r, "min", (__int128)s->fmin);
+        if (st == H5MR_OK) st = set_int(r, "max", (__int128)s->fmax);
+    } else if (is_float) {
         if (st == H5MR_OK) st = h5mr_result_set_f64(r, "min", s->fmin);
         if (st == H5MR_OK) st = h5mr_result_set_f64(r, "max", s->fmax);
     } else {

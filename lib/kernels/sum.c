@@ -352,11 +352,23 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
     int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)), wide = 0;
     void *sums = malloc(P * 8 + 8);
     if (!sums) return H5MR_ENOMEM;
+    if (is_float && h5mr_ctx_values_integral(ctx)) { /* the stored integers, widened: exact integer sums */
+        const h5mr_rsum *s = rows_sums(state, P);
+        for (uint64_t p = 0; p < P && !wide; p++) {
+            double hi, lo;
+            h5mr_rsum_round2(&s[p], &hi, &lo);
+            __int128 v = (__int128)hi + (__int128)lo;
+            wide = !(fabs(hi) < 0x1p63) || v < INT64_MIN || v > INT64_MAX;
+            ((int64_t *)sums)[p] = (int64_t)v;
+        }
+        is_float = wide;
+    }
     if (is_float) {
         const h5mr_rsum *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P; p++)
             ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
-    } else {
+        wide = 0;
+    } else if (!h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))) {
         const __int128 *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P; p++)
             wide |= s[p] < INT64_MIN || s[p] > INT64_MAX;
@@ -386,7 +398,11 @@ static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     if (c->over_rows) return rows_finish(ctx, c, (void *)state, r);
     const sum_state *s = state;
     h5mr_status st;
-    if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)))
+    double hi, lo;
+    h5mr_xsum_round2(&s->fsum, &hi, &lo);
+    if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)) && h5mr_ctx_values_integral(ctx) && fabs(hi) < 0x1p62)
+        st = h5mr_result_set_i64(r, "sum", (int64_t)((__int128)hi + (__int128)lo)); /* widened integers */
+    else if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)))
         st = h5mr_result_set_f64(r, "sum", h5mr_xsum_round(&s->fsum));
     else if (s->isum >= INT64_MIN && s->isum <= INT64_MAX)
         st = h5mr_result_set_i64(r, "sum", (int64_t)s->isum);

@@ -77,7 +77,22 @@ with h5py.File("int.h5", "w") as f:
     f["land"] = land
 vi = xi[np.broadcast_to(land != 0, xi.shape)].astype(np.float64)
 matrix("sum of i16 --mask", ["-k", "sum", "int.h5", "/v", "--mask", "/land"],
-       lambda d: ok(d["result"]["sum"] == vi.sum() and d["result"]["count"] == vi.size, repr(d["result"])))
+       lambda d: ok(d["result"]["sum"] == vi.sum() and type(d["result"]["sum"]) is int and
+                    d["result"]["count"] == vi.size, repr(d["result"])))
+# integer data stays integer in the results (sum, min, max), though masked through f64
+d = run_json(3, "-k", "stats", "int.h5", "/v", "--mask", "/land")
+check("stats of i16 --mask: integer sum, min, max", d and all(type(d["result"][k]) is int for k in ("sum", "min", "max"))
+      and d["result"]["min"] == vi.min() and d["result"]["max"] == vi.max())
+d = run_json(2, "-k", "minmax", "int.h5", "/v", "--mask", "/land")
+check("minmax of i16 --mask: integers", d and type(d["result"]["min"]) is int and d["result"]["max"] == vi.max())
+mi = np.ma.masked_array(xi, mask=np.broadcast_to(land == 0, xi.shape))
+d = run_json(2, "-k", "sum", "-p", "axis=0", "int.h5", "/v", "--mask", "/land")
+check("sum axis=0 of i16 --mask: exact integers per pixel",
+      d and d["result"]["sum"] == mi.sum(axis=0).filled(0).astype(int).tolist())
+d = run_json(3, "-k", "stats", "-p", "axis=0", "int.h5", "/v", "--mask", "/land")
+check("stats axis=0 of i16 --mask: integer sums and minima, null where masked",
+      d and d["result"]["sum"] == mi.sum(axis=0).filled(0).astype(int).tolist() and
+      d["result"]["min"] == [[None if m is np.ma.masked else int(m) for m in row] for row in mi.min(axis=0)])
 # every stored type of the input, masked
 for t in ("i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64"):
     a = rng.integers(0, 100, (13, 4)).astype({"i": "i", "u": "u", "f": "f"}[t[0]] + str(int(t[1:]) // 8))
