@@ -355,20 +355,6 @@ static h5mr_status read_part(h5mr__run *run, struct h5mr__comp_io *io, int i, co
     return H5MR_OK;
 }
 
-/* The part holding row `row` of the selected array. */
-static const h5mr__part *part_of_row(const h5mr__plan *plan, uint64_t row)
-{
-    uint64_t lo = 0, hi = plan->nparts;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (plan->parts[mid].row0 <= row)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return &plan->parts[lo];
-}
-
 h5mr_status h5mr__comp_read(h5mr__run *run, uint64_t first, uint64_t n, void *out)
 {
     struct h5mr__comp_io *io = NULL;
@@ -379,7 +365,7 @@ h5mr_status h5mr__comp_read(h5mr__run *run, uint64_t first, uint64_t n, void *ou
         size_t size = h5mr_dtype_size(c->dtype);
         uint64_t bytes = elems(run, c, n) * size;
         if (c->layout == H5MR__LAY_ROW || c->layout == H5MR__LAY_ONE) {
-            const h5mr__part *p = part_of_row(run->plan, first);
+            const h5mr__part *p = h5mr__plan_search(run->plan, first, 1);
             uint64_t fi = c->own_file ? 0 : p->file;
             if (io->cached[i] != fi) {
                 free(io->cache[i]);
@@ -393,7 +379,7 @@ h5mr_status h5mr__comp_read(h5mr__run *run, uint64_t first, uint64_t n, void *ou
         } else {
             uint64_t per = c->layout == H5MR__LAY_FULL ? run->plan->row_elems : 1;
             for (uint64_t done = 0; done < n && st == H5MR_OK;) {
-                const h5mr__part *p = part_of_row(run->plan, first + done);
+                const h5mr__part *p = h5mr__plan_search(run->plan, first + done, 1);
                 uint64_t left = p->row0 + p->rows - (first + done), k = n - done < left ? n - done : left;
                 st = read_part(run, io, i, p, first + done, k, at + done * per * size);
                 done += k;

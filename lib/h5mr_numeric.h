@@ -84,11 +84,13 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
         (e) = ((h_ * h_ - (p)) + 2.0 * h_ * l_) + l_ * l_;                                                             \
     } while (0)
 
-/* Exact product a*b = p + e (Veltkamp/Dekker, no FMA needed).  Valid for |a|, |b| < 2^996. */
+/* Exact product a*b = p + e (Veltkamp/Dekker, no FMA needed), for doubles or vectors
+ * of them alike (the temporaries take a's type, at least double).  Valid for |a|, |b|
+ * < 2^996. */
 #define H5MR_TWO_PROD(a, b, p, e)                                                                                      \
     do {                                                                                                               \
-        double ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                        \
-        double cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                        \
+        __typeof__((a) + 0.0) ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                         \
+        __typeof__((a) + 0.0) cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                         \
         (p) = (a) * (b);                                                                                               \
         (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
     } while (0)

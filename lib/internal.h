@@ -119,19 +119,23 @@ uint64_t h5mr__item_limit(void);
  * requested: --chunk-rows (0: automatic).  EUSAGE/ELIMIT with err set. */
 h5mr_status h5mr__plan_make(uint64_t rows, uint64_t row_elems, uint64_t elem_size, uint64_t storage_rows,
                             uint64_t requested, h5mr__plan *plan, h5mr_error *err);
-/* The part an item lies in (NULL when the plan has no parts: one file, every row). */
-static inline const h5mr__part *h5mr__plan_part(const h5mr__plan *plan, uint64_t item)
+/* The last part whose first item (rows 0) or first row (rows 1) is at most v. */
+static inline const h5mr__part *h5mr__plan_search(const h5mr__plan *plan, uint64_t v, int rows)
 {
-    if (plan->nparts == 0) return NULL;
-    uint64_t lo = 0, hi = plan->nparts; /* the last part with item0 <= item */
+    uint64_t lo = 0, hi = plan->nparts;
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (plan->parts[mid].item0 <= item)
+        if ((rows ? plan->parts[mid].row0 : plan->parts[mid].item0) <= v)
             lo = mid;
         else
             hi = mid;
     }
     return &plan->parts[lo];
+}
+/* The part an item lies in (NULL when the plan has no parts: one file, every row). */
+static inline const h5mr__part *h5mr__plan_part(const h5mr__plan *plan, uint64_t item)
+{
+    return plan->nparts == 0 ? NULL : h5mr__plan_search(plan, item, 0);
 }
 /* The rows of an item in the selected array (inline: every step asks, and it decides
  * nothing). */

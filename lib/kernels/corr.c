@@ -68,22 +68,13 @@ static void px_flush(void *s, uint64_t P)
     *px_pending(s, P) = 0;
 }
 
-/* a*b = p + e exactly (Veltkamp/Dekker), for doubles or vectors of them alike. */
-#define TWO_PROD_V(a, b, p, e)                                                                                         \
-    do {                                                                                                               \
-        __typeof__(a) ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                 \
-        __typeof__(a) cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                 \
-        (p) = (a) * (b);                                                                                               \
-        (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
-    } while (0)
-
 /* Fold the pair (v, u) into the pairs h[k], l[k] (k: the sums, hstride apart). */
 #define FOLD_PAIR(v, u, h, l, hstride)                                                                                 \
     do {                                                                                                               \
         __typeof__(v) pxx_, exx_, pyy_, eyy_, pxy_, exy_;                                                              \
-        TWO_PROD_V(v, v, pxx_, exx_);                                                                                  \
-        TWO_PROD_V(u, u, pyy_, eyy_);                                                                                  \
-        TWO_PROD_V(v, u, pxy_, exy_);                                                                                  \
+        H5MR_TWO_PROD(v, v, pxx_, exx_);                                                                               \
+        H5MR_TWO_PROD(u, u, pyy_, eyy_);                                                                               \
+        H5MR_TWO_PROD(v, u, pxy_, exy_);                                                                               \
         H5MR_TWOSUM_ACC(h[SX * (hstride)], l[SX * (hstride)], v);                                                      \
         H5MR_TWOSUM_ACC(h[SY * (hstride)], l[SY * (hstride)], u);                                                      \
         H5MR_TWOSUM_ACC(h[SXX * (hstride)], l[SXX * (hstride)], pxx_);                                                 \

@@ -18,8 +18,6 @@
 #include "h5mr_numeric.h"
 #include "weighted.h"
 
-#define TWO_PROD H5MR_TWO_PROD
-
 /* The state per pixel: six arrays of P, then three of h5mr_rsum. */
 typedef struct wrows {
     int64_t *n, *nan;
@@ -98,13 +96,13 @@ static h5mr_status negative(h5mr_ctx *ctx, const h5mr_block *b, uint64_t r, uint
                 s->mn = v < s->mn ? v : s->mn;                                                                         \
                 s->mx = v > s->mx ? v : s->mx;                                                                         \
                 double p, e;                                                                                           \
-                TWO_PROD(wt, v, p, e);                                                                                 \
+                H5MR_TWO_PROD(wt, v, p, e);                                                                            \
                 H5MR_TWOSUM_ACC(h[0][k], l[0][k], wt);                                                                 \
                 H5MR_TWOSUM_ACC(h[1][k], l[1][k], p);                                                                  \
                 l[1][k] += e;                                                                                          \
                 if (sq) {                                                                                              \
                     double q, f;                                                                                       \
-                    TWO_PROD(p, v, q, f);                                                                              \
+                    H5MR_TWO_PROD(p, v, q, f);                                                                         \
                     H5MR_TWOSUM_ACC(h[2][k], l[2][k], q);                                                              \
                     l[2][k] += f + e * v;                                                                              \
                 }                                                                                                      \
@@ -159,13 +157,13 @@ static h5mr_status negative(h5mr_ctx *ctx, const h5mr_block *b, uint64_t r, uint
                 s.mn[p] = v < s.mn[p] ? v : s.mn[p];                                                                   \
                 s.mx[p] = v > s.mx[p] ? v : s.mx[p];                                                                   \
                 double pr, e;                                                                                          \
-                TWO_PROD(wt, v, pr, e);                                                                                \
+                H5MR_TWO_PROD(wt, v, pr, e);                                                                           \
                 H5MR_TWOSUM_ACC(h0[p], l0[p], wt);                                                                     \
                 H5MR_TWOSUM_ACC(h1[p], l1[p], pr);                                                                     \
                 l1[p] += e;                                                                                            \
                 if (sq) {                                                                                              \
                     double q, f;                                                                                       \
-                    TWO_PROD(pr, v, q, f);                                                                             \
+                    H5MR_TWO_PROD(pr, v, q, f);                                                                        \
                     H5MR_TWOSUM_ACC(h2[p], l2[p], q);                                                                  \
                     l2[p] += f + e * v;                                                                                \
                 }                                                                                                      \
@@ -200,13 +198,6 @@ WROWS(double)
  * NaN adds zeros and no count); the row's last E % 8 elements into lane 0 one by one.
  * Returns 0, having changed nothing, when a sum is not finite or a weight is
  * negative: the block then takes the path above, which reports it. */
-#define TWO_PROD_V(a, b, p, e)                                                                                         \
-    do {                                                                                                               \
-        __typeof__(a) ca_ = 134217729.0 * (a), ah_ = ca_ - (ca_ - (a)), al_ = (a)-ah_;                                 \
-        __typeof__(a) cb_ = 134217729.0 * (b), bh_ = cb_ - (cb_ - (b)), bl_ = (b)-bh_;                                 \
-        (p) = (a) * (b);                                                                                               \
-        (e) = ((ah_ * bh_ - (p)) + ah_ * bl_ + al_ * bh_) + al_ * bl_;                                                 \
-    } while (0)
 #define WFOLD(wv, v, H, L, SQ, TP)                                                                                     \
     do {                                                                                                               \
         __typeof__(v) p_, e_;                                                                                          \
@@ -265,7 +256,7 @@ WROWS(double)
                 tn++;                                                                                                  \
                 tmn = v < tmn ? v : tmn;                                                                               \
                 tmx = v > tmx ? v : tmx;                                                                               \
-                WFOLD(wt, v, th, tl, sq, TWO_PROD_V);                                                                  \
+                WFOLD(wt, v, th, tl, sq, H5MR_TWO_PROD);                                                               \
             }                                                                                                          \
         }                                                                                                              \
         int bad = tneg;                                                                                                \
@@ -300,8 +291,8 @@ WROWS(double)
         s->nan += (int64_t)(b->rows * E) - n;                                                                          \
         return 1;                                                                                                      \
     }
-WFAST(float, fast, H5MR_HOT, TWO_PROD_V)
-WFAST(double, fast, H5MR_HOT, TWO_PROD_V)
+WFAST(float, fast, H5MR_HOT, H5MR_TWO_PROD)
+WFAST(double, fast, H5MR_HOT, H5MR_TWO_PROD)
 
 /* With FMA the exact product's error is one instruction (a*b - p, unrounded): the
  * same e as Dekker's, so the same bits, at a fraction of the cost. */
