@@ -5,7 +5,8 @@
 #include "cli.h"
 
 static const char kernels_usage[] = "Usage: h5mr kernels [--json]\n"
-                                    "List the registered kernels, their parameters and defaults.\n"
+                                    "List the registered kernels, their parameters and defaults; map kernels (which\n"
+                                    "write a dataset, for h5mr map) are marked so.\n"
                                     "  --json      one JSON object on stdout\n"
                                     "  -h, --help  this text\n";
 
@@ -37,9 +38,11 @@ int cmd_kernels(cli *c, int argc, char **argv)
             h5mr_json_write_string(stdout, k->name);
             fputs(", \"description\": ", stdout);
             h5mr_json_write_string(stdout, k->description ? k->description : "");
+            fprintf(stdout, ", \"command\": \"%s\"", h5mr_kernel_writes(k) ? "map" : "run");
             fputs(", \"params\": [", stdout);
         } else {
-            printf("%-12s %s\n", k->name, k->description ? k->description : "");
+            printf("%-12s %s%s\n", k->name, h5mr_kernel_writes(k) ? "(h5mr map) " : "",
+                   k->description ? k->description : "");
         }
         for (const h5mr_param_decl *p = k->params; p && p->key; p++) {
             if (json) {

@@ -79,6 +79,48 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
 
 #include "run_args.h"
 
+static const char map_usage[] =
+    "Usage: mpirun -n N h5mr map [OPTIONS] FILE... DATASET -o OUT.h5[:/DATASET], or h5mr map -n N ...\n"
+    "Write a new dataset of the shape of DATASET (several FILEs joined along dimension 0,\n"
+    "a selection, CF conventions and --mask as for h5mr run), element by element, in\n"
+    "parallel: every rank transforms the items it reads and writes them itself.\n"
+    "\n"
+    "Kernels (-k, default convert; see `h5mr kernels`):\n"
+    "  convert    the value (CF unpacked unless --raw), stored as --dtype: rechunk,\n"
+    "             recompress, unpack (as h5repack, nccopy)\n"
+    "  scale      a*x + b (-p a=.. -p b=..)\n"
+    "  anomaly    x minus the mean of its pixel over dimension 0 (two passes)\n"
+    "  normdiff   (x - y) / (x + y) with y from --with, NaN where x + y = 0 (NDVI)\n"
+    "\n"
+    "Options (and every option of h5mr run but --json's result, --by and --weights):\n"
+    "  -o, --output OUT.h5[:/DATASET]\n"
+    "                            where: a new file (the dataset named like the input's),\n"
+    "                            or DATASET added to an existing OUT.h5, every other\n"
+    "                            object staying as it was.  Written under a temporary\n"
+    "                            name and renamed: complete or absent, never partial.\n"
+    "                            Refused up front: an input file, a folder, an existing\n"
+    "                            file h5mr did not write or an existing DATASET (unless\n"
+    "                            --force)\n"
+    "      --dtype T             the stored type (default: f64 for computed values; for\n"
+    "                            convert, the type of the values read: the stored one,\n"
+    "                            or f64 where CF unpacks); a value T cannot hold is an\n"
+    "                            error (exit 3), missing values need f32 or f64 (exit 2)\n"
+    "      --chunk SHAPE         the output's chunk shape, 24x180x360 (default: the\n"
+    "                            input's, or about 4 MiB of rows)\n"
+    "      --gzip 0-9            deflate the chunks at this level (on every rank at once)\n"
+    "      --shuffle             HDF5's byte shuffle before deflate\n"
+    "      --with [FILE:]DS      the second band of normdiff\n"
+    "      --mask [FILE:]DS      elements where DS is 0, NaN or missing become NaN\n"
+    "      --force               replace an existing OUT.h5 or DATASET h5mr did not write\n"
+    "      --json                one JSON object on stdout (input, ranks, output) instead\n"
+    "                            of the summary\n"
+    "  -h, --help                this text\n"
+    "\n"
+    "Every value is the same bits at any number of ranks, schedule and I/O mode.  The CF\n"
+    "attributes of the input are not copied to the output.\n"
+    "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input.\n"
+    "Example: mpirun -n 4 h5mr map -k convert --gzip 4 --shuffle in.nc /t2m -o t2m.h5\n";
+
 static void print_shape(FILE *out, const h5mr_job_info *in, const char *sep)
 {
     for (int i = 0; i < in->ndims; i++)
@@ -145,6 +187,23 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
             "\"items\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"elapsed_s\": ", in->items,
             in->chunk_rows, in->bytes);
     h5mr_json_write_double(f, in->elapsed_s);
+    if (in->writes) {
+        fputs(", \"output\": {\"file\": ", f);
+        h5mr_json_write_string(f, in->output_file);
+        fputs(", \"dataset\": ", f);
+        h5mr_json_write_string(f, in->output_object);
+        fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", h5mr_dtype_name(in->out_dtype));
+        print_shape(f, in, ", ");
+        fputs("], \"chunk\": [", f);
+        for (int d = 0; d < in->out_ndims; d++)
+            fprintf(f, "%s%" PRIu64, d ? ", " : "", in->out_chunk[d]);
+        fputs("], \"gzip\": ", f);
+        if (in->out_gzip >= 0)
+            fprintf(f, "%d", in->out_gzip);
+        else
+            fputs("null", f);
+        fprintf(f, ", \"shuffle\": %s, \"bytes\": %" PRIu64 "}", in->out_shuffle ? "true" : "false", in->out_bytes);
+    }
     fputs(", \"result\": ", f);
     h5mr_result_write_json(h5mr_job_result(job), f);
     if (o->stats) {
@@ -212,8 +271,27 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
            in->ranks == 1 ? "" : "s", h5mr_io_name(in->io), h5mr_schedule_name(in->schedule), in->items,
            in->items == 1 ? "" : "s", in->files > 1 ? "up to " : "", in->chunk_rows, in->elapsed_s);
     if (in->elapsed_s > 0 && in->bytes > 0) printf(", %.2f GB/s", gb / in->elapsed_s);
-    printf("\n\n");
+    printf("\n");
+    if (in->writes) {
+        double ob = (double)in->out_bytes / 1e9, raw = 1;
+        for (int d = 0; d < in->ndims; d++)
+            raw *= (double)in->shape[d];
+        raw *= (double)h5mr_dtype_size(in->out_dtype) / 1e9;
+        printf("wrote %s:%s, ", cli_safe(in->output_file, sf, sizeof sf), cli_safe(in->output_object, sd, sizeof sd));
+        print_shape(stdout, in, " x ");
+        printf(" %s in chunks of ", h5mr_dtype_name(in->out_dtype));
+        for (int d = 0; d < in->out_ndims; d++)
+            printf("%s%" PRIu64, d ? " x " : "", in->out_chunk[d]);
+        if (in->out_gzip >= 0 || in->out_shuffle)
+            printf(", %s%s%s: %.3g GB stored of %.3g GB", in->out_shuffle ? "shuffle" : "",
+                   in->out_shuffle && in->out_gzip >= 0 ? " + " : "", in->out_gzip >= 0 ? "gzip" : "", ob, raw);
+        else
+            printf(", %.3g GB", ob);
+        if (in->out_gzip >= 0) printf(" (level %d)", in->out_gzip);
+        printf("\n");
+    }
     const h5mr_result *r = h5mr_job_result(job);
+    if (h5mr_result_count(r) > 0) printf("\n");
     size_t width = 0;
     for (size_t i = 0; i < h5mr_result_count(r); i++)
         if (strlen(h5mr_result_field(r, i)->name) > width) width = strlen(h5mr_result_field(r, i)->name);
@@ -294,7 +372,13 @@ static void show_progress(const h5mr_progress *p, void *arg)
 
 int cmd_run(cli *c, int argc, char **argv)
 {
-    run_opts o = {.kernel = "stats", .schedule = H5MR_SCHEDULE_DYNAMIC, .io = H5MR_IO_AUTO, .progress = -1};
+    int map = argc > 0 && !strcmp(argv[0], "map");
+    const char *cmd = map ? "map" : "run";
+    run_opts o = {.kernel = map ? "convert" : "stats",
+                  .schedule = H5MR_SCHEDULE_DYNAMIC,
+                  .io = H5MR_IO_AUTO,
+                  .progress = -1,
+                  .store = {.dtype = -1, .gzip = -1}};
     o.params = calloc((size_t)argc + 1, sizeof *o.params);
     o.plugins = calloc((size_t)argc + 1, sizeof *o.plugins);
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
@@ -306,7 +390,7 @@ int cmd_run(cli *c, int argc, char **argv)
     char msg[512] = "";
     int code = run_args_parse(argc, argv, &o, msg, sizeof msg);
     if (code < 0) { /* --help */
-        if (c->rank == 0) fputs(run_usage, stdout);
+        if (c->rank == 0) fputs(map ? map_usage : run_usage, stdout);
         free(o.params);
         free(o.plugins);
         free(o.files);
@@ -315,14 +399,22 @@ int cmd_run(cli *c, int argc, char **argv)
     }
     if (code != 0) cli_error(c, "%s", msg);
     if (code == 0 && o.ranks > 0 && o.ranks != c->size) {
-        cli_error(c, "run: -n %d, but this job has %d rank%s (inside mpirun, -n must match it)", o.ranks, c->size,
+        cli_error(c, "%s: -n %d, but this job has %d rank%s (inside mpirun, -n must match it)", cmd, o.ranks, c->size,
                   c->size == 1 ? "" : "s");
+        code = EXIT_USAGE;
+    }
+    if (code == 0 && !map && o.store_given) {
+        cli_error(c, "run: --dtype, --chunk, --gzip and --shuffle are options of h5mr map (which writes a dataset)");
         code = EXIT_USAGE;
     }
     if (code == 0) code = cli_load_plugins(c, o.plugins, o.nplugins);
     if (code == 0 && ((!o.file && o.nlists == 0) || !o.dataset)) {
-        cli_error(c, "run: missing %s (usage: h5mr run [OPTIONS] FILE... DATASET)",
-                  o.dataset ? "DATASET (the last argument)" : "FILE and DATASET");
+        cli_error(c, "%s: missing %s (usage: h5mr %s [OPTIONS] FILE... DATASET%s)", cmd,
+                  o.dataset ? "DATASET (the last argument)" : "FILE and DATASET", cmd, map ? " -o OUT.h5" : "");
+        code = EXIT_USAGE;
+    } else if (code == 0 && map && !o.output) {
+        cli_error(c, "map: missing -o OUT.h5[:/DATASET], where to write (usage: h5mr map [OPTIONS] FILE... DATASET -o "
+                     "OUT.h5)");
         code = EXIT_USAGE;
     } else if (code == 0 && !h5mr_kernel_find(o.kernel)) {
         char names[512] = "";
@@ -336,7 +428,16 @@ int cmd_run(cli *c, int argc, char **argv)
             list[nk++] = h5mr_kernel_at(i)->name;
         char hint[160];
         cli_did_you_mean(hint, sizeof hint, o.kernel, list, nk, "");
-        cli_error(c, "run: unknown kernel '%s'%s (kernels: %s)", o.kernel, hint, names);
+        cli_error(c, "%s: unknown kernel '%s'%s (kernels: %s)", cmd, o.kernel, hint, names);
+        code = EXIT_USAGE;
+    } else if (code == 0 && map != h5mr_kernel_writes(h5mr_kernel_find(o.kernel))) {
+        if (map)
+            cli_error(c,
+                      "map: kernel %s reduces, it writes no dataset: use h5mr run -k %s (map kernels: convert, "
+                      "scale, anomaly, normdiff and plugins'; see h5mr kernels)",
+                      o.kernel, o.kernel);
+        else
+            cli_error(c, "run: kernel %s writes a dataset: use h5mr map -k %s ... -o OUT.h5", o.kernel, o.kernel);
         code = EXIT_USAGE;
     }
     if (code != 0) {
@@ -365,7 +466,7 @@ int cmd_run(cli *c, int argc, char **argv)
                  {H5MR_ROLE_WITH, o.with, "--with"}};
     for (size_t i = 0; st == H5MR_OK && i < sizeof comps / sizeof comps[0]; i++)
         if (comps[i].spec && (st = h5mr_job_set_companion(job, comps[i].role, comps[i].spec)) != H5MR_OK)
-            snprintf(err.message, sizeof err.message, "run: %s '%s' is not [FILE:]DATASET", comps[i].option,
+            snprintf(err.message, sizeof err.message, "%s: %s '%s' is not [FILE:]DATASET", cmd, comps[i].option,
                      comps[i].spec);
     if (st == H5MR_OK) st = h5mr_job_set_kernel(job, o.kernel);
     for (int i = 0; st == H5MR_OK && i < o.nparams; i++) {
@@ -377,7 +478,10 @@ int cmd_run(cli *c, int argc, char **argv)
     if (st == H5MR_OK) st = h5mr_job_set_chunk_rows(job, o.chunk_rows);
     if (st == H5MR_OK) st = h5mr_job_set_schedule(job, o.schedule);
     if (st == H5MR_OK) st = h5mr_job_set_io(job, o.io);
-    if (st == H5MR_OK && o.output) st = h5mr_job_set_output(job, o.output);
+    if (st == H5MR_OK && o.output && (st = h5mr_job_set_output(job, o.output)) != H5MR_OK)
+        snprintf(err.message, sizeof err.message, "%s: -o '%s' is not FILE or FILE:/%s", cmd, o.output,
+                 map ? "DATASET" : "GROUP");
+    if (st == H5MR_OK && map) st = h5mr_job_set_store(job, &o.store);
     if (st == H5MR_OK) st = h5mr_job_set_force(job, o.force);
     guard_set_timeout(o.timeout_s);
     progress_out po = {c->rank == 0 && o.progress != 0 && stderr_is_terminal()};

@@ -16,10 +16,12 @@ static const char usage[] =
     "Map-reduce over HDF5 datasets with MPI.\n"
     "\n"
     "Commands:\n"
-    "  run     [OPTIONS] FILE DATASET   run one kernel over one dataset (under mpirun, or -n N)\n"
-    "  gen     [OPTIONS] FILE DATASET   write a synthetic dataset\n"
-    "  info    [--json] FILE [DATASET]  a file's datasets, or one dataset and its item plan\n"
-    "  kernels [--json]                 list the registered kernels and their parameters\n"
+    "  run     [OPTIONS] FILE... DATASET          run one kernel over one dataset (under mpirun,\n"
+    "                                              or -n N)\n"
+    "  map     [OPTIONS] FILE... DATASET -o OUT   write a transformed dataset, in parallel\n"
+    "  gen     [OPTIONS] FILE DATASET             write a synthetic dataset\n"
+    "  info    [--json] FILE... [DATASET]         a file's datasets, or one dataset and its plan\n"
+    "  kernels [--json]                           list the registered kernels and their parameters\n"
     "\n"
     "Options:\n"
     "  -h, --help      this text (also `h5mr COMMAND --help`)\n"
@@ -101,7 +103,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     int (*fn)(cli *, int, char **) = NULL;
-    if (!strcmp(sub, "run"))
+    if (!strcmp(sub, "run") || !strcmp(sub, "map"))
         fn = cmd_run;
     else if (!strcmp(sub, "gen"))
         fn = cmd_gen;
@@ -129,10 +131,10 @@ int main(int argc, char **argv)
     guard_install(c.rank);
     int code;
     if (!fn) {
-        static const char *const commands[] = {"run", "gen", "info", "kernels"};
+        static const char *const commands[] = {"run", "map", "gen", "info", "kernels"};
         char hint[160];
-        cli_did_you_mean(hint, sizeof hint, sub, commands, 4, "");
-        cli_error(&c, "unknown command '%s'%s (commands: run, gen, info, kernels; see h5mr --help)", sub, hint);
+        cli_did_you_mean(hint, sizeof hint, sub, commands, 5, "");
+        cli_error(&c, "unknown command '%s'%s (commands: run, map, gen, info, kernels; see h5mr --help)", sub, hint);
         code = EXIT_USAGE;
     } else {
         code = fn(&c, argc - 1, argv + 1);

@@ -23,7 +23,11 @@ enum {
     OPT_MASK,
     OPT_WEIGHTS,
     OPT_BY,
-    OPT_WITH
+    OPT_WITH,
+    OPT_DTYPE,
+    OPT_CHUNK,
+    OPT_GZIP,
+    OPT_SHUFFLE
 };
 
 int run_args_ranks(const char *s)
@@ -34,7 +38,7 @@ int run_args_ranks(const char *s)
 
 /* "did you mean" for an unknown option: the closest long option, or -p for a
  * kernel parameter written as an option (--bins=4). */
-static void unknown_option(const char *bad, const struct option *longopts, char *msg, size_t len)
+static void unknown_option(const char *cmd, const char *bad, const struct option *longopts, char *msg, size_t len)
 {
     char word[64] = "", hint[160] = "";
     const char *w = bad;
@@ -47,7 +51,7 @@ static void unknown_option(const char *bad, const struct option *longopts, char 
         names[n++] = o->name;
     if (bad[0] == '-' && bad[1] == '-' && word[0]) cli_did_you_mean(hint, sizeof hint, word, names, n, "--");
     if (!hint[0] && strchr(bad, '=')) snprintf(hint, sizeof hint, "; kernel parameters go as -p %s", w);
-    snprintf(msg, len, "run: unknown option '%s'%s (see h5mr run --help)", bad, hint);
+    snprintf(msg, len, "%s: unknown option '%s'%s (see h5mr %s --help)", cmd, bad, hint, cmd);
 }
 
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
@@ -72,8 +76,13 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"by", required_argument, NULL, OPT_BY},
                                              {"with", required_argument, NULL, OPT_WITH},
                                              {"ranks", required_argument, NULL, 'n'},
+                                             {"dtype", required_argument, NULL, OPT_DTYPE},
+                                             {"chunk", required_argument, NULL, OPT_CHUNK},
+                                             {"gzip", required_argument, NULL, OPT_GZIP},
+                                             {"shuffle", no_argument, NULL, OPT_SHUFFLE},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    const char *cmd = argc > 0 && argv[0] && !strcmp(argv[0], "map") ? "map" : "run";
     opterr = 0;
     optind = 0; /* 0, not 1: GNU getopt starts afresh (needed when called again) */
     int ch;
@@ -82,7 +91,7 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         case 'k': o->kernel = optarg; break;
         case 'n':
             if ((o->ranks = run_args_ranks(optarg)) < 0) {
-                snprintf(msg, len, "run: -n '%s' is not a number of ranks (1 or more)", optarg);
+                snprintf(msg, len, "%s: -n '%s' is not a number of ranks (1 or more)", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -90,29 +99,29 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         case 'p':
             if (!strchr(optarg, '=') || optarg[0] == '=') {
                 if (!strchr(optarg, '=') && optind < argc && argv[optind][0] != '-')
-                    snprintf(msg, len, "run: -p '%s' is not KEY=VALUE; did you mean '-p %s=%s'?", optarg, optarg,
+                    snprintf(msg, len, "%s: -p '%s' is not KEY=VALUE; did you mean '-p %s=%s'?", cmd, optarg, optarg,
                              argv[optind]);
                 else
-                    snprintf(msg, len, "run: -p '%s' is not KEY=VALUE", optarg);
+                    snprintf(msg, len, "%s: -p '%s' is not KEY=VALUE", cmd, optarg);
                 return EXIT_USAGE;
             }
             o->params[o->nparams++] = optarg;
             break;
         case OPT_CHUNK_ROWS:
             if (cli_parse_u64(optarg, &o->chunk_rows) || o->chunk_rows == 0) {
-                snprintf(msg, len, "run: --chunk-rows '%s' is not a positive integer", optarg);
+                snprintf(msg, len, "%s: --chunk-rows '%s' is not a positive integer", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
         case OPT_SCHEDULE:
             if (h5mr_schedule_parse(optarg, &o->schedule) != H5MR_OK) {
-                snprintf(msg, len, "run: --schedule '%s' is not static or dynamic", optarg);
+                snprintf(msg, len, "%s: --schedule '%s' is not static or dynamic", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
         case OPT_IO:
             if (h5mr_io_parse(optarg, &o->io) != H5MR_OK) {
-                snprintf(msg, len, "run: --io '%s' is not scatter, parallel or auto", optarg);
+                snprintf(msg, len, "%s: --io '%s' is not scatter, parallel or auto", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -120,12 +129,50 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             char *end = NULL;
             o->timeout_s = strtod(optarg, &end);
             if (end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 1e9) {
-                snprintf(msg, len, "run: --timeout '%s' is not a positive number of seconds", optarg);
+                snprintf(msg, len, "%s: --timeout '%s' is not a positive number of seconds", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
         }
         case OPT_FORCE: o->force = 1; break;
+        case OPT_DTYPE: {
+            h5mr_dtype t;
+            if (h5mr_dtype_parse(optarg, &t) != H5MR_OK) {
+                snprintf(msg, len, "%s: --dtype '%s' is not a type (i8 i16 i32 i64 u8 u16 u32 u64 f32 f64)", cmd,
+                         optarg);
+                return EXIT_USAGE;
+            }
+            o->store.dtype = (int)t;
+            o->store_given = 1;
+            break;
+        }
+        case OPT_CHUNK: {
+            int nd = cli_parse_dims(optarg, o->store.chunk, 32);
+            int ok = nd > 0;
+            for (int d = 0; ok && d < nd; d++)
+                ok = o->store.chunk[d] >= 1;
+            if (!ok) {
+                snprintf(msg, len, "%s: --chunk '%s' is not a chunk shape (24x180x360, or 24,180,360)", cmd, optarg);
+                return EXIT_USAGE;
+            }
+            o->store.chunk_ndims = nd;
+            o->store_given = 1;
+            break;
+        }
+        case OPT_GZIP: {
+            uint64_t v;
+            if (cli_parse_u64(optarg, &v) || v > 9) {
+                snprintf(msg, len, "%s: --gzip '%s' is not a level from 0 to 9", cmd, optarg);
+                return EXIT_USAGE;
+            }
+            o->store.gzip = (int)v;
+            o->store_given = 1;
+            break;
+        }
+        case OPT_SHUFFLE:
+            o->store.shuffle = 1;
+            o->store_given = 1;
+            break;
         case OPT_RAW: o->raw = 1; break;
         case OPT_MASK: o->mask = optarg; break;
         case OPT_WEIGHTS: o->weights = optarg; break;
@@ -143,14 +190,16 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         case OPT_NO_PROGRESS: o->progress = 0; break;
         case 'h': return -1;
         case ':':
-            snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", cli_bad_option(argv, optopt));
+            snprintf(msg, len, "%s: option %s needs a value (see h5mr %s --help)", cmd, cli_bad_option(argv, optopt),
+                     cmd);
             return EXIT_USAGE;
         default:
             if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt == 'n' ||
-                           (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT) || optopt == OPT_FILES_FROM))
-                snprintf(msg, len, "run: option %s needs a value (see h5mr run --help)", argv[optind - 1]);
+                           (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT) || optopt == OPT_FILES_FROM ||
+                           optopt == OPT_DTYPE || optopt == OPT_CHUNK || optopt == OPT_GZIP))
+                snprintf(msg, len, "%s: option %s needs a value (see h5mr %s --help)", cmd, argv[optind - 1], cmd);
             else
-                unknown_option(cli_bad_option(argv, optopt), longopts, msg, len);
+                unknown_option(cmd, cli_bad_option(argv, optopt), longopts, msg, len);
             return EXIT_USAGE;
         }
     }

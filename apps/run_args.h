@@ -27,9 +27,11 @@ typedef struct run_opts {
     int nparams;
     char **plugins; /* room for argc entries too */
     int nplugins;
+    h5mr_store_opts store; /* map: --dtype, --chunk, --gzip, --shuffle (dtype -1, gzip -1: not given) */
+    int store_given;
 } run_opts;
 
-/* Parse argv (argv[0] is "run").  o->params must have room for argc entries; the
+/* Parse argv (argv[0] is "run" or "map": the messages' prefix).  o->params must have room for argc entries; the
  * strings stay argv's.  Returns 0, -1 for --help, or an exit code (EXIT_USAGE) with
  * the message (no "h5mr: " prefix) in msg. */
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len);

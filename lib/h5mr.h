@@ -278,7 +278,8 @@ typedef struct h5mr_out_rows {
  * made missing every element whose companion value is missing (mask 0 or NaN, weight
  * or second variable NaN): such elements arrive as NaN, so a kernel that skips NaN
  * skips them (an element whose label is missing never reaches a kernel run per label), and with companions the values
- * are always float (integer data comes as f64).  `out` (a map kernel's output rows) is NULL in this version. first_row
+ * are always float (integer data comes as f64).  `out` holds a map kernel's output rows (h5mr_ctx_add_output) in its
+ * last pass, NULL otherwise: the kernel writes one value per element of the block, laid out as the block. first_row
  * is H5MR_ROW_UNKNOWN when the block's elements were gathered from many places (the elements of one label of --by, a
  * label per element): a kernel that reports positions reports none for them. */
 #define H5MR_ROW_UNKNOWN UINT64_MAX
@@ -380,6 +381,16 @@ void h5mr_ctx_allow_joined_items(h5mr_ctx *ctx);
  * something per label: the library then runs it once per label (see h5mr_block). */
 int h5mr_ctx_has_input(const h5mr_ctx *ctx, h5mr_role role);
 void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role);
+/* ABI 2, map kernels (h5mr map): from setup, this kernel writes a dataset of the
+ * input's shape, one value of type `dtype` per element, in its last pass: map() fills
+ * block->out->data[i] (rows x row_elems values, the block's layout) for output i, in
+ * the order declared, and the library stores them (converted to the type the job
+ * stores, h5mr_store_opts.dtype).  A float output value that is NaN is a missing
+ * value.  Returns the output's index, or -1 (more than H5MR_MAX_OUTPUTS).  A job of a
+ * kernel that declares outputs needs an output (h5mr_job_set_output); a job of one that
+ * declares none must not set h5mr_job_set_store. */
+#define H5MR_MAX_OUTPUTS 1
+int h5mr_ctx_add_output(h5mr_ctx *ctx, h5mr_dtype dtype);
 /* Passes over the data (default 1; more needs end_pass).  Call from setup. */
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
 int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */
@@ -400,6 +411,10 @@ h5mr_status h5mr_kernel_register(const h5mr_kernel *k, h5mr_error *err);
 const h5mr_kernel *h5mr_kernel_find(const char *name);
 size_t h5mr_kernel_count(void);
 const h5mr_kernel *h5mr_kernel_at(size_t i); /* in registration order, built-ins first */
+/* Does k write a dataset (a map kernel: its setup declares an output) rather than
+ * reduce?  Found by running its setup on a one-element f64 input with every companion
+ * role present. */
+int h5mr_kernel_writes(const h5mr_kernel *k);
 
 /* ---------------------------------------------------------------- plugins */
 
@@ -527,6 +542,25 @@ h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io);
  * non-regular file, in a missing or unwritable folder, or too long for a temporary
  * name; an existing PATH is replaced only if h5mr wrote it, unless force is set. */
 h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path);
+/* PATH of h5mr_job_set_output may be FILE:/OBJECT (split at the last ":/"): OBJECT (a
+ * group for a reduction, the dataset of a map kernel) is added to FILE, an existing
+ * HDF5 file, every other object of it staying as it was; an existing OBJECT is
+ * replaced only with force.  The new file is built under a temporary name from a copy
+ * of FILE and renamed over it, so a failed or killed run leaves FILE as it was.
+ *
+ * How a map kernel's output dataset is stored.  Every rank converts, chunks and
+ * compresses the rows it maps and writes them (uncompressed: straight into the chunks
+ * of the output file, allocated up front; compressed: into a part file of its own,
+ * which rank 0 copies into the output file at the end, chunk by chunk). */
+typedef struct h5mr_store_opts {
+    int dtype;          /* h5mr_dtype stored, or -1: the kernel's output type */
+    int chunk_ndims;    /* 0: the input's chunk shape (its kept dimensions), or ~4 MiB of rows */
+    uint64_t chunk[32]; /* the chunk shape (each >= 1; clipped to the dataset's shape) */
+    int gzip;           /* -1: no compression; 0-9: deflate level */
+    int shuffle;        /* HDF5's shuffle filter before deflate */
+} h5mr_store_opts;
+/* EUSAGE for a bad value (chunk of the wrong rank is found when the job runs). */
+h5mr_status h5mr_job_set_store(h5mr_job *job, const h5mr_store_opts *o);
 h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
 
 /* Remove the temporary files this process is writing (an --output under a private
@@ -601,6 +635,15 @@ typedef struct h5mr_job_info {
     const uint64_t *stored_shape;
     int ncompanions; /* --mask, --weights, --by, --with, in the order given */
     h5mr_companion_info companions[4];
+    /* The output (h5mr_job_set_output), or NULL: its file, the object in it (the group
+     * of a reduction, the dataset of a map kernel); for a map kernel what was stored. */
+    const char *output_file, *output_object;
+    int writes;           /* a map kernel's job */
+    h5mr_dtype out_dtype; /* the stored type */
+    int out_ndims;
+    const uint64_t *out_chunk;
+    int out_gzip, out_shuffle;
+    uint64_t out_bytes; /* bytes of the stored chunks (compressed) */
 } h5mr_job_info;
 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);

@@ -366,6 +366,8 @@ struct h5mr_ctx {
     int integral;      /* h5mr_ctx_values_integral */
     unsigned inputs;   /* bit 1 << role: the job has a companion of that role */
     unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
+    int noutputs;      /* h5mr_ctx_add_output: a map kernel's outputs */
+    h5mr_dtype out_dtype[H5MR_MAX_OUTPUTS];
     void *config;
     void (*config_free)(void *);
     h5mr_error *err;
@@ -446,14 +448,52 @@ void h5mr__result_free(h5mr_result *r);
 /* ---------------------------------------------------------------- output.c */
 
 /* Rank 0, before a run: may --output be written there (the rules of h5mr_job_set_output;
- * inputs: the files read)?  EUSAGE if not; *resolved gets the file to replace (a
- * link's target). */
-h5mr_status h5mr__output_check(const char *path, const char *const *inputs, size_t ninputs, int force, char *resolved,
-                               size_t rlen, h5mr_error *err);
-/* Rank 0, after a run: write the result file atomically (params: JSON text).  EIO
+ * object: FILE:/OBJECT's, or NULL; inputs: the files read)?  EUSAGE if not; *resolved
+ * gets the file to replace (a link's target), *exists whether it exists, *obj_exists
+ * whether OBJECT does in it. */
+h5mr_status h5mr__output_check(const char *path, const char *object, const char *const *inputs, size_t ninputs,
+                               int force, char *resolved, size_t rlen, int *exists, int *obj_exists, h5mr_error *err);
+/* Rank 0, after a run: write the result atomically (params: JSON text): a file of
+ * its own with group /result (object NULL), or group `object` in FILE (into_existing:
+ * a copy of the existing FILE, the group replacing any object of that name).  EIO
  * with err set. */
-h5mr_status h5mr__output_write(const char *path, const h5mr_result *r, const h5mr_job_info *in, const char *params,
-                               h5mr_error *err);
+h5mr_status h5mr__output_write(const char *path, const char *object, int into_existing, const h5mr_result *r,
+                               const h5mr_job_info *in, const char *params, h5mr_error *err);
+
+/* ---------------------------------------------------------------- store.c */
+
+/* The output dataset of a map job (store.c). */
+typedef struct h5mr__store h5mr__store;
+struct h5mr__run;
+typedef struct h5mr__store_req {
+    const char *file;   /* the output file (a link resolved) */
+    const char *object; /* the dataset's path in it */
+    int into_existing;  /* FILE exists: the dataset is added to a copy of it */
+    int replace;        /* the object exists in FILE: it goes first (--force was checked) */
+    int mark_root;      /* a file of h5mr's own: its root says so (h5mr_version) */
+    h5mr_dtype ktype;   /* the kernel's output type */
+    h5mr_dtype dtype;   /* the stored type */
+    int ndims;
+    const uint64_t *shape, *chunk;
+    int gzip, shuffle;         /* gzip -1: none */
+    const h5mr_job_info *info; /* for the dataset's attributes */
+    const char *params;
+} h5mr__store_req;
+/* Bytes of one chunk of that dataset (a chunk must stay under HDF5's 4 GiB). */
+uint64_t h5mr__store_chunk_bytes(const h5mr__store_req *req);
+/* COLLECTIVE: rank 0 creates the new file (a temporary) with the dataset; every rank
+ * gets ready to write its rows.  EIO, ENOMEM with the run's error set. */
+h5mr_status h5mr__store_open(struct h5mr__run *run, const h5mr__store_req *req, h5mr__store **out);
+/* Rows [first, first + n) of the output (values of the kernel's type). */
+h5mr_status h5mr__store_rows(h5mr__store *s, uint64_t first, uint64_t n, const void *data);
+/* COLLECTIVE, st the status every rank has: finish the file and rename it into place
+ * (st OK), or remove it; frees s.  *stored: the stored chunks' bytes (rank 0). */
+h5mr_status h5mr__store_close(struct h5mr__run *run, h5mr__store *s, h5mr_status st, uint64_t *stored);
+void h5mr__store_temporaries_remove(void);
+
+/* output.c: the attributes h5mr writes on a result group or a map's dataset (in NULL:
+ * only h5mr_version, marking a file of h5mr's own). */
+h5mr_status h5mr__output_attrs(hid_t obj, const h5mr_job_info *in, const char *params, int elapsed, h5mr_error *err);
 
 /* ---------------------------------------------------------------- the run */
 
@@ -514,6 +554,9 @@ typedef struct h5mr__run {
     int ncomp;                 /* companion datasets */
     const h5mr__comp *comp;    /* [ncomp] */
     struct h5mr__comp_io *cio; /* their open files and buffers on this rank (companion.c) */
+    h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
+    void *out_buf;             /* the kernel's output rows of a block */
+    uint64_t out_cap;          /* its bytes */
 } h5mr__run;
 
 /* companion.c, reading the companions of a block of rows: */
@@ -612,6 +655,7 @@ typedef struct h5mr__plan_req {
     int raw_cf;           /* --raw: CF conventions ignored */
     uint64_t chunk_rows;  /* --chunk-rows, 0: automatic */
     int tag_ub;           /* the largest MPI tag, 0 if unknown */
+    uint64_t align_rows;  /* items a multiple of these rows too (a map's output chunks), 0: none */
 } h5mr__plan_req;
 /* Rank 0: the plan of the described files — they concatenate (EINPUT naming the first
  * that does not), the selection resolved (EUSAGE), the parts (*parts, the caller's to
@@ -642,8 +686,16 @@ struct h5mr_job {
     uint64_t chunk_rows_req;
     h5mr_schedule schedule;
     h5mr_io io_req;
-    char *output;
+    char *output;                   /* -o FILE (a link resolved when the job runs) */
+    char *out_object;               /* -o FILE:/OBJECT, or NULL */
+    int out_exists, out_obj_exists; /* found by the output's check (rank 0) */
     int force;
+    h5mr_store_opts store; /* a map kernel's output dataset */
+    int store_set;
+    int writes;                         /* the kernel is a map kernel */
+    h5mr_dtype out_dtype;               /* the last run's stored type */
+    uint64_t out_chunk[H5MR__MAX_DIMS]; /* and chunk shape */
+    uint64_t out_bytes;
     h5mr__comp comp[H5MR__MAX_COMP]; /* companions, in the order given */
     int ncomp;
     int cf_forced;            /* integer values made f64 for the companions */

@@ -127,6 +127,7 @@ void h5mr_job_free(h5mr_job *job)
     free(job->in.dataset);
     free(job->in.selection);
     free(job->output);
+    free(job->out_object);
     MPI_Comm_free(&job->comm);
     free(job);
 }
@@ -283,10 +284,37 @@ h5mr_status h5mr_job_set_io(h5mr_job *job, h5mr_io io)
 
 h5mr_status h5mr_job_set_output(h5mr_job *job, const char *path)
 {
-    char *p = NULL;
-    if (path && !(p = strdup(path))) return H5MR_ENOMEM;
+    /* FILE:/OBJECT splits at the last ":/". */
+    const char *cut = NULL;
+    for (const char *q = path ? strstr(path, ":/") : NULL; q; q = strstr(q + 1, ":/"))
+        cut = q;
+    if (cut && (cut == path || !cut[2])) return H5MR_EUSAGE; /* ":/x" or "f.h5:/" */
+    char *p = NULL, *o = NULL;
+    if (path && !(p = cut ? strndup(path, (size_t)(cut - path)) : strdup(path))) return H5MR_ENOMEM;
+    if (cut && !(o = strdup(cut + 1))) {
+        free(p);
+        return H5MR_ENOMEM;
+    }
     free(job->output);
+    free(job->out_object);
     job->output = p;
+    job->out_object = o;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_store(h5mr_job *job, const h5mr_store_opts *o)
+{
+    if (!o) {
+        job->store_set = 0;
+        return H5MR_OK;
+    }
+    if (o->gzip < -1 || o->gzip > 9 || o->chunk_ndims < 0 || o->chunk_ndims > H5MR__MAX_DIMS ||
+        (o->dtype != -1 && (o->dtype < 0 || o->dtype >= H5MR_DTYPE_COUNT)))
+        return H5MR_EUSAGE;
+    for (int d = 0; d < o->chunk_ndims; d++)
+        if (o->chunk[d] < 1) return H5MR_EUSAGE;
+    job->store = *o;
+    job->store_set = 1;
     return H5MR_OK;
 }
 
@@ -348,7 +376,8 @@ static h5mr_status check_output(h5mr_job *job, h5mr_error *err)
         names[n++] = job->in.names[i];
     for (int i = 0; i < job->ncomp; i++)
         if (job->comp[i].own_file) names[n++] = job->comp[i].file;
-    h5mr_status st = h5mr__output_check(job->output, names, n, job->force, resolved, sizeof resolved, err);
+    h5mr_status st = h5mr__output_check(job->output, job->out_object, names, n, job->force, resolved, sizeof resolved,
+                                        &job->out_exists, &job->out_obj_exists, err);
     free(names);
     char *r = st == H5MR_OK ? strdup(resolved) : NULL;
     if (st == H5MR_OK && !r) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
@@ -479,7 +508,9 @@ static h5mr_status plan_on_root(h5mr_job *job, const h5mr__fdesc *files, h5mr_er
                           .seltext = job->in.selection,
                           .raw_cf = job->raw_cf,
                           .chunk_rows = job->chunk_rows_req,
-                          .tag_ub = flag && tag_ub ? *tag_ub : 0};
+                          .tag_ub = flag && tag_ub ? *tag_ub : 0,
+                          .align_rows =
+                              job->writes && job->store_set && job->store.chunk_ndims > 0 ? job->store.chunk[0] : 0};
     job->run.first_desc = files[0].desc;
     h5mr_status st = h5mr__plan_input(files, job->in.nnames, (const char *const *)job->in.names, &req, &job->plan,
                                       &job->parts, &job->desc, err);
@@ -593,6 +624,87 @@ static h5mr_status job_agree(void *arg, h5mr_status st)
     return step(job, st, job->ctx.err);
 }
 
+/* A map kernel's job: an output given, a type that can hold the values, a chunk shape
+ * of the output's rank; a reduction's: no store options.  Every rank alike. */
+static h5mr_status map_checks(h5mr_job *job, h5mr_error *err)
+{
+    const char *k = job->kernel->name;
+    job->writes = job->ctx.noutputs > 0;
+    if (!job->writes)
+        return job->store_set ? h5mr__error_set(err, H5MR_EUSAGE,
+                                                "kernel %s reduces, it writes no dataset: use h5mr run (map kernels: "
+                                                "see h5mr kernels)",
+                                                k)
+                              : H5MR_OK;
+    if (!job->output)
+        return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s writes a dataset: give -o FILE[:/DATASET] (h5mr map)", k);
+    const h5mr_store_opts *o = &job->store;
+    job->out_dtype = job->store_set && o->dtype >= 0 ? (h5mr_dtype)o->dtype : job->ctx.out_dtype[0];
+    if (job->store_set && o->chunk_ndims > 0 && o->chunk_ndims != job->kndims)
+        return h5mr__error_set(err, H5MR_EUSAGE, "--chunk has %d dimension%s, the output has %d", o->chunk_ndims,
+                               o->chunk_ndims == 1 ? "" : "s", job->kndims);
+    /* Missing values are NaN: an integer type cannot store them. */
+    int missing = job->ncomp > 0;
+    for (uint64_t i = 0; !job->raw_cf && i < job->plan.nparts; i++)
+        missing |= job->parts[i].cf.nmissing || job->parts[i].cf.has_min || job->parts[i].cf.has_max;
+    if (missing && !h5mr_dtype_is_float(job->out_dtype))
+        return h5mr__error_set(err, H5MR_EUSAGE,
+                               "--dtype %s cannot store missing values (%s): give --dtype f32 or f64%s",
+                               h5mr_dtype_name(job->out_dtype),
+                               job->ncomp > 0 ? "a companion dataset makes elements missing"
+                                              : "the input's CF attributes mark missing values",
+                               job->ncomp > 0 ? "" : ", or --raw for the stored values");
+    /* The chunk shape: as given, the input's (of the dimensions kept), or the items'. */
+    const h5mr__view *v = &job->plan.view;
+    int chunked = job->desc.chunked, k2 = 0;
+    for (int d = 0; d < job->desc.ndims; d++)
+        chunked &= !v->keep[d] || v->step[d] == 1;
+    for (int d = 0; d < job->desc.ndims; d++) {
+        if (!v->keep[d]) continue;
+        job->out_chunk[k2] = job->store_set && o->chunk_ndims > 0 ? o->chunk[k2]
+                             : chunked                            ? job->desc.chunk[d]
+                             : k2 == 0                            ? job->plan.chunk_rows
+                                                                  : job->kshape[k2];
+        k2++;
+    }
+    h5mr__store_req req = {
+        .dtype = job->out_dtype, .ndims = job->kndims, .shape = job->kshape, .chunk = job->out_chunk};
+    uint64_t cb = h5mr__store_chunk_bytes(&req);
+    if (cb >= ((uint64_t)1 << 32))
+        return h5mr__error_set(err, H5MR_EUSAGE,
+                               "the output's chunks would be %.3g GB; HDF5 takes under 4 GiB (--chunk)",
+                               (double)cb / 1e9);
+    return H5MR_OK;
+}
+
+/* COLLECTIVE: the output file of a map kernel, created (rank 0), ready for rows. */
+static h5mr_status open_store(h5mr_job *job, h5mr__store **store, h5mr_error *err)
+{
+    h5mr_job_info in;
+    h5mr_job_get_info(job, &in);
+    char *params = params_json(job);
+    h5mr_status st = params ? H5MR_OK : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    if ((st = step(job, st, err)) != H5MR_OK) return st;
+    int into = job->out_object && job->out_exists;
+    h5mr__store_req req = {.file = job->output,
+                           .object = job->out_object ? job->out_object : job->in.dataset,
+                           .into_existing = into,
+                           .replace = job->out_obj_exists,
+                           .mark_root = !into,
+                           .ktype = job->ctx.out_dtype[0],
+                           .dtype = job->out_dtype,
+                           .ndims = job->kndims,
+                           .shape = job->kshape,
+                           .chunk = job->out_chunk,
+                           .gzip = job->store_set ? job->store.gzip : -1,
+                           .shuffle = job->store_set && job->store.shuffle,
+                           .info = &in,
+                           .params = params};
+    st = h5mr__store_open(&job->run, &req, store);
+    free(params);
+    return st;
+}
+
 h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
 {
     h5mr_error local;
@@ -618,6 +730,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                            .comp = job->comp};
     job->cf_forced = 0;
     void *state = NULL;
+    h5mr__store *store = NULL;
     double t0 = 0;
     h5mr_status st = H5MR_OK;
     h5mr__fdesc *files = NULL;
@@ -631,6 +744,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         st = h5mr__error_set(err, H5MR_EUSAGE, "no kernel given");
     if ((st = step(job, st, err)) != H5MR_OK) return st;
     job->io = job->io_req == H5MR_IO_PARALLEL ? H5MR_IO_PARALLEL : H5MR_IO_SCATTER;
+    job->writes = h5mr_kernel_writes(job->kernel); /* for the plan; setup says for sure */
+    job->out_bytes = 0;
 
     /* plan: the names, the output's check, every file described (by all ranks), the
      * items cut (rank 0), the plan for all. */
@@ -701,8 +816,13 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                         what, job->in.dataset, job->desc.dtype != H5MR_DTYPE_F64 ? ", not the stored integers" : "");
     }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
+    if ((st = step(job, map_checks(job, err), err)) != H5MR_OK) goto out;
 
     t0 = job->progress.t0 = h5mr__now();
+    if (job->writes) {
+        if ((st = open_store(job, &store, err)) != H5MR_OK) goto out;
+        job->run.store = store;
+    }
     job->progress.next = t0 + job->progress.every;
     job->progress.items = job->plan.items;
     job->progress.bytes = job->plan.rows * job->plan.row_elems * job->plan.elem_size;
@@ -718,12 +838,21 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
             st = job->ctx.kernel->finish(&job->ctx, state, job->result);
         if (st != H5MR_OK && err->message[0] == '\0')
             h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
+    }
+    if (store) {
+        /* The output dataset complete on disk and renamed into place. */
+        st = step(job, st, err);
+        st = h5mr__store_close(&job->run, store, st, &job->out_bytes);
+        store = job->run.store = NULL;
+    }
+    if (job->rank == 0) {
         job->elapsed_s = h5mr__now() - t0;
-        if (st == H5MR_OK && job->output) {
+        if (st == H5MR_OK && job->output && !job->writes) {
             h5mr_job_info in;
             h5mr_job_get_info(job, &in);
             char *params = params_json(job);
-            st = params ? h5mr__output_write(job->output, job->result, &in, params, err)
+            st = params ? h5mr__output_write(job->output, job->out_object, job->out_object && job->out_exists,
+                                             job->result, &in, params, err)
                         : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
             free(params);
         }
@@ -740,6 +869,8 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                                     MPI_BYTE, 0, job->comm));
     st = step(job, st, err);
 out:
+    if (store) h5mr__store_close(&job->run, store, st, NULL); /* st failed on every rank: removes the file */
+    job->run.store = NULL;
     if (st != H5MR_OK && job->rank == 0) {
         h5mr__result_free(job->result);
         job->result = NULL;
@@ -776,6 +907,18 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
                             .cf = job->rank == 0 ? job->cf_json : NULL,
                             .stored_ndims = job->desc.ndims,
                             .stored_shape = job->desc.shape};
+    info->output_file = job->output;
+    info->output_object = job->output ? (job->out_object ? job->out_object
+                                         : job->writes   ? job->in.dataset
+                                                         : "/result")
+                                      : NULL;
+    info->writes = job->writes;
+    info->out_dtype = job->out_dtype;
+    info->out_ndims = job->writes ? job->kndims : 0;
+    info->out_chunk = job->out_chunk;
+    info->out_gzip = job->store_set ? job->store.gzip : -1;
+    info->out_shuffle = job->store_set && job->store.shuffle;
+    info->out_bytes = job->out_bytes;
     info->ncompanions = job->ncomp;
     for (int i = 0; i < job->ncomp; i++)
         info->companions[i] =

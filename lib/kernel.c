@@ -150,6 +150,25 @@ void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role)
     if ((unsigned)role < 32) ctx->accepted |= 1u << (unsigned)role;
 }
 
+int h5mr_ctx_add_output(h5mr_ctx *ctx, h5mr_dtype dtype)
+{
+    if (ctx->noutputs >= H5MR_MAX_OUTPUTS || (unsigned)dtype >= H5MR_DTYPE_COUNT) return -1;
+    ctx->out_dtype[ctx->noutputs] = dtype;
+    return ctx->noutputs++;
+}
+
+int h5mr_kernel_writes(const h5mr_kernel *k)
+{
+    if (!k) return 0;
+    static const uint64_t one = 1;
+    h5mr_error e = {0};
+    h5mr_ctx ctx = {.kernel = k, .dtype = H5MR_DTYPE_F64, .ndims = 1, .shape = &one, .err = &e};
+    ctx.inputs = 1u << H5MR_ROLE_MASK | 1u << H5MR_ROLE_WEIGHTS | 1u << H5MR_ROLE_BY | 1u << H5MR_ROLE_WITH;
+    if (k->setup) k->setup(&ctx);
+    h5mr__ctx_release(&ctx);
+    return ctx.noutputs > 0;
+}
+
 void h5mr_ctx_set_config(h5mr_ctx *ctx, void *config, void (*free_fn)(void *))
 {
     if (ctx->config && ctx->config_free) ctx->config_free(ctx->config);
@@ -209,6 +228,7 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
     ctx->passes = 1;
     ctx->pass = 0;
     ctx->accepted = 1u << H5MR_ROLE_MASK;
+    ctx->noutputs = 0;
     if (ctx->kernel->setup) {
         h5mr_status st = ctx->kernel->setup(ctx);
         if (st != H5MR_OK) {
@@ -228,7 +248,7 @@ h5mr_status h5mr__ctx_setup(h5mr_ctx *ctx)
         const char *option, *who;
     } uses[] = {{H5MR_ROLE_WEIGHTS, "--weights", "sum and stats do"},
                 {H5MR_ROLE_BY, "--by", "sum, stats, minmax and count do"},
-                {H5MR_ROLE_WITH, "--with", "corr and cov do"}};
+                {H5MR_ROLE_WITH, "--with", "corr, cov and normdiff do"}};
     for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++)
         if (h5mr_ctx_has_input(ctx, uses[i].role) && !(ctx->accepted & (1u << uses[i].role)))
             return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel %s does not take %s (%s)", ctx->kernel->name,

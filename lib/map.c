@@ -1,5 +1,6 @@
 /* map.c: the map step — decode an item if it travels as stored chunks, then fold it
- * into the kernel's state, timed and counted; a kernel's failure names the item. */
+ * into the kernel's state (a map kernel's last pass: and hand the rows it wrote to the
+ * store), timed and counted; a kernel's failure names the item. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -39,10 +40,29 @@ static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtyp
         b.ninputs = run->ncomp;
         b.inputs = rows;
     }
+    /* A map kernel's last pass: its output rows, stored once it has filled them. */
+    h5mr_out_rows out;
+    void *out_data[H5MR_MAX_OUTPUTS];
+    if (run->store && ctx->pass == ctx->passes - 1) {
+        uint64_t need = n * run->plan->row_elems * h5mr_dtype_size(ctx->out_dtype[0]);
+        if (need > run->out_cap) {
+            free(run->out_buf);
+            run->out_cap = 0;
+            if (!(run->out_buf = malloc(need ? need : 1)))
+                return h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate %llu bytes for output rows",
+                                       (unsigned long long)need);
+            run->out_cap = need;
+        }
+        out_data[0] = run->out_buf;
+        out = (h5mr_out_rows){1, out_data, ctx->out_dtype};
+        b.out = &out;
+    }
     h5mr_status st = ctx->kernel->map(ctx, state, &b);
     if (st != H5MR_OK)
-        h5mr__error_wrap(ctx->err, st, "kernel %s failed on item %llu (rows %llu..%llu)", ctx->kernel->name,
-                         (unsigned long long)item, (unsigned long long)first, (unsigned long long)(first + n - 1));
+        return h5mr__error_wrap(ctx->err, st, "kernel %s failed on item %llu (rows %llu..%llu)", ctx->kernel->name,
+                                (unsigned long long)item, (unsigned long long)first,
+                                (unsigned long long)(first + n - 1));
+    if (b.out && (st = h5mr__store_rows(run->store, first, n, run->out_buf)) != H5MR_OK) h5mr__name_item(run, item, st);
     return st;
 }
 
@@ -167,6 +187,9 @@ void h5mr__map_release(h5mr__run *run)
     free(run->cf_buf);
     run->cf_buf = NULL;
     run->cf_cap = 0;
+    free(run->out_buf);
+    run->out_buf = NULL;
+    run->out_cap = 0;
 }
 
 h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const void *msg, uint64_t len, uint64_t item)

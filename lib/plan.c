@@ -154,6 +154,17 @@ h5mr_status h5mr__plan_input(const h5mr__fdesc *files, uint64_t nfiles, const ch
     for (int i = L + 1; i < desc->ndims; i++)
         row_elems *= v->count[i];
     uint64_t storage_rows = desc->chunked && v->step[L] == 1 ? desc->chunk[L] : 0;
+    if (req->align_rows > 0) {
+        /* Items whole chunks of the input and of the output, where that is not huge. */
+        uint64_t a = storage_rows ? storage_rows : 1, b = req->align_rows, g = a, h = b;
+        while (h) {
+            uint64_t t = g % h;
+            g = h, h = t;
+        }
+        unsigned __int128 lcm = (unsigned __int128)(a / g) * b;
+        unsigned __int128 bytes = lcm * row_elems * h5mr_dtype_size(desc->dtype);
+        storage_rows = bytes <= H5MR__ITEM_MAX_BYTES ? (uint64_t)lcm : req->align_rows;
+    }
     uint64_t rows = v->count[L];
     if ((st = h5mr__plan_make(rows, row_elems, h5mr_dtype_size(desc->dtype), storage_rows, req->chunk_rows, plan,
                               err)) != H5MR_OK)

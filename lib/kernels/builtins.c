@@ -12,7 +12,11 @@ extern const h5mr_kernel h5mr__kernel_topk;
 extern const h5mr_kernel h5mr__kernel_valuecounts;
 extern const h5mr_kernel h5mr__kernel_corr;
 extern const h5mr_kernel h5mr__kernel_cov;
+extern const h5mr_kernel h5mr__kernel_convert;
+extern const h5mr_kernel h5mr__kernel_scale;
+extern const h5mr_kernel h5mr__kernel_anomaly;
+extern const h5mr_kernel h5mr__kernel_normdiff;
 
 const h5mr_kernel *const h5mr__builtins[] = {
     &h5mr__kernel_sum,  &h5mr__kernel_minmax,      &h5mr__kernel_stats, &h5mr__kernel_histogram, &h5mr__kernel_count,
-    &h5mr__kernel_topk, &h5mr__kernel_valuecounts, &h5mr__kernel_corr,  &h5mr__kernel_cov,       NULL};
+    &h5mr__kernel_topk, &h5mr__kernel_valuecounts, &h5mr__kernel_corr,  &h5mr__kernel_cov,       &h5mr__kernel_convert, &h5mr__kernel_scale, &h5mr__kernel_anomaly, &h5mr__kernel_normdiff, NULL};

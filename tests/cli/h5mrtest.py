@@ -28,10 +28,11 @@ def h5mr(np_, *args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-def run_json(np_, *args):
-    p = h5mr(np_, "run", "--json", *args)
+def run_json(np_, *args, command="run"):
+    p = h5mr(np_, command, "--json", *args)
     if p.returncode != 0:
-        fail("h5mr run %s at %d ranks: exit %d: %s" % (" ".join(args), np_, p.returncode, p.stderr.strip()[:300]))
+        fail("h5mr %s %s at %d ranks: exit %d: %s" % (command, " ".join(args), np_, p.returncode,
+                                                     p.stderr.strip()[:300]))
         return None
     return json.loads(p.stdout)
 

@@ -134,7 +134,10 @@ expect "info --json of a dataset" bash -c '"$0" info --json --chunk-rows 4 d.h5 
 "$H5MR" info d.h5 /nope 2>/dev/null
 expect "info of a missing dataset exits 3" test $? -eq 3
 n=$("$H5MR" kernels --json | grep -o '"name": "[a-z]*"' | wc -l)
-expect "kernels --json lists the 9 built-ins ($n)" test "$n" -eq 9
+expect "kernels --json lists the 13 built-ins ($n)" test "$n" -eq 13
+n=$("$H5MR" kernels --json | grep -o '"command": "map"' | wc -l)
+expect "kernels --json: 4 of them map kernels ($n)" test "$n" -eq 4
+expect "kernels marks the map kernels" bash -c '"$0" kernels | grep -q "^anomaly .*(h5mr map)"' "$H5MR"
 expect "kernels shows parameters and defaults" bash -c '"$0" kernels | grep -q "\-p bins=.*(default: 10)"' "$H5MR"
 
 # ---------------------------------------------------------------- parameter errors

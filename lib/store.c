@@ -1,0 +1,924 @@
+/* store.c: the write step of a map job — the output rows of every rank stored into one
+ * chunked HDF5 dataset, in parallel, in a file that appears complete or not at all.
+ *
+ * Rank 0 creates the new file under a private temporary name in the output's folder
+ * (atomic.h; a copy of the existing file when the dataset is added to one), with the
+ * dataset and its attributes, and closes it.  Then every rank writes the rows it maps:
+ *
+ *  - uncompressed: the chunks were allocated when the dataset was created (HDF5 wrote
+ *    none of them: fill time never) and rank 0 shared their addresses; each rank
+ *    converts its rows to the stored type, cuts them into the chunks' pieces and
+ *    pwrite()s those straight into the file.  No byte goes through another rank, and
+ *    two ranks never write the same byte (a chunk's rows are disjoint ranges of it).
+ *  - compressed (--gzip, --shuffle): a chunk is compressed as a whole, so each rank
+ *    compresses the chunks whose rows it holds — compression runs on every rank at
+ *    once — and appends them to a part file of its own (beside the output, a private
+ *    temporary too), recording where.  Rows of a chunk that a rank holds only partly
+ *    (a block ending inside a band of chunk rows) wait in a few band buffers for the
+ *    rest; what is still partial at the end goes to the part file as plain rows.  At the
+ *    end rank 0 gathers the records and copies every compressed chunk into the output
+ *    with H5Dwrite_chunk, assembling and compressing the few partial bands itself.
+ *
+ * Then rank 0 flushes the file to disk and renames it into place (atomic_commit), and
+ * every rank removes its part file.  A failure anywhere (a full disk, a value that does
+ * not fit the stored type) leaves the target as it was; a signal removes the
+ * temporaries (h5mr_temporaries_remove), and after kill -9 the next writer of that
+ * name does.  Deflate is libdeflate's where configure found it (a standard zlib stream,
+ * about 3x zlib's speed at level 4: bench/RESULTS.md §18), zlib's otherwise. */
+#define _GNU_SOURCE /* fallocate */
+#include "config.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <zlib.h>
+#ifdef H5MR_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+#ifdef __linux__
+#include <linux/fs.h>
+#endif
+
+#include "atomic.h"
+
+void h5mr__store_temporaries_remove(void) { atomic_remove_temporaries(); }
+
+/* What a part file holds: a compressed chunk, or plain rows of a partial band. */
+enum { REC_CHUNK = 0, REC_ROWS = 1 };
+typedef struct rec {
+    uint64_t kind;
+    uint64_t index; /* REC_CHUNK: the chunk (band * grid + g); REC_ROWS: the first row */
+    uint64_t off, size;
+    uint64_t nrows; /* REC_ROWS */
+    uint64_t rank;  /* filled in by rank 0 */
+} rec;
+
+#define NPEND 4
+
+/* A band of chunk rows held partly: its rows, which are there, and how many. */
+typedef struct pend {
+    int64_t band; /* -1: free */
+    uint64_t filled, age;
+    uint8_t *have;
+    unsigned char *buf;
+} pend;
+
+struct h5mr__store {
+    int rank, size;
+    h5mr_error *err;
+    /* geometry */
+    int ndims;
+    uint64_t shape[H5MR__MAX_DIMS], chunk[H5MR__MAX_DIMS];
+    h5mr_dtype ktype, dtype;
+    char object[1024]; /* the dataset's path in the file */
+    uint64_t esize, row_elems, rows;
+    uint64_t c0, nbands, grid, cgrid[H5MR__MAX_DIMS], crow_elems, chunk_bytes;
+    int whole_rows; /* a chunk spans whole rows (grid 1): a band is the chunk */
+    int gzip, shuffle, empty;
+    /* the new file */
+    atomic_file a; /* rank 0 */
+    char tmp[PATH_MAX];
+    int fd;
+    uint64_t *addr; /* uncompressed: every chunk's address */
+    /* compressed: this rank's part file and what it holds */
+    char part[PATH_MAX];
+    int part_fd, part_slot;
+    uint64_t part_off;
+    rec *recs;
+    uint64_t nrecs, caprecs;
+    pend pend[NPEND];
+    uint64_t tick;
+    /* scratch */
+    unsigned char *conv, *gather, *shuf, *comp;
+    uint64_t conv_cap, comp_cap;
+#ifdef H5MR_HAVE_LIBDEFLATE
+    struct libdeflate_compressor *ld;
+#endif
+    uint64_t stored_bytes; /* rank 0, at the end */
+};
+
+static h5mr_status sys_error(h5mr__store *s, int e, const char *what, const char *name)
+{
+    return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output: %s '%s': %s", what, name, strerror(e));
+}
+
+/* An HDF5 call on the output failed: a full disk said plainly, else what HDF5 says. */
+static h5mr_status hdf5_fail(h5mr__store *s, const char *what)
+{
+    int e = errno;
+    if (e == ENOSPC || e == EDQUOT) {
+        H5Eclear2(H5E_DEFAULT);
+        return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", s->a.target, what,
+                               strerror(e));
+    }
+    if (getenv("H5MR_DEBUG_HDF5")) H5Eprint2(H5E_DEFAULT, stderr);
+    return h5mr__hdf5_error(s->err, H5MR_EIO, "cannot write the output '%s': %s", s->a.target, what);
+}
+
+/* Close an HDF5 file of the output that is being given up.  Its blocks are released
+ * first, so that HDF5's last flush of metadata (a few KiB) finds room even on a full
+ * disk: a file HDF5 could not close stays in its tables and crashes the process when
+ * MPI_Finalize shuts HDF5 down. */
+static void close_abandoned(hid_t f, int fd)
+{
+    if (f < 0) return;
+    for (int i = 0; i < 3; i++) {
+        if (fd >= 0 && ftruncate(fd, 0) != 0) break;
+        if (H5Fclose(f) >= 0) break;
+    }
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* Close the output's HDF5 file f (may be invalid): normally if all went well (st OK),
+ * else given up. */
+static h5mr_status close_file(h5mr__store *s, hid_t f, h5mr_status st)
+{
+    if (st != H5MR_OK) {
+        close_abandoned(f, s->a.fd);
+    } else if (f >= 0 && H5Fclose(f) < 0) {
+        st = hdf5_fail(s, "closing it");
+        close_abandoned(f, s->a.fd);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- conversion */
+
+/* Values of the kernel's type as the stored type.  Floats narrow as numpy's astype
+ * does (rounded); a value an integer type cannot hold (NaN, infinite, out of range)
+ * is refused, not wrapped.  Through double (or a 64-bit integer between integer
+ * types), a slice at a time. */
+#define CONV_SLICE 8192
+static int is_signed_int(h5mr_dtype t) { return !h5mr_dtype_is_float(t) && h5mr_dtype_is_signed(t); }
+
+static h5mr_status convert_values(h5mr__store *s, const void *in, void *out, uint64_t n, uint64_t first_row)
+{
+    h5mr_dtype src = s->ktype, dst = s->dtype;
+    int fsrc = h5mr_dtype_is_float(src), fdst = h5mr_dtype_is_float(dst);
+    if ((src == H5MR_DTYPE_I64 || src == H5MR_DTYPE_U64) && dst == H5MR_DTYPE_F32) {
+        /* Directly: through double would round twice. */
+        float *o = out;
+        for (uint64_t i = 0; i < n; i++)
+            o[i] = src == H5MR_DTYPE_I64 ? (float)((const int64_t *)in)[i] : (float)((const uint64_t *)in)[i];
+        return H5MR_OK;
+    }
+    union {
+        double f[CONV_SLICE];
+        int64_t i[CONV_SLICE];
+        uint64_t u[CONV_SLICE];
+    } w;
+    int wide_float = fsrc || fdst, wide_signed = !wide_float && is_signed_int(src);
+    size_t isz = h5mr_dtype_size(src), osz = h5mr_dtype_size(dst);
+    for (uint64_t at = 0; at < n; at += CONV_SLICE) {
+        uint64_t m = n - at < CONV_SLICE ? n - at : CONV_SLICE;
+        const char *ip = (const char *)in + at * isz;
+        char *op = (char *)out + at * osz;
+        if (wide_float) {
+#define H5MR_CASE(T, W)                                                                                                \
+    for (uint64_t i = 0; i < m; i++)                                                                                   \
+        w.f[i] = (double)((const T *)ip)[i];
+            H5MR_DTYPE_SWITCH(src, return H5MR_EINTERNAL;)
+#undef H5MR_CASE
+        } else if (wide_signed) {
+#define H5MR_CASE(T, W)                                                                                                \
+    for (uint64_t i = 0; i < m; i++)                                                                                   \
+        w.i[i] = (int64_t)((const T *)ip)[i];
+            H5MR_DTYPE_SWITCH(src, return H5MR_EINTERNAL;)
+#undef H5MR_CASE
+        } else {
+#define H5MR_CASE(T, W)                                                                                                \
+    for (uint64_t i = 0; i < m; i++)                                                                                   \
+        w.u[i] = (uint64_t)((const T *)ip)[i];
+            H5MR_DTYPE_SWITCH(src, return H5MR_EINTERNAL;)
+#undef H5MR_CASE
+        }
+        uint64_t bad = UINT64_MAX;
+        if (fdst) {
+            if (dst == H5MR_DTYPE_F32)
+                for (uint64_t i = 0; i < m; i++)
+                    ((float *)op)[i] = (float)w.f[i];
+            else
+                memcpy(op, w.f, m * sizeof(double));
+        } else if (wide_float) {
+            /* Truncated toward zero, as astype; what truncates into the type's range
+             * fits (the bounds are exact doubles). */
+#define F2I(T, FITS)                                                                                                   \
+    for (uint64_t i = 0; i < m; i++) {                                                                                 \
+        double v = w.f[i];                                                                                             \
+        if (!(FITS)) {                                                                                                 \
+            bad = i;                                                                                                   \
+            break;                                                                                                     \
+        }                                                                                                              \
+        ((T *)op)[i] = (T)v;                                                                                           \
+    }                                                                                                                  \
+    break;
+            switch (dst) {
+            case H5MR_DTYPE_I8: F2I(int8_t, v > INT8_MIN - 1.0 && v < INT8_MAX + 1.0)
+            case H5MR_DTYPE_I16: F2I(int16_t, v > INT16_MIN - 1.0 && v < INT16_MAX + 1.0)
+            case H5MR_DTYPE_I32: F2I(int32_t, v > INT32_MIN - 1.0 && v < INT32_MAX + 1.0)
+            case H5MR_DTYPE_I64: F2I(int64_t, v >= -0x1p63 && v < 0x1p63)
+            case H5MR_DTYPE_U8: F2I(uint8_t, v > -1.0 && v < UINT8_MAX + 1.0)
+            case H5MR_DTYPE_U16: F2I(uint16_t, v > -1.0 && v < UINT16_MAX + 1.0)
+            case H5MR_DTYPE_U32: F2I(uint32_t, v > -1.0 && v < UINT32_MAX + 1.0)
+            case H5MR_DTYPE_U64: F2I(uint64_t, v > -1.0 && v < 0x1p64)
+            default: return H5MR_EINTERNAL;
+            }
+#undef F2I
+            if (bad != UINT64_MAX) {
+                uint64_t e = at + bad, r = s->row_elems ? e / s->row_elems : 0;
+                return h5mr__error_set(
+                    s->err, H5MR_EINPUT, "the value %.17g at row %llu cannot be stored as %s (--dtype): %s", w.f[bad],
+                    (unsigned long long)(first_row + r), h5mr_dtype_name(dst),
+                    isnan(w.f[bad]) ? "a missing value (NaN) has no integer form" : "it is out of the type's range");
+            }
+        } else {
+            /* Integer to integer: in range of the destination, or refused. */
+            int64_t lo = 0;
+            uint64_t hi = 0;
+            switch (dst) {
+            case H5MR_DTYPE_I8: lo = INT8_MIN, hi = INT8_MAX; break;
+            case H5MR_DTYPE_I16: lo = INT16_MIN, hi = INT16_MAX; break;
+            case H5MR_DTYPE_I32: lo = INT32_MIN, hi = INT32_MAX; break;
+            case H5MR_DTYPE_I64: lo = INT64_MIN, hi = INT64_MAX; break;
+            case H5MR_DTYPE_U8: hi = UINT8_MAX; break;
+            case H5MR_DTYPE_U16: hi = UINT16_MAX; break;
+            case H5MR_DTYPE_U32: hi = UINT32_MAX; break;
+            default: hi = UINT64_MAX; break;
+            }
+            for (uint64_t i = 0; i < m && bad == UINT64_MAX; i++) {
+                int ok = wide_signed ? w.i[i] >= lo && (w.i[i] < 0 || (uint64_t)w.i[i] <= hi) : w.u[i] <= hi;
+                if (!ok) bad = i;
+            }
+            if (bad != UINT64_MAX) {
+                uint64_t e = at + bad, r = s->row_elems ? e / s->row_elems : 0;
+                char v[32];
+                if (wide_signed)
+                    snprintf(v, sizeof v, "%lld", (long long)w.i[bad]);
+                else
+                    snprintf(v, sizeof v, "%llu", (unsigned long long)w.u[bad]);
+                return h5mr__error_set(s->err, H5MR_EINPUT,
+                                       "the value %s at row %llu cannot be stored as %s (--dtype): it is out of the "
+                                       "type's range",
+                                       v, (unsigned long long)(first_row + r), h5mr_dtype_name(dst));
+            }
+#define H5MR_CASE(T, W)                                                                                                \
+    for (uint64_t i = 0; i < m; i++)                                                                                   \
+        ((T *)op)[i] = wide_signed ? (T)w.i[i] : (T)w.u[i];
+            H5MR_DTYPE_SWITCH(dst, return H5MR_EINTERNAL;)
+#undef H5MR_CASE
+        }
+    }
+    return H5MR_OK;
+}
+
+/* ---------------------------------------------------------------- chunks */
+
+/* The parts in chunk g of the trailing grid of rows r0 .. r0 + nr - 1 of a band (at
+ * `rows`, laid out as the dataset's rows), into `out` as the chunk's rows r0.. (of
+ * crow_elems values each, edges zero). */
+static void gather_chunk(const h5mr__store *s, const unsigned char *rows, uint64_t r0, uint64_t nr, uint64_t g,
+                         unsigned char *out)
+{
+    const uint64_t es = s->esize;
+    if (s->whole_rows) {
+        memcpy(out + r0 * s->crow_elems * es, rows, nr * s->row_elems * es);
+        return;
+    }
+    /* The chunk's corner in the trailing dimensions, and its extent inside the data. */
+    uint64_t corner[H5MR__MAX_DIMS], ext[H5MR__MAX_DIMS], rem = g;
+    int k = s->ndims - 1;
+    for (int d = k; d >= 1; d--) {
+        uint64_t j = rem % s->cgrid[d];
+        rem /= s->cgrid[d];
+        corner[d] = j * s->chunk[d];
+        ext[d] = s->shape[d] - corner[d] < s->chunk[d] ? s->shape[d] - corner[d] : s->chunk[d];
+    }
+    int edge = 0;
+    for (int d = 1; d <= k; d++)
+        edge |= ext[d] != s->chunk[d];
+    for (uint64_t r = r0; r < r0 + nr; r++) {
+        unsigned char *o = out + r * s->crow_elems * es;
+        if (edge) memset(o, 0, s->crow_elems * es);
+        const unsigned char *in = rows + (r - r0) * s->row_elems * es;
+        /* Lines along the last dimension: an odometer over dimensions 1..k-1. */
+        uint64_t idx[H5MR__MAX_DIMS] = {0};
+        for (;;) {
+            uint64_t src = 0, dst = 0;
+            for (int d = 1; d <= k; d++) {
+                uint64_t i = d < k ? idx[d] : 0;
+                src = src * s->shape[d] + corner[d] + i;
+                dst = dst * s->chunk[d] + i;
+            }
+            memcpy(o + dst * es, in + src * es, ext[k] * es);
+            int d = k - 1;
+            while (d >= 1 && ++idx[d] == ext[d])
+                idx[d--] = 0;
+            if (d < 1) break;
+        }
+    }
+}
+
+/* HDF5's shuffle: byte j of every element together. */
+static void shuffle_bytes(const unsigned char *in, unsigned char *out, uint64_t bytes, uint64_t size)
+{
+    uint64_t n = bytes / size;
+    for (uint64_t j = 0; j < size; j++)
+        for (uint64_t i = 0; i < n; i++)
+            out[j * n + i] = in[i * size + j];
+    memcpy(out + n * size, in + n * size, bytes - n * size);
+}
+
+/* A whole chunk, compressed into s->comp; *len its size. */
+static h5mr_status compress_chunk(h5mr__store *s, const unsigned char *chunk, uint64_t *len)
+{
+    const unsigned char *src = chunk;
+    if (s->shuffle && s->esize > 1) {
+        shuffle_bytes(chunk, s->shuf, s->chunk_bytes, s->esize);
+        src = s->shuf;
+    }
+    if (s->gzip < 0) {
+        memcpy(s->comp, src, s->chunk_bytes);
+        *len = s->chunk_bytes;
+        return H5MR_OK;
+    }
+#ifdef H5MR_HAVE_LIBDEFLATE
+    if (s->ld) {
+        size_t n = libdeflate_zlib_compress(s->ld, src, s->chunk_bytes, s->comp, s->comp_cap);
+        if (n == 0) return h5mr__error_set(s->err, H5MR_EINTERNAL, "compressing a chunk of the output failed");
+        *len = n;
+        return H5MR_OK;
+    }
+#endif
+    uLongf n = (uLongf)s->comp_cap;
+    if (compress2(s->comp, &n, src, (uLong)s->chunk_bytes, s->gzip) != Z_OK)
+        return h5mr__error_set(s->err, H5MR_EINTERNAL, "compressing a chunk of the output failed");
+    *len = n;
+    return H5MR_OK;
+}
+
+static h5mr_status add_rec(h5mr__store *s, rec r)
+{
+    if (s->nrecs == s->caprecs) {
+        uint64_t cap = s->caprecs ? 2 * s->caprecs : 256;
+        rec *p = realloc(s->recs, cap * sizeof *p);
+        if (!p) return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for the output's chunk records");
+        s->recs = p, s->caprecs = cap;
+    }
+    s->recs[s->nrecs++] = r;
+    return H5MR_OK;
+}
+
+static h5mr_status part_append(h5mr__store *s, const void *buf, uint64_t len, rec r)
+{
+    int e = 0;
+    const char *p = buf;
+    uint64_t left = len, off = s->part_off;
+    while (left > 0 && !e) {
+        ssize_t w = pwrite(s->part_fd, p, left, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            e = w < 0 ? errno : EIO;
+        else
+            p += w, left -= (uint64_t)w, off += (uint64_t)w;
+    }
+    if (e) return sys_error(s, e, "its part file", s->part);
+    r.off = s->part_off, r.size = len;
+    s->part_off += len;
+    return add_rec(s, r);
+}
+
+/* A compressed chunk to the output, on rank 0 at the end. */
+static h5mr_status write_chunk(h5mr__store *s, hid_t dset, uint64_t index, const void *buf, uint64_t len)
+{
+    hsize_t off[H5MR__MAX_DIMS];
+    uint64_t band = index / s->grid, rem = index % s->grid;
+    off[0] = band * s->c0;
+    for (int d = s->ndims - 1; d >= 1; d--) {
+        off[d] = (rem % s->cgrid[d]) * s->chunk[d];
+        rem /= s->cgrid[d];
+    }
+    if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, (size_t)len, buf) < 0) return hdf5_fail(s, "writing a chunk");
+    s->stored_bytes += len;
+    return H5MR_OK;
+}
+
+/* Every chunk of band `band`, whose rows (all of them, nb) are at `rows`: compressed to
+ * this rank's part file, or (dset >= 0, rank 0 at the end) straight into the output. */
+static h5mr_status emit_band(h5mr__store *s, uint64_t band, const unsigned char *rows, uint64_t nb, hid_t dset)
+{
+    for (uint64_t g = 0; g < s->grid; g++) {
+        const unsigned char *chunk = rows;
+        if (!s->whole_rows || nb < s->c0) {
+            if (nb < s->c0) memset(s->gather, 0, s->chunk_bytes);
+            gather_chunk(s, rows, 0, nb, g, s->gather);
+            chunk = s->gather;
+        }
+        uint64_t len = 0;
+        h5mr_status st = compress_chunk(s, chunk, &len);
+        if (st == H5MR_OK)
+            st = dset >= 0 ? write_chunk(s, dset, band * s->grid + g, s->comp, len)
+                           : part_append(s, s->comp, len, (rec){REC_CHUNK, band * s->grid + g, 0, 0, 0, 0});
+        if (st != H5MR_OK) return st;
+    }
+    return H5MR_OK;
+}
+
+static uint64_t band_rows(const h5mr__store *s, uint64_t band)
+{
+    uint64_t lo = band * s->c0;
+    return s->rows - lo < s->c0 ? s->rows - lo : s->c0;
+}
+
+/* Runs of the rows a pending band holds, to the part file as plain rows. */
+static h5mr_status spill(h5mr__store *s, pend *p)
+{
+    uint64_t nb = band_rows(s, (uint64_t)p->band), rb = s->row_elems * s->esize;
+    h5mr_status st = H5MR_OK;
+    for (uint64_t r = 0; r < nb && st == H5MR_OK;) {
+        if (!p->have[r]) {
+            r++;
+            continue;
+        }
+        uint64_t e = r;
+        while (e < nb && p->have[e])
+            e++;
+        st = part_append(s, p->buf + r * rb, (e - r) * rb,
+                         (rec){REC_ROWS, (uint64_t)p->band * s->c0 + r, 0, 0, e - r, 0});
+        r = e;
+    }
+    p->band = -1;
+    return st;
+}
+
+/* Rows [lo, hi) of band `band` (data: those rows) when the block does not hold all of
+ * the band: into its pending buffer; the band goes out once complete. */
+static h5mr_status hold(h5mr__store *s, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
+{
+    pend *p = NULL, *oldest = &s->pend[0];
+    for (int i = 0; i < NPEND; i++) {
+        if (s->pend[i].band == (int64_t)band) p = &s->pend[i];
+        if (s->pend[i].age < oldest->age || (oldest->band >= 0 && s->pend[i].band < 0)) oldest = &s->pend[i];
+    }
+    uint64_t rb = s->row_elems * s->esize, nb = band_rows(s, band);
+    if (!p) {
+        p = oldest;
+        if (p->band >= 0) {
+            h5mr_status st = spill(s, p);
+            if (st != H5MR_OK) return st;
+        }
+        if (!p->buf && (!(p->buf = malloc(s->c0 * rb)) || !(p->have = malloc(s->c0))))
+            return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a band of the output");
+        p->band = (int64_t)band;
+        p->filled = 0;
+        memset(p->have, 0, s->c0);
+    }
+    p->age = ++s->tick;
+    uint64_t b0 = band * s->c0;
+    memcpy(p->buf + (lo - b0) * rb, data, (hi - lo) * rb);
+    for (uint64_t r = lo; r < hi; r++)
+        if (!p->have[r - b0]) p->have[r - b0] = 1, p->filled++;
+    if (p->filled < nb) return H5MR_OK;
+    p->band = -1;
+    return emit_band(s, band, p->buf, nb, H5I_INVALID_HID);
+}
+
+/* Uncompressed: rows [lo, hi) of band `band` into their chunks' bytes in the file. */
+static h5mr_status put_rows(h5mr__store *s, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
+{
+    uint64_t b0 = band * s->c0, nr = hi - lo, cr = s->crow_elems * s->esize;
+    for (uint64_t g = 0; g < s->grid; g++) {
+        const unsigned char *src = data;
+        if (!s->whole_rows) {
+            gather_chunk(s, data, lo - b0, nr, g, s->gather);
+            src = s->gather + (lo - b0) * cr;
+        }
+        uint64_t off = s->addr[band * s->grid + g] + (lo - b0) * cr, left = nr * cr;
+        while (left > 0) {
+            ssize_t w = pwrite(s->fd, src, left, (off_t)off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return sys_error(s, w < 0 ? errno : EIO, "writing", s->tmp);
+            src += w, left -= (uint64_t)w, off += (uint64_t)w;
+        }
+    }
+    return H5MR_OK;
+}
+
+h5mr_status h5mr__store_rows(h5mr__store *s, uint64_t first, uint64_t n, const void *data)
+{
+    if (s->empty || n == 0) return H5MR_OK;
+    const unsigned char *rows = data;
+    if (s->ktype != s->dtype) {
+        uint64_t need = n * s->row_elems * s->esize;
+        if (need > s->conv_cap) {
+            free(s->conv);
+            s->conv_cap = 0;
+            if (!(s->conv = malloc(need)))
+                return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory converting output rows (%llu bytes)",
+                                       (unsigned long long)need);
+            s->conv_cap = need;
+        }
+        h5mr_status st = convert_values(s, data, s->conv, n * s->row_elems, first);
+        if (st != H5MR_OK) return st;
+        rows = s->conv;
+    }
+    uint64_t rb = s->row_elems * s->esize;
+    for (uint64_t r = first; r < first + n;) {
+        uint64_t band = r / s->c0, b0 = band * s->c0, b1 = b0 + band_rows(s, band);
+        uint64_t hi = first + n < b1 ? first + n : b1;
+        const unsigned char *at = rows + (r - first) * rb;
+        h5mr_status st;
+        if (s->addr)
+            st = put_rows(s, band, r, hi, at);
+        else if (r == b0 && hi == b1)
+            st = emit_band(s, band, at, hi - r, H5I_INVALID_HID);
+        else
+            st = hold(s, band, r, hi, at);
+        if (st != H5MR_OK) return st;
+        r = hi;
+    }
+    return H5MR_OK;
+}
+
+/* ---------------------------------------------------------------- open and close */
+
+static void geometry(h5mr__store *s, const h5mr__store_req *req)
+{
+    s->ndims = req->ndims;
+    s->ktype = req->ktype, s->dtype = req->dtype;
+    s->esize = h5mr_dtype_size(req->dtype);
+    s->gzip = req->gzip, s->shuffle = req->shuffle;
+    s->rows = req->shape[0];
+    s->row_elems = 1;
+    s->grid = 1, s->crow_elems = 1;
+    s->whole_rows = 1;
+    for (int d = 0; d < s->ndims; d++) {
+        s->shape[d] = req->shape[d];
+        s->empty |= s->shape[d] == 0;
+        uint64_t c = req->chunk[d] < 1 ? 1 : req->chunk[d];
+        s->chunk[d] = s->shape[d] > 0 && c > s->shape[d] ? s->shape[d] : c;
+        if (d == 0) continue;
+        s->row_elems *= s->shape[d];
+        s->cgrid[d] = s->shape[d] ? (s->shape[d] + s->chunk[d] - 1) / s->chunk[d] : 0;
+        s->grid *= s->cgrid[d];
+        s->crow_elems *= s->chunk[d];
+        s->whole_rows &= s->chunk[d] == s->shape[d];
+    }
+    s->c0 = s->chunk[0];
+    s->nbands = s->c0 ? (s->rows + s->c0 - 1) / s->c0 : 0;
+    s->chunk_bytes = s->c0 * s->crow_elems * s->esize;
+}
+
+uint64_t h5mr__store_chunk_bytes(const h5mr__store_req *req)
+{
+    h5mr__store s = {0};
+    geometry(&s, req);
+    return s.chunk_bytes;
+}
+
+/* Rank 0: the new file with its dataset (and, uncompressed, every chunk's address). */
+static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
+{
+    const char *what = "";
+    int e = atomic_begin(&s->a, req->file, 1, &what);
+    if (e)
+        return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", req->file, what, strerror(e));
+    snprintf(s->tmp, sizeof s->tmp, "%s", s->a.path);
+    if (req->into_existing) {
+        /* A copy of the file to add to: shared extents where the file system can, bytes
+         * otherwise. */
+        int in = open(req->file, O_RDONLY | O_CLOEXEC);
+        e = in < 0 ? errno : 0;
+#ifdef FICLONE
+        if (!e && ioctl(s->a.fd, FICLONE, in) == 0) e = -1;
+#endif
+        if (in >= 0) close(in);
+        e = e == -1 ? 0 : e ? e : atomic_copy_from(&s->a, req->file);
+        if (e) {
+            atomic_abort(&s->a);
+            return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': copying it: %s", req->file,
+                                   strerror(e));
+        }
+    }
+    h5mr_status st = H5MR_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE), sp = H5I_INVALID_HID,
+          d = H5I_INVALID_HID;
+    errno = 0; /* (every HDF5 call clears HDF5's error stack: the failing one is checked first) */
+    hid_t f = req->into_existing ? H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)
+                                 : H5Fcreate(s->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[H5MR__MAX_DIMS], cdims[H5MR__MAX_DIMS];
+    for (int k = 0; k < s->ndims; k++)
+        dims[k] = s->shape[k], cdims[k] = s->chunk[k];
+    int filtered = s->gzip >= 0 || s->shuffle;
+    if (f < 0) {
+        st = hdf5_fail(s, req->into_existing ? "opening its copy" : "creating it");
+    } else if (lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+               (sp = H5Screate_simple(s->ndims, dims, NULL)) < 0 ||
+               (req->replace && H5Lexists(f, req->object, H5P_DEFAULT) > 0 &&
+                H5Ldelete(f, req->object, H5P_DEFAULT) < 0) ||
+               H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+               (!s->empty && H5Pset_chunk(dcpl, s->ndims, cdims) < 0) ||
+               (!s->empty && s->shuffle && H5Pset_shuffle(dcpl) < 0) ||
+               (!s->empty && s->gzip >= 0 && H5Pset_deflate(dcpl, (unsigned)s->gzip) < 0) ||
+               (!s->empty && !filtered && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) ||
+               (d = H5Dcreate2(f, req->object, h5mr_dtype_to_hdf5(s->dtype), sp, lcpl, dcpl, H5P_DEFAULT)) < 0) {
+        st = hdf5_fail(s, req->object);
+    } else if ((st = h5mr__output_attrs(d, req->info, req->params, 0, s->err)) != H5MR_OK) {
+    } else if (req->mark_root && (st = h5mr__output_attrs(f, NULL, NULL, 0, s->err)) != H5MR_OK) {
+    } else if (!s->empty && !filtered) {
+        uint64_t n = s->nbands * s->grid;
+        if (!(s->addr = malloc((n ? n : 1) * sizeof *s->addr)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)n);
+        for (uint64_t i = 0; i < n && st == H5MR_OK; i++) {
+            hsize_t off[H5MR__MAX_DIMS], size = 0;
+            haddr_t addr = HADDR_UNDEF;
+            unsigned mask = 0;
+            uint64_t rem = i % s->grid;
+            off[0] = (i / s->grid) * s->c0;
+            for (int k = s->ndims - 1; k >= 1; k--) {
+                off[k] = (rem % s->cgrid[k]) * s->chunk[k];
+                rem /= s->cgrid[k];
+            }
+            if (H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
+                size != s->chunk_bytes)
+                st = h5mr__hdf5_error(s->err, H5MR_EIO, "cannot locate chunk %llu of the output '%s'",
+                                      (unsigned long long)i, req->file);
+            else
+                s->addr[i] = (uint64_t)addr;
+        }
+    }
+    if (d >= 0 && H5Dclose(d) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    if (sp >= 0) H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    /* Every block the file will take, reserved now (uncompressed: the chunks, which the
+     * ranks then write without a full disk half-way; and the metadata HDF5 writes when
+     * it closes the file, so that closing cannot fail for room). */
+    hsize_t size = 0;
+    if (st == H5MR_OK && f >= 0 && H5Fget_filesize(f, &size) >= 0) {
+        int e2 = fallocate(s->a.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)(size + ((hsize_t)64 << 10))) == 0 ? 0 : errno;
+        if (e2 == ENOSPC || e2 == EDQUOT)
+            st = h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s' (%.3g MB%s): %s", req->file,
+                                 (double)size / 1e6, filtered ? " before compressed chunks" : "", strerror(e2));
+    }
+    st = close_file(s, f, st);
+
+    if (st != H5MR_OK) atomic_abort(&s->a);
+    return st;
+}
+
+/* This rank's part file, beside the output: a private temporary of the output's name. */
+static h5mr_status open_part(h5mr__store *s, const char *target)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    int e = atomic_split(target, dir, sizeof dir, &base);
+    if (!e &&
+        snprintf(s->part, sizeof s->part, "%s/.%s.h5mr-%ld-XXXXXX", dir, base, (long)getpid()) >= (int)sizeof s->part)
+        e = ENAMETOOLONG;
+    if (!e) {
+        sigset_t old;
+        atomic_block(&old);
+        s->part_fd = mkstemp(s->part);
+        e = s->part_fd < 0 ? errno : 0;
+        if (!e) s->part_slot = atomic_register(s->part);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    if (e) {
+        s->part[0] = '\0';
+        return sys_error(s, e, "a part file in the folder of", target);
+    }
+    fcntl(s->part_fd, F_SETFD, FD_CLOEXEC);
+    return H5MR_OK;
+}
+
+static void release(h5mr__store *s)
+{
+    if (s->fd >= 0 && (s->rank != 0 || s->fd != s->a.fd)) close(s->fd);
+    if (s->part_fd >= 0) close(s->part_fd);
+    if (s->part[0]) unlink(s->part);
+    atomic_unregister(s->part_slot);
+    for (int i = 0; i < NPEND; i++)
+        free(s->pend[i].buf), free(s->pend[i].have);
+#ifdef H5MR_HAVE_LIBDEFLATE
+    if (s->ld) libdeflate_free_compressor(s->ld);
+#endif
+    free(s->addr), free(s->recs), free(s->conv), free(s->gather), free(s->shuf), free(s->comp);
+    free(s);
+}
+
+static h5mr_status agree(h5mr__run *run, h5mr_status st)
+{
+    if (st == H5MR_OK && run->comm_st != H5MR_OK) st = run->comm_st;
+    return h5mr__agree(run->comm, st, run->ctx->err);
+}
+
+h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__store **out)
+{
+    *out = NULL;
+    h5mr__store *s = calloc(1, sizeof *s);
+    h5mr_status st = s ? H5MR_OK : h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "out of memory");
+    if (s) {
+        s->rank = run->rank, s->size = run->size, s->err = run->ctx->err;
+        s->fd = s->part_fd = s->a.fd = s->a.dirfd = -1;
+        s->part_slot = s->a.slot = -1;
+        for (int i = 0; i < NPEND; i++)
+            s->pend[i].band = -1;
+        geometry(s, req);
+        snprintf(s->object, sizeof s->object, "%s", req->object);
+    }
+    int filtered = req->gzip >= 0 || req->shuffle;
+    if (st == H5MR_OK && s->rank == 0) st = create_file(s, req);
+    if ((st = agree(run, st)) != H5MR_OK) {
+        if (s) release(s);
+        return st;
+    }
+    /* Where every rank writes: the new file's name, and the chunks' addresses. */
+    H5MR__MPI(run, MPI_Bcast(s->tmp, (int)sizeof s->tmp, MPI_CHAR, 0, run->comm));
+    uint64_t nchunks = s->empty || filtered ? 0 : s->nbands * s->grid;
+    if (nchunks > 0 && s->rank != 0 && !(s->addr = malloc(nchunks * sizeof *s->addr)))
+        st =
+            h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)nchunks);
+    if ((st = agree(run, st)) == H5MR_OK)
+        for (uint64_t at = 0; at < nchunks; at += (uint64_t)1 << 26) {
+            uint64_t m = nchunks - at < (uint64_t)1 << 26 ? nchunks - at : (uint64_t)1 << 26;
+            H5MR__MPI(run, MPI_Bcast(s->addr + at, (int)m, MPI_UINT64_T, 0, run->comm));
+        }
+    if (st == H5MR_OK && !s->empty) {
+        if (!filtered) {
+            s->fd = s->rank == 0 ? s->a.fd : open(s->tmp, O_WRONLY | O_CLOEXEC);
+            if (s->fd < 0) st = sys_error(s, errno, "opening", s->tmp);
+        } else {
+            st = open_part(s, req->file);
+        }
+        int partial = !s->whole_rows || filtered;
+        if (st == H5MR_OK && partial && !(s->gather = malloc(s->chunk_bytes ? s->chunk_bytes : 1)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a chunk of the output");
+        if (st == H5MR_OK && filtered) {
+            s->comp_cap = compressBound((uLong)s->chunk_bytes) + 64;
+#ifdef H5MR_HAVE_LIBDEFLATE
+            if (s->gzip >= 0) {
+                /* libdeflate's levels run 0-12; zlib's 0-9 mean the same up to 9 */
+                s->ld = libdeflate_alloc_compressor(s->gzip);
+                if (s->ld) s->comp_cap = libdeflate_zlib_compress_bound(s->ld, s->chunk_bytes) + 64;
+            }
+#endif
+            if (!(s->comp = malloc(s->comp_cap)) || (s->shuffle && !(s->shuf = malloc(s->chunk_bytes + 1))))
+                st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for compressing the output");
+        }
+    }
+    if ((st = agree(run, st)) != H5MR_OK) {
+        if (s->rank == 0) atomic_abort(&s->a);
+        release(s);
+        return st;
+    }
+    *out = s;
+    return H5MR_OK;
+}
+
+/* Rank 0: the records of every rank, then every compressed chunk and partial band
+ * into the output. */
+static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const char *names)
+{
+    h5mr_status st = H5MR_OK;
+    int *fds = malloc((size_t)s->size * sizeof *fds);
+    if (!fds) return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+    for (int r = 0; r < s->size; r++) {
+        fds[r] = -1;
+        if (counts[r] && st == H5MR_OK && (fds[r] = open(names + (size_t)r * PATH_MAX, O_RDONLY | O_CLOEXEC)) < 0)
+            st = sys_error(s, errno, "reading the part file", names + (size_t)r * PATH_MAX);
+    }
+    hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
+    if (st == H5MR_OK &&
+        ((f = H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0 || (d = H5Dopen2(f, s->object, H5P_DEFAULT)) < 0))
+        st = hdf5_fail(s, "reopening it");
+    uint64_t total = 0, cap = 0, rb = s->row_elems * s->esize;
+    for (int r = 0; r < s->size; r++)
+        total += counts[r];
+    unsigned char *buf = NULL, *band = NULL;
+    uint8_t *have = NULL;
+    /* Compressed chunks first, in each part file's order (sequential reads). */
+    for (uint64_t i = 0; i < total && st == H5MR_OK; i++) {
+        rec *c = &all[i];
+        if (c->kind != REC_CHUNK) continue;
+        if (c->size > cap) {
+            free(buf);
+            cap = c->size;
+            if (!(buf = malloc(cap))) st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+        }
+        if (st == H5MR_OK && pread(fds[c->rank], buf, c->size, (off_t)c->off) != (ssize_t)c->size)
+            st = sys_error(s, errno ? errno : EIO, "reading the part file", names + (size_t)c->rank * PATH_MAX);
+        if (st == H5MR_OK) st = write_chunk(s, d, c->index, buf, c->size);
+    }
+    /* Then the partial bands: their rows from wherever they are, compressed here. */
+    if (st == H5MR_OK && (!(band = malloc(s->c0 * rb > 0 ? s->c0 * rb : 1)) || !(have = malloc(s->c0))))
+        st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a band of the output");
+    for (uint64_t i = 0; i < total && st == H5MR_OK; i++) {
+        if (all[i].kind != REC_ROWS) continue;
+        uint64_t b = all[i].index / s->c0, nb = band_rows(s, b), got = 0;
+        memset(have, 0, s->c0);
+        for (uint64_t j = i; j < total && st == H5MR_OK; j++) {
+            rec *c = &all[j];
+            if (c->kind != REC_ROWS || c->index / s->c0 != b) continue;
+            uint64_t at = c->index - b * s->c0;
+            if (pread(fds[c->rank], band + at * rb, c->size, (off_t)c->off) != (ssize_t)c->size)
+                st = sys_error(s, errno ? errno : EIO, "reading the part file", names + (size_t)c->rank * PATH_MAX);
+            for (uint64_t k = at; k < at + c->nrows; k++)
+                if (!have[k]) have[k] = 1, got++;
+            c->kind = UINT64_MAX; /* used */
+        }
+        if (st == H5MR_OK && got != nb)
+            st = h5mr__error_set(s->err, H5MR_EINTERNAL, "band %llu of the output has %llu of its %llu rows",
+                                 (unsigned long long)b, (unsigned long long)got, (unsigned long long)nb);
+        if (st == H5MR_OK) st = emit_band(s, b, band, nb, d);
+    }
+    free(buf), free(band), free(have);
+    if (d >= 0 && H5Dclose(d) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    st = close_file(s, f, st);
+    for (int r = 0; r < s->size; r++)
+        if (fds[r] >= 0) close(fds[r]);
+    free(fds);
+    return st;
+}
+
+h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, uint64_t *stored)
+{
+    if (!s) return st;
+    int filtered = s->gzip >= 0 || s->shuffle;
+    /* What is still partial goes to the part file. */
+    for (int i = 0; st == H5MR_OK && i < NPEND; i++)
+        if (s->pend[i].band >= 0) st = spill(s, &s->pend[i]);
+    /* Every rank's writes are on disk before rank 0 renames the file. */
+    if (st == H5MR_OK && s->fd >= 0 && s->rank != 0 && fdatasync(s->fd) != 0)
+        st = sys_error(s, errno, "flushing", s->tmp);
+    st = agree(run, st);
+    rec *all = NULL;
+    uint64_t *counts = NULL;
+    char *names = NULL;
+    if (st == H5MR_OK && filtered && !s->empty) {
+        /* Rank 0 learns every rank's records and part file. */
+        if (s->rank == 0 &&
+            (!(counts = calloc((size_t)s->size, sizeof *counts)) || !(names = calloc((size_t)s->size, PATH_MAX))))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+        if ((st = agree(run, st)) == H5MR_OK) {
+            H5MR__MPI(run, MPI_Gather(&s->nrecs, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, 0, run->comm));
+            H5MR__MPI(run, MPI_Gather(s->part, PATH_MAX, MPI_CHAR, names, PATH_MAX, MPI_CHAR, 0, run->comm));
+            uint64_t total = 0;
+            int *rc = NULL, *displ = NULL;
+            if (s->rank == 0) {
+                for (int r = 0; r < s->size; r++)
+                    total += counts[r];
+                rc = malloc((size_t)s->size * sizeof *rc), displ = malloc((size_t)s->size * sizeof *displ);
+                all = malloc((total ? total : 1) * sizeof *all);
+                if (!rc || !displ || !all)
+                    st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+                else if (total * sizeof *all > INT_MAX)
+                    st = h5mr__error_set(s->err, H5MR_ELIMIT, "%llu chunks are more than one output takes here",
+                                         (unsigned long long)total);
+                for (int r = 0, at = 0; st == H5MR_OK && r < s->size; r++) {
+                    rc[r] = (int)(counts[r] * sizeof *all);
+                    displ[r] = at;
+                    at += rc[r];
+                }
+            }
+            if ((st = agree(run, st)) == H5MR_OK)
+                H5MR__MPI(run, MPI_Gatherv(s->recs, (int)(s->nrecs * sizeof *s->recs), MPI_BYTE, all, rc, displ,
+                                           MPI_BYTE, 0, run->comm));
+            free(rc), free(displ);
+            if (st == H5MR_OK && s->rank == 0) {
+                for (int r = 0, at = 0; r < s->size; r++)
+                    for (uint64_t k = 0; k < counts[r]; k++)
+                        all[at++].rank = (uint64_t)r;
+                st = join(s, all, counts, names);
+            }
+        }
+        st = agree(run, st);
+    }
+    if (s->rank == 0 && st == H5MR_OK && !filtered)
+        s->stored_bytes = s->empty ? 0 : s->nbands * s->grid * s->chunk_bytes;
+    if (s->rank == 0) {
+        struct stat sb;
+        /* Blocks reserved past the end are given back. */
+        if (st == H5MR_OK && fstat(s->a.fd, &sb) == 0 && ftruncate(s->a.fd, sb.st_size) != 0)
+            st = sys_error(s, errno, "finishing", s->a.target);
+        if (st == H5MR_OK) {
+            const char *what = "";
+            int e = atomic_commit(&s->a, &what);
+            if (e)
+                st = h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", s->a.target, what,
+                                     strerror(e));
+            if (s->fd == s->a.fd) s->fd = -1; /* closed by the commit */
+        } else {
+            if (s->fd == s->a.fd) s->fd = -1;
+            atomic_abort(&s->a);
+        }
+    }
+    if (stored) *stored = s->stored_bytes;
+    free(all), free(counts), free(names);
+    st = agree(run, st);
+    release(s);
+    return st;
+}
