@@ -187,7 +187,18 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
             "\"items\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"elapsed_s\": ", in->items,
             in->chunk_rows, in->bytes);
     h5mr_json_write_double(f, in->elapsed_s);
-    if (in->writes) {
+    if (in->writes && in->out_grouped) {
+        fputs(", \"output\": {\"file\": ", f);
+        h5mr_json_write_string(f, in->output_file);
+        fputs(", \"group\": ", f);
+        h5mr_json_write_string(f, in->output_object);
+        fputs(", \"datasets\": [", f);
+        for (int i = 0; i < in->out_count; i++) {
+            if (i) fputs(", ", f);
+            h5mr_json_write_string(f, in->out_names[i]);
+        }
+        fprintf(f, "], \"bytes\": %" PRIu64 "}", in->out_bytes);
+    } else if (in->writes) {
         fputs(", \"output\": {\"file\": ", f);
         h5mr_json_write_string(f, in->output_file);
         fputs(", \"dataset\": ", f);
@@ -272,7 +283,13 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
            in->items == 1 ? "" : "s", in->files > 1 ? "up to " : "", in->chunk_rows, in->elapsed_s);
     if (in->elapsed_s > 0 && in->bytes > 0) printf(", %.2f GB/s", gb / in->elapsed_s);
     printf("\n");
-    if (in->writes) {
+    if (in->writes && in->out_grouped) {
+        printf("wrote %s:%s, one dataset per field as it was computed:", cli_safe(in->output_file, sf, sizeof sf),
+               cli_safe(in->output_object, sd, sizeof sd));
+        for (int i = 0; i < in->out_count; i++)
+            printf("%s %s", i ? "," : "", cli_safe(in->out_names[i], sd, sizeof sd));
+        printf(" (%.3g GB)\n", (double)in->out_bytes / 1e9);
+    } else if (in->writes) {
         double ob = (double)in->out_bytes / 1e9, raw = 1;
         for (int d = 0; d < in->ndims; d++)
             raw *= (double)in->shape[d];

@@ -32,6 +32,7 @@ typedef struct gconfig {
     h5mr_ctx inner;
     int per_row; /* an axis set (ax), not --by */
     h5mr__axes ax;
+    int stream; /* ROWS, ROWS_PIXELS with an output: each row's results written as it is done */
     /* scratch for gathering (one block at a time) */
     uint64_t *slot_of; /* per element (or per row element) */
     uint64_t slot_cap;
@@ -144,6 +145,39 @@ static uint64_t slot_of(h5mr_ctx *ctx, gstate *g, int64_t k)
     return i;
 }
 
+static h5mr_status oom(h5mr_ctx *ctx);
+
+/* A result that keeps dimension 0, written as it is computed: one output per field of
+ * the kernel's result (its names, types and shapes from the result of an empty state),
+ * of shape (lead..., the field's shape); an integer field that can be null is f64. */
+static h5mr_status stream_setup(h5mr_ctx *ctx, gconfig *c)
+{
+    void *empty = h5mr__state_new(&c->inner);
+    h5mr_result *proto = h5mr__result_new();
+    h5mr_status st = empty && proto ? c->inner.kernel->finish(&c->inner, empty, proto) : H5MR_ENOMEM;
+    for (size_t i = 0; st == H5MR_OK && i < h5mr_result_count(proto); i++) {
+        const h5mr_field *f = h5mr_result_field(proto, i);
+        uint64_t shape[H5MR__MAX_DIMS];
+        int nd = c->ax.lead_ndims + f->ndims, nulls = 0;
+        for (uint64_t e = 0; f->valid && e < f->nelems; e++)
+            nulls |= !f->valid[e];
+        h5mr_dtype t = f->type == H5MR_FIELD_F64 || nulls ? H5MR_DTYPE_F64
+                       : f->type == H5MR_FIELD_U64        ? H5MR_DTYPE_U64
+                                                          : H5MR_DTYPE_I64;
+        if (nd > H5MR__MAX_DIMS) st = H5MR_ELIMIT;
+        for (int d = 0; st == H5MR_OK && d < nd; d++)
+            shape[d] = d < c->ax.lead_ndims ? c->ax.lead[d] : f->shape[d - c->ax.lead_ndims];
+        if (st == H5MR_OK && h5mr_ctx_add_output_rows(ctx, t, f->name, nd, shape) < 0)
+            st = h5mr_ctx_error(ctx, H5MR_ELIMIT, "kernel %s: %zu result fields are more than -o writes as a series",
+                                c->inner.kernel->name, h5mr_result_count(proto));
+    }
+    h5mr__state_free(&c->inner, empty);
+    h5mr__result_free(proto);
+    if (st == H5MR_ENOMEM) return oom(ctx);
+    c->stream = st == H5MR_OK;
+    return st;
+}
+
 static h5mr_status g_setup(h5mr_ctx *ctx)
 {
     gconfig *c = h5mr_ctx_config(ctx);
@@ -157,6 +191,8 @@ static h5mr_status g_setup(h5mr_ctx *ctx)
                               c->inner.kernel->name, c->inner.passes);
     ctx->accepted = c->inner.accepted;
     ctx->joined_items = c->inner.joined_items;
+    if (ctx->stream_rows && c->per_row && (c->ax.mode == H5MR__AXES_ROWS || c->ax.mode == H5MR__AXES_ROWS_PIXELS))
+        return stream_setup(ctx, c);
     return H5MR_OK;
 }
 
@@ -317,13 +353,85 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
 /* An axis set: each row cut into ax.sub sub-rows of E / sub elements, handed to the
  * kernel as ax.mode says, the companions sliced alike (element j of sub-row c of row
  * r: at r * row_stride + (c * E' + j) * elem_stride). */
+/* Sub-row k of row r of b (all its sub-rows: `whole`) as a block of its own, with its
+ * companions' rows (in: room for 8). */
+static h5mr_block sub_block(const gconfig *c, const h5mr_block *b, uint64_t r, uint64_t k, int whole, h5mr_rows *in)
+{
+    const h5mr__axes *ax = &c->ax;
+    uint64_t C = ax->sub ? ax->sub : 1, E = b->row_elems / C, row = b->first_row + r;
+    int n = b->ninputs < 8 ? b->ninputs : 8;
+    for (int i = 0; i < n; i++) {
+        const h5mr_rows *o = &b->inputs[i];
+        in[i] = *o;
+        in[i].data = (const char *)o->data + (r * o->row_stride + k * E * o->elem_stride) * h5mr_dtype_size(o->dtype);
+        in[i].row_stride = E * o->elem_stride; /* sub-row to sub-row within the row */
+    }
+    h5mr_block rb = *b;
+    rb.data = (const char *)b->data + (r * b->row_elems + k * E) * h5mr_dtype_size(b->dtype);
+    rb.rows = whole ? C : 1;
+    rb.row_elems = E;
+    /* Positions within the reduced dimensions: PIXELS the sub-row's index (rows and
+     * the leading run); CELLS the row's (its elements follow: row * E' + j). */
+    rb.first_row = ax->mode == H5MR__AXES_PIXELS ? row * C : ax->mode == H5MR__AXES_CELLS ? row : 0;
+    rb.ninputs = n;
+    rb.inputs = in;
+    rb.out = NULL;
+    return rb;
+}
+
+/* Streaming: the result of each sub-row (or row) of b, computed now and written into
+ * the block's output rows, field by field. */
+static h5mr_status stream_rows(h5mr_ctx *ctx, gconfig *c, const h5mr_block *b)
+{
+    const h5mr__axes *ax = &c->ax;
+    int whole = ax->mode == H5MR__AXES_ROWS_PIXELS;
+    uint64_t C = ax->sub ? ax->sub : 1, cells = whole ? 1 : C;
+    h5mr_rows in[8];
+    h5mr_status st = H5MR_OK;
+    for (uint64_t r = 0; r < b->rows && st == H5MR_OK; r++)
+        for (uint64_t k = 0; k < cells && st == H5MR_OK; k++) {
+            void *state = h5mr__state_new(&c->inner);
+            h5mr_result *res = h5mr__result_new();
+            if (!state || !res) st = oom(ctx);
+            h5mr_block rb = sub_block(c, b, r, k, whole, in);
+            if (st == H5MR_OK) st = c->inner.kernel->map(&c->inner, state, &rb);
+            if (st == H5MR_OK) st = c->inner.kernel->finish(&c->inner, state, res);
+            for (int i = 0; st == H5MR_OK && i < b->out->noutputs; i++) {
+                const h5mr_field *f = h5mr_result_find(res, ctx->out_name[i]);
+                uint64_t per = b->out->row_elems[i] / cells, at = r * b->out->row_elems[i] + k * per;
+                if (!f || f->nelems != per) {
+                    st = h5mr_ctx_error(ctx, H5MR_EKERNEL, "kernel %s: field %s changed shape between rows",
+                                        c->inner.kernel->name, ctx->out_name[i]);
+                    break;
+                }
+                for (uint64_t e = 0; e < per && st == H5MR_OK; e++) {
+                    int ok = !f->valid || f->valid[e];
+                    if (b->out->dtype[i] == H5MR_DTYPE_F64) {
+                        double v = !ok                         ? NAN
+                                   : f->type == H5MR_FIELD_F64 ? ((const double *)f->data)[e]
+                                   : f->type == H5MR_FIELD_I64 ? (double)((const int64_t *)f->data)[e]
+                                                               : (double)((const uint64_t *)f->data)[e];
+                        ((double *)b->out->data[i])[at + e] = v;
+                    } else if (!ok || f->type == H5MR_FIELD_F64) {
+                        st = h5mr_ctx_error(ctx, H5MR_EKERNEL, "kernel %s: integer field %s is null in row %llu",
+                                            c->inner.kernel->name, ctx->out_name[i],
+                                            (unsigned long long)(b->first_row + r));
+                    } else {
+                        ((int64_t *)b->out->data[i])[at + e] = ((const int64_t *)f->data)[e]; /* u64 alike */
+                    }
+                }
+            }
+            h5mr__state_free(&c->inner, state);
+            h5mr__result_free(res);
+        }
+    return st;
+}
+
 static h5mr_status map_axes(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_block *b)
 {
-    size_t vsize = h5mr_dtype_size(b->dtype);
     const h5mr__axes *ax = &c->ax;
-    uint64_t C = ax->sub ? ax->sub : 1, E = b->row_elems / C;
+    uint64_t C = ax->sub ? ax->sub : 1;
     h5mr_rows in[8];
-    int n = b->ninputs < 8 ? b->ninputs : 8;
     int whole = ax->mode == H5MR__AXES_PIXELS || ax->mode == H5MR__AXES_ROWS_PIXELS; /* a row's sub-rows at once */
     for (uint64_t r = 0; r < b->rows; r++) {
         uint64_t row = b->first_row + r;
@@ -334,22 +442,7 @@ static h5mr_status map_axes(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_blo
                                                                : (int64_t)k;
             uint64_t s = slot_of(ctx, g, key);
             if (s == UINT64_MAX) return oom(ctx);
-            for (int i = 0; i < n; i++) {
-                const h5mr_rows *o = &b->inputs[i];
-                in[i] = *o;
-                in[i].data =
-                    (const char *)o->data + (r * o->row_stride + k * E * o->elem_stride) * h5mr_dtype_size(o->dtype);
-                in[i].row_stride = E * o->elem_stride; /* sub-row to sub-row within the row */
-            }
-            h5mr_block rb = *b;
-            rb.data = (const char *)b->data + (r * b->row_elems + k * E) * vsize;
-            rb.rows = whole ? C : 1;
-            rb.row_elems = E;
-            /* Positions within the reduced dimensions: PIXELS the sub-row's index (rows and
-             * the leading run); CELLS the row's (its elements follow: row * E' + j). */
-            rb.first_row = ax->mode == H5MR__AXES_PIXELS ? row * C : ax->mode == H5MR__AXES_CELLS ? row : 0;
-            rb.ninputs = n;
-            rb.inputs = in;
+            h5mr_block rb = sub_block(c, b, r, k, whole, in);
             h5mr_status st = c->inner.kernel->map(&c->inner, g->st[s], &rb);
             if (st != H5MR_OK) return st;
         }
@@ -360,6 +453,7 @@ static h5mr_status map_axes(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_blo
 static h5mr_status g_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     gconfig *c = h5mr_ctx_config(ctx);
+    if (c->stream) return b->out ? stream_rows(ctx, c, b) : H5MR_OK;
     if (c->per_row) return map_axes(ctx, c, state, b);
     const h5mr_rows *lab = h5mr_block_input(b, H5MR_ROLE_BY), *w = h5mr_block_input(b, H5MR_ROLE_WEIGHTS);
     if (!lab) return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "--by: a block without its labels");
@@ -510,6 +604,7 @@ static h5mr_status g_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
     gconfig *c = h5mr_ctx_config(ctx);
     const gstate *g = state;
+    if (c->stream) return H5MR_OK;                       /* written as it went */
     if (c->per_row && c->ax.mode == H5MR__AXES_PIXELS) { /* one state: the kernel's own result */
         uint64_t slot = find_slot(g, 0);
         void *empty = slot == UINT64_MAX ? h5mr__state_new(&c->inner) : NULL;

@@ -259,6 +259,7 @@ typedef struct h5mr_out_rows {
     int noutputs;
     void *const *data;
     const h5mr_dtype *dtype;
+    const uint64_t *row_elems; /* values per row of each (the block's row_elems, or an output's own) */
 } h5mr_out_rows;
 
 /* A block of work item `item` as handed to map(): `rows` whole rows of `row_elems`
@@ -389,8 +390,14 @@ void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role);
  * value.  Returns the output's index, or -1 (more than H5MR_MAX_OUTPUTS).  A job of a
  * kernel that declares outputs needs an output (h5mr_job_set_output); a job of one that
  * declares none must not set h5mr_job_set_store. */
-#define H5MR_MAX_OUTPUTS 1
+#define H5MR_MAX_OUTPUTS 16
 int h5mr_ctx_add_output(h5mr_ctx *ctx, h5mr_dtype dtype);
+/* An output of its own shape whose rows are the input's rows (shape[0] is the input's
+ * dimension 0; a row has the product of shape[1..] values): a feature per row, a
+ * result per time step.  `name` names its dataset (in the output's group).  A kernel
+ * with several outputs, or named ones, writes a group (-o FILE[:/GROUP], default
+ * /result) of one dataset per output.  -1 if no room or a bad shape. */
+int h5mr_ctx_add_output_rows(h5mr_ctx *ctx, h5mr_dtype dtype, const char *name, int ndims, const uint64_t *shape);
 /* Passes over the data (default 1; more needs end_pass).  Call from setup. */
 void h5mr_ctx_set_passes(h5mr_ctx *ctx, int passes);
 int h5mr_ctx_pass(const h5mr_ctx *ctx); /* 0-based number of the current pass */
@@ -644,6 +651,11 @@ typedef struct h5mr_job_info {
     const uint64_t *out_chunk;
     int out_gzip, out_shuffle;
     uint64_t out_bytes; /* bytes of the stored chunks (compressed) */
+    /* A kernel that wrote several datasets (or a result that keeps dimension 0, written
+     * as it was computed: -o with axis=1,2): they are in group output_object, named: */
+    int out_grouped;
+    int out_count;
+    const char (*out_names)[64];
 } h5mr_job_info;
 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);

@@ -368,6 +368,11 @@ struct h5mr_ctx {
     unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
     int noutputs;      /* h5mr_ctx_add_output: a map kernel's outputs */
     h5mr_dtype out_dtype[H5MR_MAX_OUTPUTS];
+    char out_name[H5MR_MAX_OUTPUTS][64]; /* "" : the job names it */
+    int out_ndims[H5MR_MAX_OUTPUTS];
+    uint64_t out_shape[H5MR_MAX_OUTPUTS][H5MR__MAX_DIMS];
+    uint64_t out_row_elems[H5MR_MAX_OUTPUTS];
+    int stream_rows; /* the job writes a result that keeps dimension 0 as it goes (group.c) */
     void *config;
     void (*config_free)(void *);
     h5mr_error *err;
@@ -462,33 +467,42 @@ h5mr_status h5mr__output_write(const char *path, const char *object, int into_ex
 
 /* ---------------------------------------------------------------- store.c */
 
-/* The output dataset of a map job (store.c). */
+/* The output datasets of a map job (store.c): one, or (a result that keeps dimension
+ * 0, streamed) one per field in a group.  Their rows are the input's rows. */
 typedef struct h5mr__store h5mr__store;
 struct h5mr__run;
-typedef struct h5mr__store_req {
-    const char *file;   /* the output file (a link resolved) */
-    const char *object; /* the dataset's path in it */
-    int into_existing;  /* FILE exists: the dataset is added to a copy of it */
-    int replace;        /* the object exists in FILE: it goes first (--force was checked) */
-    int mark_root;      /* a file of h5mr's own: its root says so (h5mr_version) */
+#define H5MR__STORE_MAX 16
+typedef struct h5mr__store_ds {
+    const char *object; /* its path in the file, or name in the group */
     h5mr_dtype ktype;   /* the kernel's output type */
     h5mr_dtype dtype;   /* the stored type */
     int ndims;
     const uint64_t *shape, *chunk;
+} h5mr__store_ds;
+typedef struct h5mr__store_req {
+    const char *file;  /* the output file (a link resolved) */
+    const char *group; /* the group holding the datasets (with the attributes), or NULL */
+    int into_existing; /* FILE exists: the datasets are added to a copy of it */
+    int replace;       /* the object (group or dataset) exists in FILE: it goes first (--force was checked) */
+    int mark_root;     /* a file of h5mr's own: its root says so (h5mr_version) */
+    int nds;
+    h5mr__store_ds ds[H5MR__STORE_MAX];
     int gzip, shuffle;         /* gzip -1: none */
-    const h5mr_job_info *info; /* for the dataset's attributes */
+    const h5mr_job_info *info; /* for the attributes */
     const char *params;
 } h5mr__store_req;
 /* Bytes of one chunk of that dataset (a chunk must stay under HDF5's 4 GiB). */
-uint64_t h5mr__store_chunk_bytes(const h5mr__store_req *req);
-/* COLLECTIVE: rank 0 creates the new file (a temporary) with the dataset; every rank
+uint64_t h5mr__store_chunk_bytes(const h5mr__store_ds *d);
+/* COLLECTIVE: rank 0 creates the new file (a temporary) with the datasets; every rank
  * gets ready to write its rows.  EIO, ENOMEM with the run's error set. */
 h5mr_status h5mr__store_open(struct h5mr__run *run, const h5mr__store_req *req, h5mr__store **out);
-/* Rows [first, first + n) of the output (values of the kernel's type). */
-h5mr_status h5mr__store_rows(h5mr__store *s, uint64_t first, uint64_t n, const void *data);
+/* Rows [first, first + n) of output dataset i (values of its kernel type). */
+h5mr_status h5mr__store_rows(h5mr__store *s, int i, uint64_t first, uint64_t n, const void *data);
 /* COLLECTIVE, st the status every rank has: finish the file and rename it into place
- * (st OK), or remove it; frees s.  *stored: the stored chunks' bytes (rank 0). */
-h5mr_status h5mr__store_close(struct h5mr__run *run, h5mr__store *s, h5mr_status st, uint64_t *stored);
+ * (st OK), or remove it; frees s.  group: req's.  *stored: the stored chunks' bytes
+ * (rank 0). */
+h5mr_status h5mr__store_close(struct h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group,
+                              uint64_t *stored);
 void h5mr__store_temporaries_remove(void);
 
 /* output.c: the attributes h5mr writes on a result group or a map's dataset (in NULL:
@@ -692,9 +706,10 @@ struct h5mr_job {
     int force;
     h5mr_store_opts store; /* a map kernel's output dataset */
     int store_set;
-    int writes;                         /* the kernel is a map kernel */
-    h5mr_dtype out_dtype;               /* the last run's stored type */
-    uint64_t out_chunk[H5MR__MAX_DIMS]; /* and chunk shape */
+    int writes;                                            /* the kernel is a map kernel */
+    h5mr_dtype out_dtype;                                  /* the last run's stored type */
+    int out_grouped;                                       /* several outputs, or named: a group of datasets */
+    uint64_t out_chunks[H5MR_MAX_OUTPUTS][H5MR__MAX_DIMS]; /* and chunk shapes */
     uint64_t out_bytes;
     h5mr__comp comp[H5MR__MAX_COMP]; /* companions, in the order given */
     int ncomp;

@@ -624,12 +624,14 @@ static h5mr_status job_agree(void *arg, h5mr_status st)
     return step(job, st, job->ctx.err);
 }
 
-/* A map kernel's job: an output given, a type that can hold the values, a chunk shape
- * of the output's rank; a reduction's: no store options.  Every rank alike. */
+/* A kernel that writes (a map kernel, or a result that keeps dimension 0 streamed): an
+ * output given, types that can hold the values, chunk shapes of the outputs' ranks;
+ * a reduction's: no store options.  Every rank alike. */
 static h5mr_status map_checks(h5mr_job *job, h5mr_error *err)
 {
     const char *k = job->kernel->name;
-    job->writes = job->ctx.noutputs > 0;
+    const h5mr_ctx *c = &job->ctx;
+    job->writes = c->noutputs > 0;
     if (!job->writes)
         return job->store_set ? h5mr__error_set(err, H5MR_EUSAGE,
                                                 "kernel %s reduces, it writes no dataset: use h5mr run (map kernels: "
@@ -639,7 +641,24 @@ static h5mr_status map_checks(h5mr_job *job, h5mr_error *err)
     if (!job->output)
         return h5mr__error_set(err, H5MR_EUSAGE, "kernel %s writes a dataset: give -o FILE[:/DATASET] (h5mr map)", k);
     const h5mr_store_opts *o = &job->store;
-    job->out_dtype = job->store_set && o->dtype >= 0 ? (h5mr_dtype)o->dtype : job->ctx.out_dtype[0];
+    job->out_grouped = c->noutputs > 1 || c->out_name[0][0];
+    if (job->out_grouped) {
+        if (job->store_set && (o->dtype >= 0 || o->chunk_ndims > 0))
+            return h5mr__error_set(err, H5MR_EUSAGE,
+                                   "kernel %s writes %d datasets: --dtype and --chunk apply to one (give neither)", k,
+                                   c->noutputs);
+        /* Chunks of whole items' rows, about 1 MiB each. */
+        for (int i = 0; i < c->noutputs; i++) {
+            uint64_t row = c->out_row_elems[i] * h5mr_dtype_size(c->out_dtype[i]), per = job->plan.chunk_rows;
+            uint64_t items = row > 0 && per > 0 ? ((uint64_t)1 << 20) / (row * per) : 1;
+            job->out_chunks[i][0] = per * (items ? items : 1);
+            for (int d = 1; d < c->out_ndims[i]; d++)
+                job->out_chunks[i][d] = c->out_shape[i][d];
+        }
+        job->out_dtype = c->out_dtype[0];
+        return H5MR_OK;
+    }
+    job->out_dtype = job->store_set && o->dtype >= 0 ? (h5mr_dtype)o->dtype : c->out_dtype[0];
     if (job->store_set && o->chunk_ndims > 0 && o->chunk_ndims != job->kndims)
         return h5mr__error_set(err, H5MR_EUSAGE, "--chunk has %d dimension%s, the output has %d", o->chunk_ndims,
                                o->chunk_ndims == 1 ? "" : "s", job->kndims);
@@ -661,15 +680,15 @@ static h5mr_status map_checks(h5mr_job *job, h5mr_error *err)
         chunked &= !v->keep[d] || v->step[d] == 1;
     for (int d = 0; d < job->desc.ndims; d++) {
         if (!v->keep[d]) continue;
-        job->out_chunk[k2] = job->store_set && o->chunk_ndims > 0 ? o->chunk[k2]
-                             : chunked                            ? job->desc.chunk[d]
-                             : k2 == 0                            ? job->plan.chunk_rows
-                                                                  : job->kshape[k2];
+        job->out_chunks[0][k2] = job->store_set && o->chunk_ndims > 0 ? o->chunk[k2]
+                                 : chunked                            ? job->desc.chunk[d]
+                                 : k2 == 0                            ? job->plan.chunk_rows
+                                                                      : job->kshape[k2];
         k2++;
     }
-    h5mr__store_req req = {
-        .dtype = job->out_dtype, .ndims = job->kndims, .shape = job->kshape, .chunk = job->out_chunk};
-    uint64_t cb = h5mr__store_chunk_bytes(&req);
+    h5mr__store_ds q = {
+        .dtype = job->out_dtype, .ndims = job->kndims, .shape = job->kshape, .chunk = job->out_chunks[0]};
+    uint64_t cb = h5mr__store_chunk_bytes(&q);
     if (cb >= ((uint64_t)1 << 32))
         return h5mr__error_set(err, H5MR_EUSAGE,
                                "the output's chunks would be %.3g GB; HDF5 takes under 4 GiB (--chunk)",
@@ -677,7 +696,13 @@ static h5mr_status map_checks(h5mr_job *job, h5mr_error *err)
     return H5MR_OK;
 }
 
-/* COLLECTIVE: the output file of a map kernel, created (rank 0), ready for rows. */
+/* The group of a grouped output: -o FILE:/GROUP's, or /result. */
+static const char *out_group(const h5mr_job *job)
+{
+    return job->out_grouped ? (job->out_object ? job->out_object : "/result") : NULL;
+}
+
+/* COLLECTIVE: the output file of a kernel that writes, created (rank 0), ready for rows. */
 static h5mr_status open_store(h5mr_job *job, h5mr__store **store, h5mr_error *err)
 {
     h5mr_job_info in;
@@ -686,20 +711,26 @@ static h5mr_status open_store(h5mr_job *job, h5mr__store **store, h5mr_error *er
     h5mr_status st = params ? H5MR_OK : h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
     if ((st = step(job, st, err)) != H5MR_OK) return st;
     int into = job->out_object && job->out_exists;
+    const h5mr_ctx *c = &job->ctx;
     h5mr__store_req req = {.file = job->output,
-                           .object = job->out_object ? job->out_object : job->in.dataset,
+                           .group = out_group(job),
                            .into_existing = into,
                            .replace = job->out_obj_exists,
                            .mark_root = !into,
-                           .ktype = job->ctx.out_dtype[0],
-                           .dtype = job->out_dtype,
-                           .ndims = job->kndims,
-                           .shape = job->kshape,
-                           .chunk = job->out_chunk,
+                           .nds = c->noutputs,
                            .gzip = job->store_set ? job->store.gzip : -1,
                            .shuffle = job->store_set && job->store.shuffle,
                            .info = &in,
                            .params = params};
+    for (int i = 0; i < c->noutputs; i++)
+        req.ds[i] = (h5mr__store_ds){.object = job->out_grouped  ? c->out_name[i]
+                                               : job->out_object ? job->out_object
+                                                                 : job->in.dataset,
+                                     .ktype = c->out_dtype[i],
+                                     .dtype = job->out_grouped ? c->out_dtype[i] : job->out_dtype,
+                                     .ndims = c->out_ndims[i],
+                                     .shape = c->out_shape[i],
+                                     .chunk = job->out_chunks[i]};
     st = h5mr__store_open(&job->run, &req, store);
     free(params);
     return st;
@@ -796,6 +827,9 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     if (st == H5MR_OK && axes && (job->ctx.inputs & (1u << H5MR_ROLE_BY)))
         st = h5mr__error_set(err, H5MR_EUSAGE, "--by with axis=%s is not supported yet (give axis=0 or none)",
                              job->axis_given);
+    /* A result that keeps dimension 0, with -o: written as it is computed. */
+    job->ctx.stream_rows =
+        axes && job->output && (job->axes.mode == H5MR__AXES_ROWS || job->axes.mode == H5MR__AXES_ROWS_PIXELS);
     if (st == H5MR_OK && (axes || (job->ctx.inputs & (1u << H5MR_ROLE_BY))))
         st = h5mr__group_wrap(&job->ctx, &job->group_kernel, axes ? &job->axes : NULL);
     if (st == H5MR_OK) st = h5mr__ctx_setup(&job->ctx);
@@ -842,7 +876,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     if (store) {
         /* The output dataset complete on disk and renamed into place. */
         st = step(job, st, err);
-        st = h5mr__store_close(&job->run, store, st, &job->out_bytes);
+        st = h5mr__store_close(&job->run, store, st, out_group(job), &job->out_bytes);
         store = job->run.store = NULL;
     }
     if (job->rank == 0) {
@@ -869,7 +903,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
                                     MPI_BYTE, 0, job->comm));
     st = step(job, st, err);
 out:
-    if (store) h5mr__store_close(&job->run, store, st, NULL); /* st failed on every rank: removes the file */
+    if (store) h5mr__store_close(&job->run, store, st, NULL, NULL); /* st failed on every rank: removes the file */
     job->run.store = NULL;
     if (st != H5MR_OK && job->rank == 0) {
         h5mr__result_free(job->result);
@@ -908,14 +942,17 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
                             .stored_ndims = job->desc.ndims,
                             .stored_shape = job->desc.shape};
     info->output_file = job->output;
-    info->output_object = job->output ? (job->out_object ? job->out_object
-                                         : job->writes   ? job->in.dataset
-                                                         : "/result")
-                                      : NULL;
+    info->output_object = !job->output                       ? NULL
+                          : job->out_object                  ? job->out_object
+                          : job->writes && !job->out_grouped ? job->in.dataset
+                                                             : "/result";
+    info->out_grouped = job->out_grouped;
+    info->out_count = job->writes ? job->ctx.noutputs : 0;
+    info->out_names = job->ctx.out_name;
     info->writes = job->writes;
     info->out_dtype = job->out_dtype;
     info->out_ndims = job->writes ? job->kndims : 0;
-    info->out_chunk = job->out_chunk;
+    info->out_chunk = job->out_chunks[0];
     info->out_gzip = job->store_set ? job->store.gzip : -1;
     info->out_shuffle = job->store_set && job->store.shuffle;
     info->out_bytes = job->out_bytes;

@@ -150,11 +150,28 @@ void h5mr_ctx_accept_input(h5mr_ctx *ctx, h5mr_role role)
     if ((unsigned)role < 32) ctx->accepted |= 1u << (unsigned)role;
 }
 
+int h5mr_ctx_add_output_rows(h5mr_ctx *ctx, h5mr_dtype dtype, const char *name, int ndims, const uint64_t *shape)
+{
+    int i = ctx->noutputs;
+    if (i >= H5MR_MAX_OUTPUTS || (unsigned)dtype >= H5MR_DTYPE_COUNT || ndims < 1 || ndims > H5MR__MAX_DIMS ||
+        (ctx->ndims > 0 && shape[0] != ctx->shape[0]) || (name && strlen(name) >= sizeof ctx->out_name[0]))
+        return -1;
+    ctx->out_dtype[i] = dtype;
+    snprintf(ctx->out_name[i], sizeof ctx->out_name[i], "%s", name ? name : "");
+    ctx->out_ndims[i] = ndims;
+    ctx->out_row_elems[i] = 1;
+    for (int d = 0; d < ndims; d++) {
+        ctx->out_shape[i][d] = shape[d];
+        if (d) ctx->out_row_elems[i] *= shape[d];
+    }
+    return ctx->noutputs++;
+}
+
 int h5mr_ctx_add_output(h5mr_ctx *ctx, h5mr_dtype dtype)
 {
-    if (ctx->noutputs >= H5MR_MAX_OUTPUTS || (unsigned)dtype >= H5MR_DTYPE_COUNT) return -1;
-    ctx->out_dtype[ctx->noutputs] = dtype;
-    return ctx->noutputs++;
+    static const uint64_t one = 1;
+    return h5mr_ctx_add_output_rows(ctx, dtype, NULL, ctx->ndims > 0 ? ctx->ndims : 1,
+                                    ctx->ndims > 0 ? ctx->shape : &one);
 }
 
 int h5mr_kernel_writes(const h5mr_kernel *k)

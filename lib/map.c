@@ -44,7 +44,9 @@ static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtyp
     h5mr_out_rows out;
     void *out_data[H5MR_MAX_OUTPUTS];
     if (run->store && ctx->pass == ctx->passes - 1) {
-        uint64_t need = n * run->plan->row_elems * h5mr_dtype_size(ctx->out_dtype[0]);
+        uint64_t need = 0;
+        for (int i = 0; i < ctx->noutputs; i++)
+            need += (n * ctx->out_row_elems[i] * h5mr_dtype_size(ctx->out_dtype[i]) + 63) / 64 * 64;
         if (need > run->out_cap) {
             free(run->out_buf);
             run->out_cap = 0;
@@ -53,8 +55,12 @@ static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtyp
                                        (unsigned long long)need);
             run->out_cap = need;
         }
-        out_data[0] = run->out_buf;
-        out = (h5mr_out_rows){1, out_data, ctx->out_dtype};
+        char *at = run->out_buf;
+        for (int i = 0; i < ctx->noutputs; i++) {
+            out_data[i] = at;
+            at += (n * ctx->out_row_elems[i] * h5mr_dtype_size(ctx->out_dtype[i]) + 63) / 64 * 64;
+        }
+        out = (h5mr_out_rows){ctx->noutputs, out_data, ctx->out_dtype, ctx->out_row_elems};
         b.out = &out;
     }
     h5mr_status st = ctx->kernel->map(ctx, state, &b);
@@ -62,7 +68,8 @@ static h5mr_status fold(h5mr__run *run, void *state, const void *data, h5mr_dtyp
         return h5mr__error_wrap(ctx->err, st, "kernel %s failed on item %llu (rows %llu..%llu)", ctx->kernel->name,
                                 (unsigned long long)item, (unsigned long long)first,
                                 (unsigned long long)(first + n - 1));
-    if (b.out && (st = h5mr__store_rows(run->store, first, n, run->out_buf)) != H5MR_OK) h5mr__name_item(run, item, st);
+    for (int i = 0; b.out && i < ctx->noutputs && st == H5MR_OK; i++)
+        if ((st = h5mr__store_rows(run->store, i, first, n, out_data[i])) != H5MR_OK) h5mr__name_item(run, item, st);
     return st;
 }
 

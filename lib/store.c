@@ -25,7 +25,7 @@
  * temporaries (h5mr_temporaries_remove), and after kill -9 the next writer of that
  * name does.  Deflate is libdeflate's where configure found it (a standard zlib stream,
  * about 3x zlib's speed at level 4: bench/RESULTS.md §18), zlib's otherwise. */
-#define _GNU_SOURCE /* fallocate */
+#define _GNU_SOURCE /* fallocate, sync_file_range */
 #include "config.h"
 #include "internal.h"
 
@@ -54,7 +54,8 @@ typedef struct rec {
     uint64_t index; /* REC_CHUNK: the chunk (band * grid + g); REC_ROWS: the first row */
     uint64_t off, size;
     uint64_t nrows; /* REC_ROWS */
-    uint64_t rank;  /* filled in by rank 0 */
+    uint32_t ds;    /* the dataset */
+    uint32_t rank;  /* filled in by rank 0 */
 } rec;
 
 #define NPEND 4
@@ -67,10 +68,8 @@ typedef struct pend {
     unsigned char *buf;
 } pend;
 
-struct h5mr__store {
-    int rank, size;
-    h5mr_error *err;
-    /* geometry */
+/* One dataset of the output: its geometry, and what a rank holds of it. */
+typedef struct sds {
     int ndims;
     uint64_t shape[H5MR__MAX_DIMS], chunk[H5MR__MAX_DIMS];
     h5mr_dtype ktype, dtype;
@@ -78,23 +77,33 @@ struct h5mr__store {
     uint64_t esize, row_elems, rows;
     uint64_t c0, nbands, grid, cgrid[H5MR__MAX_DIMS], crow_elems, chunk_bytes;
     int whole_rows; /* a chunk spans whole rows (grid 1): a band is the chunk */
-    int gzip, shuffle, empty;
+    int empty;
+    uint64_t *addr; /* uncompressed: every chunk's address */
+    pend pend[NPEND];
+    uint64_t tick;
+    unsigned char *conv, *gather, *shuf;
+    uint64_t conv_cap;
+} sds;
+
+struct h5mr__store {
+    int rank, size;
+    h5mr_error *err;
+    int nds;
+    sds ds[H5MR__STORE_MAX];
+    int gzip, shuffle;
     /* the new file */
     atomic_file a; /* rank 0 */
     char tmp[PATH_MAX];
     int fd;
-    uint64_t *addr; /* uncompressed: every chunk's address */
     /* compressed: this rank's part file and what it holds */
     char part[PATH_MAX];
     int part_fd, part_slot;
     uint64_t part_off;
     rec *recs;
     uint64_t nrecs, caprecs;
-    pend pend[NPEND];
-    uint64_t tick;
     /* scratch */
-    unsigned char *conv, *gather, *shuf, *comp;
-    uint64_t conv_cap, comp_cap;
+    unsigned char *comp;
+    uint64_t comp_cap;
 #ifdef H5MR_HAVE_LIBDEFLATE
     struct libdeflate_compressor *ld;
 #endif
@@ -155,9 +164,10 @@ static h5mr_status close_file(h5mr__store *s, hid_t f, h5mr_status st)
 #define CONV_SLICE 8192
 static int is_signed_int(h5mr_dtype t) { return !h5mr_dtype_is_float(t) && h5mr_dtype_is_signed(t); }
 
-static h5mr_status convert_values(h5mr__store *s, const void *in, void *out, uint64_t n, uint64_t first_row)
+static h5mr_status convert_values(h5mr__store *s, const sds *d, const void *in, void *out, uint64_t n,
+                                  uint64_t first_row)
 {
-    h5mr_dtype src = s->ktype, dst = s->dtype;
+    h5mr_dtype src = d->ktype, dst = d->dtype;
     int fsrc = h5mr_dtype_is_float(src), fdst = h5mr_dtype_is_float(dst);
     if ((src == H5MR_DTYPE_I64 || src == H5MR_DTYPE_U64) && dst == H5MR_DTYPE_F32) {
         /* Directly: through double would round twice. */
@@ -229,7 +239,7 @@ static h5mr_status convert_values(h5mr__store *s, const void *in, void *out, uin
             }
 #undef F2I
             if (bad != UINT64_MAX) {
-                uint64_t e = at + bad, r = s->row_elems ? e / s->row_elems : 0;
+                uint64_t e = at + bad, r = d->row_elems ? e / d->row_elems : 0;
                 return h5mr__error_set(
                     s->err, H5MR_EINPUT, "the value %.17g at row %llu cannot be stored as %s (--dtype): %s", w.f[bad],
                     (unsigned long long)(first_row + r), h5mr_dtype_name(dst),
@@ -254,7 +264,7 @@ static h5mr_status convert_values(h5mr__store *s, const void *in, void *out, uin
                 if (!ok) bad = i;
             }
             if (bad != UINT64_MAX) {
-                uint64_t e = at + bad, r = s->row_elems ? e / s->row_elems : 0;
+                uint64_t e = at + bad, r = d->row_elems ? e / d->row_elems : 0;
                 char v[32];
                 if (wide_signed)
                     snprintf(v, sizeof v, "%lld", (long long)w.i[bad]);
@@ -280,38 +290,38 @@ static h5mr_status convert_values(h5mr__store *s, const void *in, void *out, uin
 /* The parts in chunk g of the trailing grid of rows r0 .. r0 + nr - 1 of a band (at
  * `rows`, laid out as the dataset's rows), into `out` as the chunk's rows r0.. (of
  * crow_elems values each, edges zero). */
-static void gather_chunk(const h5mr__store *s, const unsigned char *rows, uint64_t r0, uint64_t nr, uint64_t g,
+static void gather_chunk(const sds *q, const unsigned char *rows, uint64_t r0, uint64_t nr, uint64_t g,
                          unsigned char *out)
 {
-    const uint64_t es = s->esize;
-    if (s->whole_rows) {
-        memcpy(out + r0 * s->crow_elems * es, rows, nr * s->row_elems * es);
+    const uint64_t es = q->esize;
+    if (q->whole_rows) {
+        memcpy(out + r0 * q->crow_elems * es, rows, nr * q->row_elems * es);
         return;
     }
     /* The chunk's corner in the trailing dimensions, and its extent inside the data. */
     uint64_t corner[H5MR__MAX_DIMS], ext[H5MR__MAX_DIMS], rem = g;
-    int k = s->ndims - 1;
+    int k = q->ndims - 1;
     for (int d = k; d >= 1; d--) {
-        uint64_t j = rem % s->cgrid[d];
-        rem /= s->cgrid[d];
-        corner[d] = j * s->chunk[d];
-        ext[d] = s->shape[d] - corner[d] < s->chunk[d] ? s->shape[d] - corner[d] : s->chunk[d];
+        uint64_t j = rem % q->cgrid[d];
+        rem /= q->cgrid[d];
+        corner[d] = j * q->chunk[d];
+        ext[d] = q->shape[d] - corner[d] < q->chunk[d] ? q->shape[d] - corner[d] : q->chunk[d];
     }
     int edge = 0;
     for (int d = 1; d <= k; d++)
-        edge |= ext[d] != s->chunk[d];
+        edge |= ext[d] != q->chunk[d];
     for (uint64_t r = r0; r < r0 + nr; r++) {
-        unsigned char *o = out + r * s->crow_elems * es;
-        if (edge) memset(o, 0, s->crow_elems * es);
-        const unsigned char *in = rows + (r - r0) * s->row_elems * es;
+        unsigned char *o = out + r * q->crow_elems * es;
+        if (edge) memset(o, 0, q->crow_elems * es);
+        const unsigned char *in = rows + (r - r0) * q->row_elems * es;
         /* Lines along the last dimension: an odometer over dimensions 1..k-1. */
         uint64_t idx[H5MR__MAX_DIMS] = {0};
         for (;;) {
             uint64_t src = 0, dst = 0;
             for (int d = 1; d <= k; d++) {
                 uint64_t i = d < k ? idx[d] : 0;
-                src = src * s->shape[d] + corner[d] + i;
-                dst = dst * s->chunk[d] + i;
+                src = src * q->shape[d] + corner[d] + i;
+                dst = dst * q->chunk[d] + i;
             }
             memcpy(o + dst * es, in + src * es, ext[k] * es);
             int d = k - 1;
@@ -333,28 +343,28 @@ static void shuffle_bytes(const unsigned char *in, unsigned char *out, uint64_t 
 }
 
 /* A whole chunk, compressed into s->comp; *len its size. */
-static h5mr_status compress_chunk(h5mr__store *s, const unsigned char *chunk, uint64_t *len)
+static h5mr_status compress_chunk(h5mr__store *s, const sds *d, const unsigned char *chunk, uint64_t *len)
 {
     const unsigned char *src = chunk;
-    if (s->shuffle && s->esize > 1) {
-        shuffle_bytes(chunk, s->shuf, s->chunk_bytes, s->esize);
-        src = s->shuf;
+    if (s->shuffle && d->esize > 1) {
+        shuffle_bytes(chunk, d->shuf, d->chunk_bytes, d->esize);
+        src = d->shuf;
     }
     if (s->gzip < 0) {
-        memcpy(s->comp, src, s->chunk_bytes);
-        *len = s->chunk_bytes;
+        memcpy(s->comp, src, d->chunk_bytes);
+        *len = d->chunk_bytes;
         return H5MR_OK;
     }
 #ifdef H5MR_HAVE_LIBDEFLATE
     if (s->ld) {
-        size_t n = libdeflate_zlib_compress(s->ld, src, s->chunk_bytes, s->comp, s->comp_cap);
+        size_t n = libdeflate_zlib_compress(s->ld, src, d->chunk_bytes, s->comp, s->comp_cap);
         if (n == 0) return h5mr__error_set(s->err, H5MR_EINTERNAL, "compressing a chunk of the output failed");
         *len = n;
         return H5MR_OK;
     }
 #endif
     uLongf n = (uLongf)s->comp_cap;
-    if (compress2(s->comp, &n, src, (uLong)s->chunk_bytes, s->gzip) != Z_OK)
+    if (compress2(s->comp, &n, src, (uLong)d->chunk_bytes, s->gzip) != Z_OK)
         return h5mr__error_set(s->err, H5MR_EINTERNAL, "compressing a chunk of the output failed");
     *len = n;
     return H5MR_OK;
@@ -392,51 +402,55 @@ static h5mr_status part_append(h5mr__store *s, const void *buf, uint64_t len, re
 }
 
 /* A compressed chunk to the output, on rank 0 at the end. */
-static h5mr_status write_chunk(h5mr__store *s, hid_t dset, uint64_t index, const void *buf, uint64_t len)
+static h5mr_status write_chunk(h5mr__store *s, const sds *q, hid_t dset, uint64_t index, const void *buf, uint64_t len)
 {
     hsize_t off[H5MR__MAX_DIMS];
-    uint64_t band = index / s->grid, rem = index % s->grid;
-    off[0] = band * s->c0;
-    for (int d = s->ndims - 1; d >= 1; d--) {
-        off[d] = (rem % s->cgrid[d]) * s->chunk[d];
-        rem /= s->cgrid[d];
+    uint64_t band = index / q->grid, rem = index % q->grid;
+    off[0] = band * q->c0;
+    for (int d = q->ndims - 1; d >= 1; d--) {
+        off[d] = (rem % q->cgrid[d]) * q->chunk[d];
+        rem /= q->cgrid[d];
     }
     if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, (size_t)len, buf) < 0) return hdf5_fail(s, "writing a chunk");
+    /* Writeback started as it goes (see put_rows), every 64 MiB. */
+    if ((s->stored_bytes + len) >> 26 != s->stored_bytes >> 26)
+        (void)sync_file_range(s->a.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     s->stored_bytes += len;
     return H5MR_OK;
 }
 
 /* Every chunk of band `band`, whose rows (all of them, nb) are at `rows`: compressed to
  * this rank's part file, or (dset >= 0, rank 0 at the end) straight into the output. */
-static h5mr_status emit_band(h5mr__store *s, uint64_t band, const unsigned char *rows, uint64_t nb, hid_t dset)
+static h5mr_status emit_band(h5mr__store *s, sds *d, uint64_t band, const unsigned char *rows, uint64_t nb, hid_t dset)
 {
-    for (uint64_t g = 0; g < s->grid; g++) {
+    for (uint64_t g = 0; g < d->grid; g++) {
         const unsigned char *chunk = rows;
-        if (!s->whole_rows || nb < s->c0) {
-            if (nb < s->c0) memset(s->gather, 0, s->chunk_bytes);
-            gather_chunk(s, rows, 0, nb, g, s->gather);
-            chunk = s->gather;
+        if (!d->whole_rows || nb < d->c0) {
+            if (nb < d->c0) memset(d->gather, 0, d->chunk_bytes);
+            gather_chunk(d, rows, 0, nb, g, d->gather);
+            chunk = d->gather;
         }
         uint64_t len = 0;
-        h5mr_status st = compress_chunk(s, chunk, &len);
+        h5mr_status st = compress_chunk(s, d, chunk, &len);
         if (st == H5MR_OK)
-            st = dset >= 0 ? write_chunk(s, dset, band * s->grid + g, s->comp, len)
-                           : part_append(s, s->comp, len, (rec){REC_CHUNK, band * s->grid + g, 0, 0, 0, 0});
+            st = dset >= 0 ? write_chunk(s, d, dset, band * d->grid + g, s->comp, len)
+                           : part_append(s, s->comp, len,
+                                         (rec){REC_CHUNK, band * d->grid + g, 0, 0, 0, (uint32_t)(d - s->ds), 0});
         if (st != H5MR_OK) return st;
     }
     return H5MR_OK;
 }
 
-static uint64_t band_rows(const h5mr__store *s, uint64_t band)
+static uint64_t band_rows(const sds *d, uint64_t band)
 {
-    uint64_t lo = band * s->c0;
-    return s->rows - lo < s->c0 ? s->rows - lo : s->c0;
+    uint64_t lo = band * d->c0;
+    return d->rows - lo < d->c0 ? d->rows - lo : d->c0;
 }
 
 /* Runs of the rows a pending band holds, to the part file as plain rows. */
-static h5mr_status spill(h5mr__store *s, pend *p)
+static h5mr_status spill(h5mr__store *s, sds *d, pend *p)
 {
-    uint64_t nb = band_rows(s, (uint64_t)p->band), rb = s->row_elems * s->esize;
+    uint64_t nb = band_rows(d, (uint64_t)p->band), rb = d->row_elems * d->esize;
     h5mr_status st = H5MR_OK;
     for (uint64_t r = 0; r < nb && st == H5MR_OK;) {
         if (!p->have[r]) {
@@ -447,7 +461,7 @@ static h5mr_status spill(h5mr__store *s, pend *p)
         while (e < nb && p->have[e])
             e++;
         st = part_append(s, p->buf + r * rb, (e - r) * rb,
-                         (rec){REC_ROWS, (uint64_t)p->band * s->c0 + r, 0, 0, e - r, 0});
+                         (rec){REC_ROWS, (uint64_t)p->band * d->c0 + r, 0, 0, e - r, (uint32_t)(d - s->ds), 0});
         r = e;
     }
     p->band = -1;
@@ -456,87 +470,91 @@ static h5mr_status spill(h5mr__store *s, pend *p)
 
 /* Rows [lo, hi) of band `band` (data: those rows) when the block does not hold all of
  * the band: into its pending buffer; the band goes out once complete. */
-static h5mr_status hold(h5mr__store *s, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
+static h5mr_status hold(h5mr__store *s, sds *d, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
 {
-    pend *p = NULL, *oldest = &s->pend[0];
+    pend *p = NULL, *oldest = &d->pend[0];
     for (int i = 0; i < NPEND; i++) {
-        if (s->pend[i].band == (int64_t)band) p = &s->pend[i];
-        if (s->pend[i].age < oldest->age || (oldest->band >= 0 && s->pend[i].band < 0)) oldest = &s->pend[i];
+        if (d->pend[i].band == (int64_t)band) p = &d->pend[i];
+        if (d->pend[i].age < oldest->age || (oldest->band >= 0 && d->pend[i].band < 0)) oldest = &d->pend[i];
     }
-    uint64_t rb = s->row_elems * s->esize, nb = band_rows(s, band);
+    uint64_t rb = d->row_elems * d->esize, nb = band_rows(d, band);
     if (!p) {
         p = oldest;
         if (p->band >= 0) {
-            h5mr_status st = spill(s, p);
+            h5mr_status st = spill(s, d, p);
             if (st != H5MR_OK) return st;
         }
-        if (!p->buf && (!(p->buf = malloc(s->c0 * rb)) || !(p->have = malloc(s->c0))))
+        if (!p->buf && (!(p->buf = malloc(d->c0 * rb)) || !(p->have = malloc(d->c0))))
             return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a band of the output");
         p->band = (int64_t)band;
         p->filled = 0;
-        memset(p->have, 0, s->c0);
+        memset(p->have, 0, d->c0);
     }
-    p->age = ++s->tick;
-    uint64_t b0 = band * s->c0;
+    p->age = ++d->tick;
+    uint64_t b0 = band * d->c0;
     memcpy(p->buf + (lo - b0) * rb, data, (hi - lo) * rb);
     for (uint64_t r = lo; r < hi; r++)
         if (!p->have[r - b0]) p->have[r - b0] = 1, p->filled++;
     if (p->filled < nb) return H5MR_OK;
     p->band = -1;
-    return emit_band(s, band, p->buf, nb, H5I_INVALID_HID);
+    return emit_band(s, d, band, p->buf, nb, H5I_INVALID_HID);
 }
 
 /* Uncompressed: rows [lo, hi) of band `band` into their chunks' bytes in the file. */
-static h5mr_status put_rows(h5mr__store *s, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
+static h5mr_status put_rows(h5mr__store *s, sds *d, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
 {
-    uint64_t b0 = band * s->c0, nr = hi - lo, cr = s->crow_elems * s->esize;
-    for (uint64_t g = 0; g < s->grid; g++) {
+    uint64_t b0 = band * d->c0, nr = hi - lo, cr = d->crow_elems * d->esize;
+    for (uint64_t g = 0; g < d->grid; g++) {
         const unsigned char *src = data;
-        if (!s->whole_rows) {
-            gather_chunk(s, data, lo - b0, nr, g, s->gather);
-            src = s->gather + (lo - b0) * cr;
+        if (!d->whole_rows) {
+            gather_chunk(d, data, lo - b0, nr, g, d->gather);
+            src = d->gather + (lo - b0) * cr;
         }
-        uint64_t off = s->addr[band * s->grid + g] + (lo - b0) * cr, left = nr * cr;
+        uint64_t off = d->addr[band * d->grid + g] + (lo - b0) * cr, left = nr * cr, off0 = off, len = left;
         while (left > 0) {
             ssize_t w = pwrite(s->fd, src, left, (off_t)off);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) return sys_error(s, w < 0 ? errno : EIO, "writing", s->tmp);
             src += w, left -= (uint64_t)w, off += (uint64_t)w;
         }
+        /* The disk starts writing it now, while the rank computes the next rows: the
+         * flush before the rename then has little left to wait for. */
+        (void)sync_file_range(s->fd, (off_t)off0, (off_t)len, SYNC_FILE_RANGE_WRITE);
     }
     return H5MR_OK;
 }
 
-h5mr_status h5mr__store_rows(h5mr__store *s, uint64_t first, uint64_t n, const void *data)
+h5mr_status h5mr__store_rows(h5mr__store *s, int i, uint64_t first, uint64_t n, const void *data)
 {
-    if (s->empty || n == 0) return H5MR_OK;
+    sds *d = &s->ds[i];
+    if (d->empty || n == 0) return H5MR_OK;
     const unsigned char *rows = data;
-    if (s->ktype != s->dtype) {
-        uint64_t need = n * s->row_elems * s->esize;
-        if (need > s->conv_cap) {
-            free(s->conv);
-            s->conv_cap = 0;
-            if (!(s->conv = malloc(need)))
+    if (d->ktype != d->dtype) {
+        uint64_t need = n * d->row_elems * d->esize;
+        if (need > d->conv_cap) {
+            free(d->conv);
+            d->conv_cap = 0;
+            if (!(d->conv = malloc(need)))
                 return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory converting output rows (%llu bytes)",
                                        (unsigned long long)need);
-            s->conv_cap = need;
+            d->conv_cap = need;
         }
-        h5mr_status st = convert_values(s, data, s->conv, n * s->row_elems, first);
+        h5mr_status st = convert_values(s, d, data, d->conv, n * d->row_elems, first);
         if (st != H5MR_OK) return st;
-        rows = s->conv;
+        rows = d->conv;
     }
-    uint64_t rb = s->row_elems * s->esize;
+    uint64_t rb = d->row_elems * d->esize;
     for (uint64_t r = first; r < first + n;) {
-        uint64_t band = r / s->c0, b0 = band * s->c0, b1 = b0 + band_rows(s, band);
+        uint64_t band = r / d->c0, b0 = band * d->c0, b1 = b0 + band_rows(d, band);
         uint64_t hi = first + n < b1 ? first + n : b1;
         const unsigned char *at = rows + (r - first) * rb;
         h5mr_status st;
-        if (s->addr)
-            st = put_rows(s, band, r, hi, at);
+        if (d->addr)
+            st = put_rows(s, d, band, r, hi, at);
         else if (r == b0 && hi == b1)
-            st = emit_band(s, band, at, hi - r, H5I_INVALID_HID);
+            st = emit_band(s, d, band, at, hi - r, H5I_INVALID_HID);
         else
-            st = hold(s, band, r, hi, at);
+            st = hold(s, d, band, r, hi, at);
         if (st != H5MR_OK) return st;
         r = hi;
     }
@@ -545,41 +563,94 @@ h5mr_status h5mr__store_rows(h5mr__store *s, uint64_t first, uint64_t n, const v
 
 /* ---------------------------------------------------------------- open and close */
 
-static void geometry(h5mr__store *s, const h5mr__store_req *req)
+static void geometry(sds *d, const h5mr__store_ds *q)
 {
-    s->ndims = req->ndims;
-    s->ktype = req->ktype, s->dtype = req->dtype;
-    s->esize = h5mr_dtype_size(req->dtype);
-    s->gzip = req->gzip, s->shuffle = req->shuffle;
-    s->rows = req->shape[0];
-    s->row_elems = 1;
-    s->grid = 1, s->crow_elems = 1;
-    s->whole_rows = 1;
-    for (int d = 0; d < s->ndims; d++) {
-        s->shape[d] = req->shape[d];
-        s->empty |= s->shape[d] == 0;
-        uint64_t c = req->chunk[d] < 1 ? 1 : req->chunk[d];
-        s->chunk[d] = s->shape[d] > 0 && c > s->shape[d] ? s->shape[d] : c;
-        if (d == 0) continue;
-        s->row_elems *= s->shape[d];
-        s->cgrid[d] = s->shape[d] ? (s->shape[d] + s->chunk[d] - 1) / s->chunk[d] : 0;
-        s->grid *= s->cgrid[d];
-        s->crow_elems *= s->chunk[d];
-        s->whole_rows &= s->chunk[d] == s->shape[d];
+    memset(d, 0, sizeof *d);
+    snprintf(d->object, sizeof d->object, "%s", q->object);
+    d->ndims = q->ndims;
+    d->ktype = q->ktype, d->dtype = q->dtype;
+    d->esize = h5mr_dtype_size(q->dtype);
+    d->rows = q->shape[0];
+    d->row_elems = 1;
+    d->grid = 1, d->crow_elems = 1;
+    d->whole_rows = 1;
+    for (int k = 0; k < d->ndims; k++) {
+        d->shape[k] = q->shape[k];
+        d->empty |= d->shape[k] == 0;
+        uint64_t c = q->chunk[k] < 1 ? 1 : q->chunk[k];
+        d->chunk[k] = d->shape[k] > 0 && c > d->shape[k] ? d->shape[k] : c;
+        if (k == 0) continue;
+        d->row_elems *= d->shape[k];
+        d->cgrid[k] = d->shape[k] ? (d->shape[k] + d->chunk[k] - 1) / d->chunk[k] : 0;
+        d->grid *= d->cgrid[k];
+        d->crow_elems *= d->chunk[k];
+        d->whole_rows &= d->chunk[k] == d->shape[k];
     }
-    s->c0 = s->chunk[0];
-    s->nbands = s->c0 ? (s->rows + s->c0 - 1) / s->c0 : 0;
-    s->chunk_bytes = s->c0 * s->crow_elems * s->esize;
+    d->c0 = d->chunk[0];
+    d->nbands = d->c0 ? (d->rows + d->c0 - 1) / d->c0 : 0;
+    d->chunk_bytes = d->c0 * d->crow_elems * d->esize;
+    for (int i = 0; i < NPEND; i++)
+        d->pend[i].band = -1;
 }
 
-uint64_t h5mr__store_chunk_bytes(const h5mr__store_req *req)
+uint64_t h5mr__store_chunk_bytes(const h5mr__store_ds *q)
 {
-    h5mr__store s = {0};
-    geometry(&s, req);
-    return s.chunk_bytes;
+    sds d;
+    geometry(&d, q);
+    return d.chunk_bytes;
 }
 
-/* Rank 0: the new file with its dataset (and, uncompressed, every chunk's address). */
+/* Rank 0: one dataset in f (or group g), with h5mr's attributes unless in a group;
+ * uncompressed, every chunk's address. */
+static h5mr_status create_dataset(h5mr__store *s, sds *d, hid_t where, int in_group, const h5mr__store_req *req)
+{
+    h5mr_status st = H5MR_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE), sp = H5I_INVALID_HID,
+          ds = H5I_INVALID_HID;
+    hsize_t dims[H5MR__MAX_DIMS], cdims[H5MR__MAX_DIMS];
+    for (int k = 0; k < d->ndims; k++)
+        dims[k] = d->shape[k], cdims[k] = d->chunk[k];
+    int filtered = s->gzip >= 0 || s->shuffle;
+    errno = 0;
+    if (lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+        (sp = H5Screate_simple(d->ndims, dims, NULL)) < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+        (!d->empty && H5Pset_chunk(dcpl, d->ndims, cdims) < 0) ||
+        (!d->empty && s->shuffle && H5Pset_shuffle(dcpl) < 0) ||
+        (!d->empty && s->gzip >= 0 && H5Pset_deflate(dcpl, (unsigned)s->gzip) < 0) ||
+        (!d->empty && !filtered && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) ||
+        (ds = H5Dcreate2(where, d->object, h5mr_dtype_to_hdf5(d->dtype), sp, lcpl, dcpl, H5P_DEFAULT)) < 0) {
+        st = hdf5_fail(s, d->object);
+    } else if (!in_group && (st = h5mr__output_attrs(ds, req->info, req->params, 0, s->err)) != H5MR_OK) {
+    } else if (!d->empty && !filtered) {
+        uint64_t n = d->nbands * d->grid;
+        if (!(d->addr = malloc((n ? n : 1) * sizeof *d->addr)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)n);
+        for (uint64_t i = 0; i < n && st == H5MR_OK; i++) {
+            hsize_t off[H5MR__MAX_DIMS], size = 0;
+            haddr_t addr = HADDR_UNDEF;
+            unsigned mask = 0;
+            uint64_t rem = i % d->grid;
+            off[0] = (i / d->grid) * d->c0;
+            for (int k = d->ndims - 1; k >= 1; k--) {
+                off[k] = (rem % d->cgrid[k]) * d->chunk[k];
+                rem /= d->cgrid[k];
+            }
+            if (H5Dget_chunk_info_by_coord(ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
+                size != d->chunk_bytes)
+                st = h5mr__hdf5_error(s->err, H5MR_EIO, "cannot locate chunk %llu of the output '%s'",
+                                      (unsigned long long)i, req->file);
+            else
+                d->addr[i] = (uint64_t)addr;
+        }
+    }
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    if (sp >= 0) H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    return st;
+}
+
+/* Rank 0: the new file with its datasets (in req->group, if given). */
 static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
 {
     const char *what = "";
@@ -604,55 +675,23 @@ static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
         }
     }
     h5mr_status st = H5MR_OK;
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE), sp = H5I_INVALID_HID,
-          d = H5I_INVALID_HID;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), g = H5I_INVALID_HID;
     errno = 0; /* (every HDF5 call clears HDF5's error stack: the failing one is checked first) */
     hid_t f = req->into_existing ? H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)
                                  : H5Fcreate(s->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t dims[H5MR__MAX_DIMS], cdims[H5MR__MAX_DIMS];
-    for (int k = 0; k < s->ndims; k++)
-        dims[k] = s->shape[k], cdims[k] = s->chunk[k];
-    int filtered = s->gzip >= 0 || s->shuffle;
-    if (f < 0) {
+    const char *obj = req->group ? req->group : s->ds[0].object;
+    if (f < 0)
         st = hdf5_fail(s, req->into_existing ? "opening its copy" : "creating it");
-    } else if (lcpl < 0 || dcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-               (sp = H5Screate_simple(s->ndims, dims, NULL)) < 0 ||
-               (req->replace && H5Lexists(f, req->object, H5P_DEFAULT) > 0 &&
-                H5Ldelete(f, req->object, H5P_DEFAULT) < 0) ||
-               H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-               (!s->empty && H5Pset_chunk(dcpl, s->ndims, cdims) < 0) ||
-               (!s->empty && s->shuffle && H5Pset_shuffle(dcpl) < 0) ||
-               (!s->empty && s->gzip >= 0 && H5Pset_deflate(dcpl, (unsigned)s->gzip) < 0) ||
-               (!s->empty && !filtered && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) ||
-               (d = H5Dcreate2(f, req->object, h5mr_dtype_to_hdf5(s->dtype), sp, lcpl, dcpl, H5P_DEFAULT)) < 0) {
-        st = hdf5_fail(s, req->object);
-    } else if ((st = h5mr__output_attrs(d, req->info, req->params, 0, s->err)) != H5MR_OK) {
-    } else if (req->mark_root && (st = h5mr__output_attrs(f, NULL, NULL, 0, s->err)) != H5MR_OK) {
-    } else if (!s->empty && !filtered) {
-        uint64_t n = s->nbands * s->grid;
-        if (!(s->addr = malloc((n ? n : 1) * sizeof *s->addr)))
-            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)n);
-        for (uint64_t i = 0; i < n && st == H5MR_OK; i++) {
-            hsize_t off[H5MR__MAX_DIMS], size = 0;
-            haddr_t addr = HADDR_UNDEF;
-            unsigned mask = 0;
-            uint64_t rem = i % s->grid;
-            off[0] = (i / s->grid) * s->c0;
-            for (int k = s->ndims - 1; k >= 1; k--) {
-                off[k] = (rem % s->cgrid[k]) * s->chunk[k];
-                rem /= s->cgrid[k];
-            }
-            if (H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
-                size != s->chunk_bytes)
-                st = h5mr__hdf5_error(s->err, H5MR_EIO, "cannot locate chunk %llu of the output '%s'",
-                                      (unsigned long long)i, req->file);
-            else
-                s->addr[i] = (uint64_t)addr;
-        }
-    }
-    if (d >= 0 && H5Dclose(d) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
-    if (sp >= 0) H5Sclose(sp);
-    if (dcpl >= 0) H5Pclose(dcpl);
+    else if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+             (req->replace && H5Lexists(f, obj, H5P_DEFAULT) > 0 && H5Ldelete(f, obj, H5P_DEFAULT) < 0) ||
+             (req->group && (g = H5Gcreate2(f, req->group, lcpl, H5P_DEFAULT, H5P_DEFAULT)) < 0))
+        st = hdf5_fail(s, obj);
+    else if (g >= 0)
+        st = h5mr__output_attrs(g, req->info, req->params, 0, s->err);
+    if (st == H5MR_OK && req->mark_root) st = h5mr__output_attrs(f, NULL, NULL, 0, s->err);
+    for (int i = 0; st == H5MR_OK && i < s->nds; i++)
+        st = create_dataset(s, &s->ds[i], g >= 0 ? g : f, g >= 0, req);
+    if (g >= 0 && H5Gclose(g) < 0 && st == H5MR_OK) st = hdf5_fail(s, req->group);
     if (lcpl >= 0) H5Pclose(lcpl);
     /* Every block the file will take, reserved now (uncompressed: the chunks, which the
      * ranks then write without a full disk half-way; and the metadata HDF5 writes when
@@ -662,10 +701,10 @@ static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
         int e2 = fallocate(s->a.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)(size + ((hsize_t)64 << 10))) == 0 ? 0 : errno;
         if (e2 == ENOSPC || e2 == EDQUOT)
             st = h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s' (%.3g MB%s): %s", req->file,
-                                 (double)size / 1e6, filtered ? " before compressed chunks" : "", strerror(e2));
+                                 (double)size / 1e6, s->gzip >= 0 || s->shuffle ? " before compressed chunks" : "",
+                                 strerror(e2));
     }
     st = close_file(s, f, st);
-
     if (st != H5MR_OK) atomic_abort(&s->a);
     return st;
 }
@@ -701,12 +740,16 @@ static void release(h5mr__store *s)
     if (s->part_fd >= 0) close(s->part_fd);
     if (s->part[0]) unlink(s->part);
     atomic_unregister(s->part_slot);
-    for (int i = 0; i < NPEND; i++)
-        free(s->pend[i].buf), free(s->pend[i].have);
+    for (int k = 0; k < s->nds; k++) {
+        sds *d = &s->ds[k];
+        for (int i = 0; i < NPEND; i++)
+            free(d->pend[i].buf), free(d->pend[i].have);
+        free(d->addr), free(d->conv), free(d->gather), free(d->shuf);
+    }
 #ifdef H5MR_HAVE_LIBDEFLATE
     if (s->ld) libdeflate_free_compressor(s->ld);
 #endif
-    free(s->addr), free(s->recs), free(s->conv), free(s->gather), free(s->shuf), free(s->comp);
+    free(s->recs), free(s->comp);
     free(s);
 }
 
@@ -721,14 +764,17 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
     *out = NULL;
     h5mr__store *s = calloc(1, sizeof *s);
     h5mr_status st = s ? H5MR_OK : h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "out of memory");
+    if (st == H5MR_OK && (req->nds < 1 || req->nds > H5MR__STORE_MAX))
+        st = h5mr__error_set(run->ctx->err, H5MR_ELIMIT, "%d output datasets are more than one job writes (%d)",
+                             req->nds, H5MR__STORE_MAX);
     if (s) {
         s->rank = run->rank, s->size = run->size, s->err = run->ctx->err;
         s->fd = s->part_fd = s->a.fd = s->a.dirfd = -1;
         s->part_slot = s->a.slot = -1;
-        for (int i = 0; i < NPEND; i++)
-            s->pend[i].band = -1;
-        geometry(s, req);
-        snprintf(s->object, sizeof s->object, "%s", req->object);
+        s->gzip = req->gzip, s->shuffle = req->shuffle;
+        s->nds = st == H5MR_OK ? req->nds : 0;
+        for (int i = 0; i < s->nds; i++)
+            geometry(&s->ds[i], &req->ds[i]);
     }
     int filtered = req->gzip >= 0 || req->shuffle;
     if (st == H5MR_OK && s->rank == 0) st = create_file(s, req);
@@ -738,35 +784,43 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
     }
     /* Where every rank writes: the new file's name, and the chunks' addresses. */
     H5MR__MPI(run, MPI_Bcast(s->tmp, (int)sizeof s->tmp, MPI_CHAR, 0, run->comm));
-    uint64_t nchunks = s->empty || filtered ? 0 : s->nbands * s->grid;
-    if (nchunks > 0 && s->rank != 0 && !(s->addr = malloc(nchunks * sizeof *s->addr)))
-        st =
-            h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)nchunks);
-    if ((st = agree(run, st)) == H5MR_OK)
+    int any = 0;
+    uint64_t maxchunk = 0;
+    for (int i = 0; i < s->nds; i++) {
+        sds *d = &s->ds[i];
+        any |= !d->empty;
+        if (!d->empty && d->chunk_bytes > maxchunk) maxchunk = d->chunk_bytes;
+        uint64_t nchunks = d->empty || filtered ? 0 : d->nbands * d->grid;
+        if (nchunks > 0 && s->rank != 0 && !(d->addr = malloc(nchunks * sizeof *d->addr)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses",
+                                 (unsigned long long)nchunks);
+        if ((st = agree(run, st)) != H5MR_OK) break;
         for (uint64_t at = 0; at < nchunks; at += (uint64_t)1 << 26) {
             uint64_t m = nchunks - at < (uint64_t)1 << 26 ? nchunks - at : (uint64_t)1 << 26;
-            H5MR__MPI(run, MPI_Bcast(s->addr + at, (int)m, MPI_UINT64_T, 0, run->comm));
+            H5MR__MPI(run, MPI_Bcast(d->addr + at, (int)m, MPI_UINT64_T, 0, run->comm));
         }
-    if (st == H5MR_OK && !s->empty) {
+        if (!d->empty && (!d->whole_rows || filtered) && !(d->gather = malloc(d->chunk_bytes ? d->chunk_bytes : 1)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a chunk of the output");
+        if (st == H5MR_OK && !d->empty && s->shuffle && !(d->shuf = malloc(d->chunk_bytes + 1)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a chunk of the output");
+    }
+    if (st == H5MR_OK && any) {
         if (!filtered) {
             s->fd = s->rank == 0 ? s->a.fd : open(s->tmp, O_WRONLY | O_CLOEXEC);
             if (s->fd < 0) st = sys_error(s, errno, "opening", s->tmp);
         } else {
             st = open_part(s, req->file);
         }
-        int partial = !s->whole_rows || filtered;
-        if (st == H5MR_OK && partial && !(s->gather = malloc(s->chunk_bytes ? s->chunk_bytes : 1)))
-            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a chunk of the output");
         if (st == H5MR_OK && filtered) {
-            s->comp_cap = compressBound((uLong)s->chunk_bytes) + 64;
+            s->comp_cap = compressBound((uLong)maxchunk) + 64;
 #ifdef H5MR_HAVE_LIBDEFLATE
             if (s->gzip >= 0) {
                 /* libdeflate's levels run 0-12; zlib's 0-9 mean the same up to 9 */
                 s->ld = libdeflate_alloc_compressor(s->gzip);
-                if (s->ld) s->comp_cap = libdeflate_zlib_compress_bound(s->ld, s->chunk_bytes) + 64;
+                if (s->ld) s->comp_cap = libdeflate_zlib_compress_bound(s->ld, maxchunk) + 64;
             }
 #endif
-            if (!(s->comp = malloc(s->comp_cap)) || (s->shuffle && !(s->shuf = malloc(s->chunk_bytes + 1))))
+            if (!(s->comp = malloc(s->comp_cap)))
                 st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for compressing the output");
         }
     }
@@ -781,21 +835,26 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
 
 /* Rank 0: the records of every rank, then every compressed chunk and partial band
  * into the output. */
-static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const char *names)
+static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const char *names, const char *group)
 {
     h5mr_status st = H5MR_OK;
     int *fds = malloc((size_t)s->size * sizeof *fds);
+    hid_t dsets[H5MR__STORE_MAX];
+    for (int i = 0; i < H5MR__STORE_MAX; i++)
+        dsets[i] = H5I_INVALID_HID;
     if (!fds) return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
     for (int r = 0; r < s->size; r++) {
         fds[r] = -1;
         if (counts[r] && st == H5MR_OK && (fds[r] = open(names + (size_t)r * PATH_MAX, O_RDONLY | O_CLOEXEC)) < 0)
             st = sys_error(s, errno, "reading the part file", names + (size_t)r * PATH_MAX);
     }
-    hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
-    if (st == H5MR_OK &&
-        ((f = H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0 || (d = H5Dopen2(f, s->object, H5P_DEFAULT)) < 0))
-        st = hdf5_fail(s, "reopening it");
-    uint64_t total = 0, cap = 0, rb = s->row_elems * s->esize;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    if (st == H5MR_OK && (f = H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0) st = hdf5_fail(s, "reopening it");
+    if (st == H5MR_OK && group && (g = H5Gopen2(f, group, H5P_DEFAULT)) < 0) st = hdf5_fail(s, "reopening it");
+    for (int i = 0; i < s->nds && st == H5MR_OK; i++)
+        if (!s->ds[i].empty && (dsets[i] = H5Dopen2(g >= 0 ? g : f, s->ds[i].object, H5P_DEFAULT)) < 0)
+            st = hdf5_fail(s, "reopening it");
+    uint64_t total = 0, cap = 0, bcap = 0;
     for (int r = 0; r < s->size; r++)
         total += counts[r];
     unsigned char *buf = NULL, *band = NULL;
@@ -811,32 +870,43 @@ static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const 
         }
         if (st == H5MR_OK && pread(fds[c->rank], buf, c->size, (off_t)c->off) != (ssize_t)c->size)
             st = sys_error(s, errno ? errno : EIO, "reading the part file", names + (size_t)c->rank * PATH_MAX);
-        if (st == H5MR_OK) st = write_chunk(s, d, c->index, buf, c->size);
+        if (st == H5MR_OK) st = write_chunk(s, &s->ds[c->ds], dsets[c->ds], c->index, buf, c->size);
     }
     /* Then the partial bands: their rows from wherever they are, compressed here. */
-    if (st == H5MR_OK && (!(band = malloc(s->c0 * rb > 0 ? s->c0 * rb : 1)) || !(have = malloc(s->c0))))
-        st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a band of the output");
     for (uint64_t i = 0; i < total && st == H5MR_OK; i++) {
         if (all[i].kind != REC_ROWS) continue;
-        uint64_t b = all[i].index / s->c0, nb = band_rows(s, b), got = 0;
-        memset(have, 0, s->c0);
+        sds *d = &s->ds[all[i].ds];
+        uint64_t rb = d->row_elems * d->esize, b = all[i].index / d->c0, nb = band_rows(d, b), got = 0;
+        if (d->c0 * rb > bcap || d->c0 > bcap) {
+            free(band), free(have);
+            bcap = d->c0 * rb > d->c0 ? d->c0 * rb : d->c0;
+            band = malloc(bcap), have = malloc(bcap);
+            if (!band || !have) {
+                st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a band of the output");
+                break;
+            }
+        }
+        memset(have, 0, d->c0);
         for (uint64_t j = i; j < total && st == H5MR_OK; j++) {
             rec *c = &all[j];
-            if (c->kind != REC_ROWS || c->index / s->c0 != b) continue;
-            uint64_t at = c->index - b * s->c0;
+            if (c->kind != REC_ROWS || c->ds != all[i].ds || c->index / d->c0 != b) continue;
+            uint64_t at = c->index - b * d->c0;
             if (pread(fds[c->rank], band + at * rb, c->size, (off_t)c->off) != (ssize_t)c->size)
                 st = sys_error(s, errno ? errno : EIO, "reading the part file", names + (size_t)c->rank * PATH_MAX);
             for (uint64_t k = at; k < at + c->nrows; k++)
                 if (!have[k]) have[k] = 1, got++;
-            c->kind = UINT64_MAX; /* used */
+            if (j != i) c->kind = UINT64_MAX; /* used */
         }
+        all[i].kind = UINT64_MAX;
         if (st == H5MR_OK && got != nb)
             st = h5mr__error_set(s->err, H5MR_EINTERNAL, "band %llu of the output has %llu of its %llu rows",
                                  (unsigned long long)b, (unsigned long long)got, (unsigned long long)nb);
-        if (st == H5MR_OK) st = emit_band(s, b, band, nb, d);
+        if (st == H5MR_OK) st = emit_band(s, d, b, band, nb, dsets[all[i].ds]);
     }
     free(buf), free(band), free(have);
-    if (d >= 0 && H5Dclose(d) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    for (int i = 0; i < s->nds; i++)
+        if (dsets[i] >= 0 && H5Dclose(dsets[i]) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    if (g >= 0 && H5Gclose(g) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its group");
     st = close_file(s, f, st);
     for (int r = 0; r < s->size; r++)
         if (fds[r] >= 0) close(fds[r]);
@@ -844,13 +914,17 @@ static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const 
     return st;
 }
 
-h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, uint64_t *stored)
+h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group, uint64_t *stored)
 {
     if (!s) return st;
-    int filtered = s->gzip >= 0 || s->shuffle;
+    int filtered = s->gzip >= 0 || s->shuffle, any = 0;
     /* What is still partial goes to the part file. */
-    for (int i = 0; st == H5MR_OK && i < NPEND; i++)
-        if (s->pend[i].band >= 0) st = spill(s, &s->pend[i]);
+    for (int k = 0; k < s->nds; k++) {
+        sds *d = &s->ds[k];
+        any |= !d->empty;
+        for (int i = 0; st == H5MR_OK && i < NPEND; i++)
+            if (d->pend[i].band >= 0) st = spill(s, d, &d->pend[i]);
+    }
     /* Every rank's writes are on disk before rank 0 renames the file. */
     if (st == H5MR_OK && s->fd >= 0 && s->rank != 0 && fdatasync(s->fd) != 0)
         st = sys_error(s, errno, "flushing", s->tmp);
@@ -858,7 +932,7 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, ui
     rec *all = NULL;
     uint64_t *counts = NULL;
     char *names = NULL;
-    if (st == H5MR_OK && filtered && !s->empty) {
+    if (st == H5MR_OK && filtered && any) {
         /* Rank 0 learns every rank's records and part file. */
         if (s->rank == 0 &&
             (!(counts = calloc((size_t)s->size, sizeof *counts)) || !(names = calloc((size_t)s->size, PATH_MAX))))
@@ -891,28 +965,28 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, ui
             if (st == H5MR_OK && s->rank == 0) {
                 for (int r = 0, at = 0; r < s->size; r++)
                     for (uint64_t k = 0; k < counts[r]; k++)
-                        all[at++].rank = (uint64_t)r;
-                st = join(s, all, counts, names);
+                        all[at++].rank = (uint32_t)r;
+                st = join(s, all, counts, names, group);
             }
         }
         st = agree(run, st);
     }
     if (s->rank == 0 && st == H5MR_OK && !filtered)
-        s->stored_bytes = s->empty ? 0 : s->nbands * s->grid * s->chunk_bytes;
+        for (int k = 0; k < s->nds; k++)
+            s->stored_bytes += s->ds[k].empty ? 0 : s->ds[k].nbands * s->ds[k].grid * s->ds[k].chunk_bytes;
     if (s->rank == 0) {
         struct stat sb;
         /* Blocks reserved past the end are given back. */
         if (st == H5MR_OK && fstat(s->a.fd, &sb) == 0 && ftruncate(s->a.fd, sb.st_size) != 0)
             st = sys_error(s, errno, "finishing", s->a.target);
+        if (s->fd == s->a.fd) s->fd = -1; /* closed by the commit or the abort */
         if (st == H5MR_OK) {
             const char *what = "";
             int e = atomic_commit(&s->a, &what);
             if (e)
                 st = h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", s->a.target, what,
                                      strerror(e));
-            if (s->fd == s->a.fd) s->fd = -1; /* closed by the commit */
         } else {
-            if (s->fd == s->a.fd) s->fd = -1;
             atomic_abort(&s->a);
         }
     }

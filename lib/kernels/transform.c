@@ -5,8 +5,8 @@
  *             --dtype: rechunk, recompress, unpack
  *   scale     a·x + b, in double
  *   anomaly   x − the mean of its pixel over dimension 0: a first pass folds every
- *             pixel's exact sum (h5mr_rsum, the same bits in any order) and count,
- *             the second writes the differences
+ *             pixel's exact sum (TwoSum pairs into h5mr_rsum, the same bits in any
+ *             order) and count, the second writes the differences
  *   normdiff  (x − y) / (x + y) with y from --with, NaN where x + y = 0 (NDVI) */
 #include <math.h>
 #include <stdint.h>
@@ -107,17 +107,44 @@ const h5mr_kernel h5mr__kernel_scale = {H5MR_KERNEL_FIELDS("scale", "write a*x +
 /* ---------------------------------------------------------------- anomaly */
 
 /* Pass 0: per pixel, an exact sum and a count (the state); then the means (config);
- * pass 1: the differences. */
-typedef struct anomaly_pixel {
-    h5mr_rsum sum;
-    int64_t count;
-    int64_t pad;
-} anomaly_pixel;
+ * pass 1: the differences.  The state, per pixel P of a row: counts, pending TwoSum
+ * pairs (hi, lo) that the rows of a block fold into (branch-free, four pixels a
+ * vector), and the exact sums (h5mr_rsum) the pairs go into every FLUSH_ROWS rows, as
+ * the stats kernel does: the same bits whatever the blocks. */
+#define FLUSH_ROWS 256
+typedef struct anomaly_view {
+    int64_t *count;
+    double *hi, *lo;
+    int64_t *pend;
+    h5mr_rsum *sum;
+} anomaly_view;
 
 typedef struct anomaly_config {
     uint64_t pixels;
     double *mean; /* after pass 0 */
 } anomaly_config;
+
+static size_t anomaly_size(uint64_t P) { return (size_t)P * (24 + sizeof(h5mr_rsum)) + 32; }
+
+static anomaly_view anomaly_of(void *state, uint64_t P)
+{
+    anomaly_view v;
+    v.count = state;
+    v.hi = (double *)(v.count + P);
+    v.lo = v.hi + P;
+    v.pend = (int64_t *)(v.lo + P);
+    v.sum = (h5mr_rsum *)(((uintptr_t)(v.pend + 1) + 15) & ~(uintptr_t)15);
+    return v;
+}
+
+/* The pending pairs of `from` into the exact sums of `into` (the same state or not). */
+static void anomaly_flush(anomaly_view into, anomaly_view from, uint64_t P)
+{
+    for (uint64_t p = 0; p < P; p++) {
+        h5mr_rsum_add(&into.sum[p], from.hi[p]);
+        h5mr_rsum_add(&into.sum[p], from.lo[p]);
+    }
+}
 
 static void anomaly_free(void *p)
 {
@@ -136,25 +163,26 @@ static h5mr_status anomaly_setup(h5mr_ctx *ctx)
     for (int d = 1; d < h5mr_ctx_ndims(ctx); d++)
         pixels *= h5mr_ctx_shape(ctx)[d];
     c->pixels = pixels;
-    if (pixels > (SIZE_MAX / 2) / sizeof(anomaly_pixel))
+    if (pixels > (SIZE_MAX / 4) / (24 + sizeof(h5mr_rsum)))
         return h5mr_ctx_error(ctx, H5MR_ELIMIT, "kernel anomaly: %llu pixels a row are too many",
                               (unsigned long long)pixels);
     h5mr_status st = map_setup(ctx, H5MR_DTYPE_F64);
-    h5mr_ctx_set_state_size(ctx, (size_t)(pixels ? pixels : 1) * sizeof(anomaly_pixel));
+    h5mr_ctx_set_state_size(ctx, anomaly_size(pixels));
     h5mr_ctx_set_passes(ctx, 2);
     return st;
 }
 
 #define ANOMALY_TYPE(T)                                                                                                \
-    H5MR_HOT static void anomaly_sum_##T(const T *restrict x, uint64_t rows, uint64_t P, anomaly_pixel *restrict s)    \
+    H5MR_HOT static void anomaly_sum_##T(const T *restrict x, uint64_t rows, uint64_t P, int64_t *restrict cnt,        \
+                                         double *restrict hi, double *restrict lo)                                     \
     {                                                                                                                  \
         for (uint64_t r = 0; r < rows; r++)                                                                            \
             for (uint64_t p = 0; p < P; p++) {                                                                         \
                 double v = (double)x[r * P + p];                                                                       \
-                if (v == v) {                                                                                          \
-                    h5mr_rsum_add(&s[p].sum, v);                                                                       \
-                    s[p].count++;                                                                                      \
-                }                                                                                                      \
+                int ok = v == v;                                                                                       \
+                v = ok ? v : 0.0;                                                                                      \
+                cnt[p] += ok;                                                                                          \
+                H5MR_TWOSUM_ACC(hi[p], lo[p], v);                                                                      \
             }                                                                                                          \
     }                                                                                                                  \
     H5MR_HOT static void anomaly_diff_##T(const T *restrict x, uint64_t rows, uint64_t P, const double *restrict m,    \
@@ -172,9 +200,22 @@ static h5mr_status anomaly_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const anomaly_config *c = h5mr_ctx_config(ctx);
     if (h5mr_ctx_pass(ctx) == 0) {
-#define H5MR_CASE(T, W) anomaly_sum_##T(b->data, b->rows, c->pixels, state);
-        H5MR_DTYPE_SWITCH(b->dtype, return H5MR_EINPUT;)
+        anomaly_view v = anomaly_of(state, c->pixels);
+        /* In runs of rows that keep the pairs within FLUSH_ROWS rows. */
+        for (uint64_t r = 0; r < b->rows;) {
+            uint64_t m = b->rows - r, room = (uint64_t)(FLUSH_ROWS - *v.pend);
+            if (m > room) m = room;
+            const char *x = (const char *)b->data + r * c->pixels * h5mr_dtype_size(b->dtype);
+#define H5MR_CASE(T, W) anomaly_sum_##T((const T *)x, m, c->pixels, v.count, v.hi, v.lo);
+            H5MR_DTYPE_SWITCH(b->dtype, return H5MR_EINPUT;)
 #undef H5MR_CASE
+            r += m;
+            if ((*v.pend += (int64_t)m) >= FLUSH_ROWS) {
+                anomaly_flush(v, v, c->pixels);
+                memset(v.hi, 0, 2 * c->pixels * sizeof(double));
+                *v.pend = 0;
+            }
+        }
     } else if (b->out) {
 #define H5MR_CASE(T, W) anomaly_diff_##T(b->data, b->rows, c->pixels, c->mean, b->out->data[0]);
         H5MR_DTYPE_SWITCH(b->dtype, return H5MR_EINPUT;)
@@ -187,11 +228,12 @@ static h5mr_status anomaly_combine(h5mr_ctx *ctx, void *into, const void *from)
 {
     const anomaly_config *c = h5mr_ctx_config(ctx);
     if (h5mr_ctx_pass(ctx) != 0) return H5MR_OK;
-    anomaly_pixel *a = into;
-    const anomaly_pixel *f = from;
-    for (uint64_t p = 0; p < c->pixels; p++) {
-        h5mr_rsum_merge(&a[p].sum, &f[p].sum);
-        a[p].count += f[p].count;
+    uint64_t P = c->pixels;
+    anomaly_view a = anomaly_of(into, P), f = anomaly_of((void *)from, P);
+    anomaly_flush(a, f, P);
+    for (uint64_t p = 0; p < P; p++) {
+        h5mr_rsum_merge(&a.sum[p], &f.sum[p]);
+        a.count[p] += f.count[p];
     }
     return H5MR_OK;
 }
@@ -199,11 +241,16 @@ static h5mr_status anomaly_combine(h5mr_ctx *ctx, void *into, const void *from)
 static h5mr_status anomaly_end_pass(h5mr_ctx *ctx, const void *state)
 {
     anomaly_config *c = h5mr_ctx_config(ctx);
-    const anomaly_pixel *s = state;
+    uint64_t P = c->pixels;
+    anomaly_view v = anomaly_of((void *)state, P);
     free(c->mean);
-    if (!(c->mean = malloc((c->pixels ? c->pixels : 1) * sizeof *c->mean))) return H5MR_ENOMEM;
-    for (uint64_t p = 0; p < c->pixels; p++)
-        c->mean[p] = s[p].count ? h5mr_rsum_round(&s[p].sum) / (double)s[p].count : NAN;
+    if (!(c->mean = malloc((P ? P : 1) * sizeof *c->mean))) return H5MR_ENOMEM;
+    for (uint64_t p = 0; p < P; p++) {
+        h5mr_rsum s = v.sum[p]; /* with what is pending (the state stays as it is) */
+        h5mr_rsum_add(&s, v.hi[p]);
+        h5mr_rsum_add(&s, v.lo[p]);
+        c->mean[p] = v.count[p] ? h5mr_rsum_round(&s) / (double)v.count[p] : NAN;
+    }
     h5mr_ctx_set_state_size(ctx, sizeof(none_state));
     return H5MR_OK;
 }

@@ -262,6 +262,47 @@ run_map(1, a_h5, "/x", "-o", out2)
 d = run_map(1, "-k", "scale", a_h5, "/x", "-o", out2)
 check("a file h5mr's map wrote is replaced without --force", d is not None)
 
+# ---------------------------------------------------------------- a result that keeps dimension 0, streamed
+
+def as_array(v, dtype):
+    a = np.array(v, dtype=object)
+    return np.where(a == None, np.nan, a).astype(np.float64) if dtype.kind == "f" else a.astype(dtype)  # noqa: E711
+
+
+with h5py.File(a_h5, "a") as f:
+    f["w"] = rng.random((Y, X))
+for desc, args in (("stats axis=1,2", ["-k", "stats", "-p", "axis=1,2"]),
+                   ("stats axis=1,2 --weights", ["-k", "stats", "-p", "axis=1,2", "--weights", "/w"]),
+                   ("minmax axis=2", ["-k", "minmax", "-p", "axis=2"]),
+                   ("sum axis=1", ["-k", "sum", "-p", "axis=1"]),
+                   ("corr axis=1,2 --with", ["-k", "corr", "-p", "axis=1,2", "--with", "/y"])):
+    ref = run_json(2, *args, a_h5, "/x")
+    first = None
+    for np_, opts in configs():
+        out = path("series-%d.h5" % np_)
+        extra = ["--chunk-rows", "5"] if np_ == 3 else []
+        d = run_json(np_, *(opts + extra + args), "--force", a_h5, "/x", "-o", out + ":/series")
+        if not d or not ref:
+            break
+        check("%s -o: no result held in memory (JSON result {})" % desc, d["result"] == {} and
+              d["output"]["datasets"] == list(ref["result"].keys()) and d["output"]["group"] == "/series")
+        with h5py.File(out, "r") as f:
+            got = {k: f["series"][k][...] for k in f["series"]}
+            check("%s -o: the group's attributes" % desc, f["series"].attrs["kernel"] == args[1])
+        if first is None:
+            first = got
+            for k, v in ref["result"].items():
+                g = got[k]
+                check("%s -o: %s equals the result held in memory (%s %s)" % (desc, k, g.dtype, g.shape),
+                      g.tobytes() == as_array(v, g.dtype).tobytes())
+        else:
+            check("%s -o: the same bits at %d ranks %s" % (desc, np_, " ".join(opts + extra)),
+                  all(got[k].tobytes() == first[k].tobytes() for k in first))
+d = run_json(3, "-k", "stats", "-p", "axis=1,2", a_h5, "/empty", "-o", path("e0.h5"))
+if d:
+    with h5py.File(path("e0.h5"), "r") as f:
+        check("a series of zero rows", f["result/mean"].shape == (0,) and f["result/count"].dtype == np.int64)
+
 # ---------------------------------------------------------------- errors
 
 expect_error(2, "reduces, it writes no dataset", "map", "-k", "sum", a_h5, "/x", "-o", path("e.h5"))

@@ -48,6 +48,22 @@ assert r["count"] == d.size and abs(r["rmsd"] - np.sqrt((d * d).mean())) < 1e-14
     done
 fi
 expect_error 2 "rmsd needs --with" run --plugin "$rmsd" -k rmsd d.h5 /img
+# The example map kernel (h5mr map: a dataset written), against np.clip.
+clip=$top_builddir/apps/examples/.libs/clip.so
+if /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+    for np in 1 3; do
+        rm -f clipped.h5
+        mpi $np "$H5MR" map --plugin "$clip" -k clip -p lo=-0.5 -p hi=1 --chunk-rows 4 pair.h5 /a -o clipped.h5 \
+            > /dev/null || fail "map -k clip at $np ranks"
+        expect "map -k clip at $np ranks equals np.clip, NaN kept" /usr/bin/python3 -c '
+import h5py, numpy as np
+a = h5py.File("pair.h5")["a"][:]; o = h5py.File("clipped.h5")["a"][:]
+assert o.dtype == np.float64 and o.tobytes() == np.clip(a, -0.5, 1).tobytes()'
+    done
+fi
+expect "kernels --plugin marks clip as a map kernel" bash -c '"$0" kernels --plugin "$1" | grep -q "^clip .*(h5mr map)"' "$H5MR" "$clip"
+expect_error 2 "clip: lo > hi" map --plugin "$clip" -k clip -p lo=2 -p hi=1 d.h5 /img -o c.h5
+expect_error 2 "writes a dataset: use h5mr map" run --plugin "$clip" -k clip d.h5 /img
 expect "kernels --plugin lists frac_above" bash -c '"$0" kernels --plugin "$1" | grep -q "^frac_above "' "$H5MR" "$frac"
 
 printf 'not a shared object\n' > fake.so
