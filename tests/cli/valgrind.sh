@@ -34,6 +34,18 @@ for job in "stats /x" "stats -p axis=0 /x" "histogram /x" "topk -p k=5 /x" "minm
     rc=$?
     expect "valgrind, 1 rank, $job: clean (exit $rc) $(grep -v hwloc vg.txt | head -c 400)" test "$rc" -eq 0
 done
+# map jobs: uncompressed and compressed chunks, partial bands (--chunk-rows 7 across
+# chunks of 10 rows), two passes, a series written with -o
+for job in "convert /x" "scale --gzip 1 --shuffle --chunk 10x3 /x" "anomaly --dtype f32 --chunk 10x8 /x" \
+    "normdiff --with /y --gzip 2 /x"; do
+    set -- $job
+    rm -f mout.h5
+    vg "$H5MR" map -k "${@:1:$#-1}" --chunk-rows 7 -o mout.h5 v.h5 "${!#}" > /dev/null 2> vg.txt
+    rc=$?
+    expect "valgrind, 1 rank, map $job: clean (exit $rc) $(grep -v hwloc vg.txt | head -c 400)" test "$rc" -eq 0
+done
+vg "$H5MR" run -k stats -p axis=1 --chunk-rows 7 -o series.h5 v.h5 /x > /dev/null 2> vg.txt
+expect "valgrind, a series written with -o: clean (exit $?) $(grep -v hwloc vg.txt | head -c 400)" test $? -eq 0
 for sched in dynamic static; do
     TESTMPIRUN="${TESTMPIRUN}" mpi 2 "$top_builddir/libtool" --mode=execute valgrind -q --num-callers=50 \
         --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect "${supp[@]}" \
