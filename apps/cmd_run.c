@@ -57,6 +57,14 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
                                 "                            DS: without FILE, each input file's own DS; its shape\n"
                                 "                            is the input's, a trailing part (a (Y, X) map of a\n"
                                 "                            (T, Y, X) stack) or a leading one (a (T,) series)\n"
+                                "      --checkpoint FILE     keep the job's progress in FILE (states and items done,\n"
+                                "                            replaced atomically after each segment of items),\n"
+                                "                            removed when the job succeeds\n"
+                                "      --checkpoint-every S  seconds of work between checkpoints (default 30)\n"
+                                "      --resume              continue the job recorded in --checkpoint FILE, at any\n"
+                                "                            number of ranks (start afresh if FILE is absent); the\n"
+                                "                            result is the bits of an uninterrupted run; a FILE of\n"
+                                "                            another job is exit 2\n"
                                 "      --timeout S           stop every rank after S seconds (exit 1), e.g. for a\n"
                                 "                            kernel that never returns\n"
                                 "      --json                print one JSON object on stdout instead of the summary\n"
@@ -499,6 +507,15 @@ int cmd_run(cli *c, int argc, char **argv)
         snprintf(err.message, sizeof err.message, "%s: -o '%s' is not FILE or FILE:/%s", cmd, o.output,
                  map ? "DATASET" : "GROUP");
     if (st == H5MR_OK && map) st = h5mr_job_set_store(job, &o.store);
+    if (st == H5MR_OK && (o.checkpoint || o.resume || o.checkpoint_every > 0)) {
+        if (!o.checkpoint) {
+            snprintf(err.message, sizeof err.message, "%s: %s needs --checkpoint FILE", cmd,
+                     o.resume ? "--resume" : "--checkpoint-every");
+            st = H5MR_EUSAGE;
+        } else {
+            st = h5mr_job_set_checkpoint(job, o.checkpoint, o.checkpoint_every, o.resume);
+        }
+    }
     if (st == H5MR_OK) st = h5mr_job_set_force(job, o.force);
     guard_set_timeout(o.timeout_s);
     progress_out po = {c->rank == 0 && o.progress != 0 && stderr_is_terminal()};

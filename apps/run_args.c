@@ -27,7 +27,10 @@ enum {
     OPT_DTYPE,
     OPT_CHUNK,
     OPT_GZIP,
-    OPT_SHUFFLE
+    OPT_SHUFFLE,
+    OPT_CHECKPOINT,
+    OPT_CHECKPOINT_EVERY,
+    OPT_RESUME
 };
 
 int run_args_ranks(const char *s)
@@ -80,6 +83,9 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                                              {"chunk", required_argument, NULL, OPT_CHUNK},
                                              {"gzip", required_argument, NULL, OPT_GZIP},
                                              {"shuffle", no_argument, NULL, OPT_SHUFFLE},
+                                             {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                             {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+                                             {"resume", no_argument, NULL, OPT_RESUME},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *cmd = argc > 0 && argv[0] && !strcmp(argv[0], "map") ? "map" : "run";
@@ -135,6 +141,17 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
             break;
         }
         case OPT_FORCE: o->force = 1; break;
+        case OPT_CHECKPOINT: o->checkpoint = optarg; break;
+        case OPT_RESUME: o->resume = 1; break;
+        case OPT_CHECKPOINT_EVERY: {
+            char *end = NULL;
+            o->checkpoint_every = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->checkpoint_every > 0) || o->checkpoint_every > 1e9) {
+                snprintf(msg, len, "%s: --checkpoint-every '%s' is not a positive number of seconds", cmd, optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case OPT_DTYPE: {
             h5mr_dtype t;
             if (h5mr_dtype_parse(optarg, &t) != H5MR_OK) {
@@ -196,7 +213,8 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
         default:
             if (optopt && (optopt == 'k' || optopt == 'p' || optopt == 'o' || optopt == 'n' ||
                            (optopt >= OPT_CHUNK_ROWS && optopt <= OPT_TIMEOUT) || optopt == OPT_FILES_FROM ||
-                           optopt == OPT_DTYPE || optopt == OPT_CHUNK || optopt == OPT_GZIP))
+                           optopt == OPT_DTYPE || optopt == OPT_CHUNK || optopt == OPT_GZIP ||
+                           optopt == OPT_CHECKPOINT || optopt == OPT_CHECKPOINT_EVERY))
                 snprintf(msg, len, "%s: option %s needs a value (see h5mr %s --help)", cmd, argv[optind - 1], cmd);
             else
                 unknown_option(cmd, cli_bad_option(argv, optopt), longopts, msg, len);

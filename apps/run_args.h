@@ -27,6 +27,9 @@ typedef struct run_opts {
     int nparams;
     char **plugins; /* room for argc entries too */
     int nplugins;
+    const char *checkpoint; /* --checkpoint FILE */
+    double checkpoint_every; /* 0: the default */
+    int resume;
     h5mr_store_opts store; /* map: --dtype, --chunk, --gzip, --shuffle (dtype -1, gzip -1: not given) */
     int store_given;
 } run_opts;

@@ -570,6 +570,17 @@ typedef struct h5mr_store_opts {
 h5mr_status h5mr_job_set_store(h5mr_job *job, const h5mr_store_opts *o);
 h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
 
+/* Keep the job's progress in the file PATH (NULL: none): each pass runs in segments of
+ * items of about every_s seconds (<= 0: 30), after each of which the states are
+ * reduced and rank 0 replaces PATH atomically with the states and the items they
+ * cover.  resume: continue from PATH if it exists (at any number of ranks, either
+ * schedule and I/O mode; the result is the bits of an uninterrupted run for kernels
+ * that combine exactly, as the built-ins do); a PATH of another job (other files,
+ * sizes, modification times, dataset, selection, companions, kernel, parameters or
+ * item plan) is EUSAGE.  PATH is removed after a successful run.  Not for map kernels
+ * yet (EUSAGE). */
+h5mr_status h5mr_job_set_checkpoint(h5mr_job *job, const char *path, double every_s, int resume);
+
 /* Remove the temporary files this process is writing (an --output under a private
  * temporary name where the file system has no unnamed files).  Async-signal-safe:
  * for a SIGTERM or SIGINT handler, before the process exits. */

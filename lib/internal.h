@@ -154,11 +154,12 @@ static inline uint64_t h5mr__plan_item_bytes(const h5mr__plan *plan, uint64_t it
     h5mr__plan_item(plan, item, &first, &n);
     return n * plan->row_elems * plan->elem_size;
 }
-/* Static schedule: the contiguous block of items [lo, hi) of worker w of nworkers. */
-static inline void h5mr__plan_block(const h5mr__plan *plan, int w, int nworkers, uint64_t *lo, uint64_t *hi)
+/* Static schedule: the contiguous block [lo, hi) of worker w of nworkers, of the items
+ * [from, to). */
+static inline void h5mr__plan_block(uint64_t from, uint64_t to, int w, int nworkers, uint64_t *lo, uint64_t *hi)
 {
-    *lo = (uint64_t)((unsigned __int128)plan->items * (unsigned)w / (unsigned)nworkers);
-    *hi = (uint64_t)((unsigned __int128)plan->items * (unsigned)(w + 1) / (unsigned)nworkers);
+    *lo = from + (uint64_t)((unsigned __int128)(to - from) * (unsigned)w / (unsigned)nworkers);
+    *hi = from + (uint64_t)((unsigned __int128)(to - from) * (unsigned)(w + 1) / (unsigned)nworkers);
 }
 
 /* ---------------------------------------------------------------- select.c */
@@ -509,6 +510,25 @@ void h5mr__store_temporaries_remove(void);
  * only h5mr_version, marking a file of h5mr's own). */
 h5mr_status h5mr__output_attrs(hid_t obj, const h5mr_job_info *in, const char *params, int elapsed, h5mr_error *err);
 
+/* ---------------------------------------------------------------- checkpoint.c */
+
+/* What a checkpoint holds (see checkpoint.c). */
+typedef struct h5mr__ckpt {
+    char *fingerprint; /* the job, as text */
+    int pass;          /* the pass in progress */
+    uint64_t next;     /* items [0, next) of it are folded */
+    int nstates;       /* pass + 1: the final states of the passes before, then this pass's */
+    void **states;
+    uint64_t *sizes;
+} h5mr__ckpt;
+/* Write c to path atomically.  EIO, ENOMEM. */
+h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *err);
+/* Read path (absent: *found 0, OK); EUSAGE if it is not a checkpoint or is another
+ * job's (its fingerprint differs: the message names the first line that does). */
+h5mr_status h5mr__ckpt_read(const char *path, const char *fingerprint, h5mr__ckpt *c, int *found, h5mr_error *err);
+void h5mr__ckpt_clear(h5mr__ckpt *c);
+void h5mr__ckpt_temporaries_remove(void);
+
 /* ---------------------------------------------------------------- the run */
 
 /* Every MPI tag the library uses. */
@@ -568,6 +588,7 @@ typedef struct h5mr__run {
     int ncomp;                 /* companion datasets */
     const h5mr__comp *comp;    /* [ncomp] */
     struct h5mr__comp_io *cio; /* their open files and buffers on this rank (companion.c) */
+    uint64_t lo, hi;           /* the items of this pass the protocols hand out: [lo, hi) */
     h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
     void *out_buf;             /* the kernel's output rows of a block */
     uint64_t out_cap;          /* its bytes */
@@ -634,6 +655,9 @@ uint64_t h5mr__read_run_items(const h5mr__run *run);
 uint64_t h5mr__read_local_capacity(const h5mr__run *run);
 
 /* map.c: the map step. */
+/* For tests of interrupted jobs: with H5MR_TEST_DELAY_US=N in the environment, mapping
+ * `items` items takes N µs more each (a slow kernel, without one). */
+void h5mr__test_delay(uint64_t items);
 /* A decoder when items travel as stored chunks (*dec NULL otherwise). */
 h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 /* Fold rows [first, first + n) of item (data: their elements) into state: timed,
@@ -704,6 +728,13 @@ struct h5mr_job {
     char *out_object;               /* -o FILE:/OBJECT, or NULL */
     int out_exists, out_obj_exists; /* found by the output's check (rank 0) */
     int force;
+    char *ckpt_path; /* --checkpoint */
+    double ckpt_every;
+    int ckpt_resume;
+    h5mr__ckpt ckpt; /* rank 0: what is kept (and, resuming, what was read) */
+    int ckpt_found;  /* resuming: the pass and item it starts from */
+    int ckpt_pass;
+    uint64_t ckpt_next;
     h5mr_store_opts store; /* a map kernel's output dataset */
     int store_set;
     int writes;                                            /* the kernel is a map kernel */

@@ -128,6 +128,8 @@ void h5mr_job_free(h5mr_job *job)
     free(job->in.selection);
     free(job->output);
     free(job->out_object);
+    free(job->ckpt_path);
+    h5mr__ckpt_clear(&job->ckpt);
     MPI_Comm_free(&job->comm);
     free(job);
 }
@@ -315,6 +317,21 @@ h5mr_status h5mr_job_set_store(h5mr_job *job, const h5mr_store_opts *o)
         if (o->chunk[d] < 1) return H5MR_EUSAGE;
     job->store = *o;
     job->store_set = 1;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr_job_set_checkpoint(h5mr_job *job, const char *path, double every_s, int resume)
+{
+    char *p = NULL;
+    if (path && (!path[0] || !(p = strdup(path)))) return path[0] ? H5MR_ENOMEM : H5MR_EUSAGE;
+    if (every_s != every_s || every_s > 1e9) {
+        free(p);
+        return H5MR_EUSAGE;
+    }
+    free(job->ckpt_path);
+    job->ckpt_path = p;
+    job->ckpt_every = every_s > 0 ? every_s : 30;
+    job->ckpt_resume = resume != 0;
     return H5MR_OK;
 }
 
@@ -601,15 +618,92 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
 
 /* One pass of the job: read → send → map on every rank (one rank alone, or every rank
  * reading its own items, or rank 0 reading and sending), then the tree reduction. */
-static h5mr_status job_fold(void *arg, void *state)
+/* The read → send → map steps over items [lo, hi) of this pass, then the tree
+ * reduction of `state` to rank 0. */
+static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t hi)
 {
-    h5mr_job *job = arg;
-    /* Items and bytes count the last pass only, so they add up to the plan. */
-    job->mine.items = job->mine.bytes = 0;
+    job->run.lo = lo, job->run.hi = hi;
     h5mr_status st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
                                                                    : h5mr__scatter(&job->run, state);
     if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
     return h5mr__reduce(&job->run, state);
+}
+
+/* Rank 0: the checkpoint of this pass at item `next`, its state `state`. */
+static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t next)
+{
+    h5mr__ckpt *c = &job->ckpt;
+    int pass = job->ctx.pass, owned = 0;
+    void *bytes = NULL;
+    size_t n = 0;
+    h5mr_status st = h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned);
+    if (st != H5MR_OK) return st;
+    void *copy = malloc(n ? n : 1);
+    if (!copy) st = h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+    if (copy) memcpy(copy, bytes, n);
+    if (owned) free(bytes);
+    /* states[0 .. pass-1] are the earlier passes' final states; states[pass] this one's */
+    if (st == H5MR_OK && c->nstates > pass) {
+        free(c->states[pass]);
+        c->nstates = pass;
+    }
+    if (st == H5MR_OK) {
+        void **s2 = realloc(c->states, (size_t)(pass + 1) * sizeof *s2);
+        uint64_t *z2 = s2 ? realloc(c->sizes, (size_t)(pass + 1) * sizeof *z2) : NULL;
+        if (s2) c->states = s2;
+        if (z2) c->sizes = z2;
+        if (!s2 || !z2) st = h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+    }
+    if (st != H5MR_OK) {
+        free(copy);
+        return st;
+    }
+    c->states[pass] = copy, c->sizes[pass] = n, c->nstates = pass + 1;
+    c->pass = pass, c->next = next;
+    return h5mr__ckpt_write(job->ckpt_path, c, job->ctx.err);
+}
+
+/* One pass of the job: read → send → map on every rank (one rank alone, or every rank
+ * reading its own items, or rank 0 reading and sending), then the tree reduction.  With
+ * a checkpoint, in segments of items of about --checkpoint-every seconds, each reduced
+ * into a state of its own that rank 0 folds into the pass's state and records; a
+ * resumed job takes up its pass where the checkpoint left it. */
+static h5mr_status job_fold(void *arg, void *state)
+{
+    h5mr_job *job = arg;
+    h5mr_ctx *ctx = &job->ctx;
+    uint64_t items = job->plan.items, lo = 0;
+    /* Items and bytes count the last pass only, so they add up to the plan. */
+    job->mine.items = job->mine.bytes = 0;
+    if (!job->ckpt_path) return fold_items(job, state, 0, items);
+    h5mr_status st = H5MR_OK;
+    if (job->ckpt_found && ctx->pass <= job->ckpt_pass) {
+        /* A pass the checkpoint has: its state so far (rank 0), and where it stopped. */
+        if (job->rank == 0)
+            st = h5mr__state_unpack(ctx, state, job->ckpt.states[ctx->pass], job->ckpt.sizes[ctx->pass]);
+        lo = ctx->pass < job->ckpt_pass ? items : job->ckpt_next;
+        if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
+    }
+    uint64_t seg = items / 1000 > 0 ? items / 1000 : 1;
+    while (lo < items && st == H5MR_OK) {
+        uint64_t hi = items - lo < seg ? items : lo + seg;
+        double t0 = h5mr__now();
+        void *part = h5mr__state_new(ctx);
+        st = part ? H5MR_OK : h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
+        if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi);
+        if (st == H5MR_OK && job->rank == 0) st = ctx->kernel->combine(ctx, state, part);
+        h5mr__state_free(ctx, part);
+        if (st == H5MR_OK && job->rank == 0) st = write_checkpoint(job, state, hi);
+        /* The next segment: as many items as take --checkpoint-every at this pace. */
+        double dt = h5mr__now() - t0;
+        uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * job->ckpt_every / dt) : seg * 2;
+        if (next > seg * 4) next = seg * 4; /* grow gently: the first segments are short */
+        seg = next > 0 ? next : 1;
+        H5MR__MPI(&job->run, MPI_Bcast(&seg, 1, MPI_UINT64_T, 0, job->comm));
+        st = step(job, st, ctx->err);
+        lo = hi;
+    }
+    return st;
 }
 
 static h5mr_status job_between(void *arg, void *state)
@@ -622,6 +716,64 @@ static h5mr_status job_agree(void *arg, h5mr_status st)
 {
     h5mr_job *job = arg;
     return step(job, st, job->ctx.err);
+}
+
+/* What identifies a job for its checkpoint: everything its result depends on but the
+ * ranks, the schedule and the I/O mode.  Rank 0; NULL if out of memory. */
+static char *fingerprint(const h5mr_job *job)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    fprintf(f, "h5mr %s, kernel ABI %u\nkernel %s\n", h5mr_version(), (unsigned)H5MR_KERNEL_ABI, job->kernel->name);
+    for (size_t i = 0; i < job->nparams; i++)
+        fprintf(f, "param %s=%s\n", job->params[i].key, job->params[i].value);
+    fprintf(f, "dataset %s\nraw %d\n", job->dataset ? job->dataset : job->in.given, job->raw_cf);
+    for (int i = 0; i < job->ncomp; i++)
+        fprintf(f, "companion %d %s:%s\n", job->comp[i].role, job->comp[i].own_file ? job->comp[i].file : "",
+                job->comp[i].dataset);
+    for (size_t i = 0; i < job->in.nnames; i++) {
+        struct stat sb;
+        int ok = stat(job->in.names[i], &sb) == 0;
+        fprintf(f, "file %s size %lld mtime %lld.%09ld\n", job->in.names[i], ok ? (long long)sb.st_size : -1LL,
+                ok ? (long long)sb.st_mtim.tv_sec : 0LL, ok ? (long)sb.st_mtim.tv_nsec : 0L);
+    }
+    fprintf(f, "items %llu of %llu rows\n", (unsigned long long)job->plan.items,
+            (unsigned long long)job->plan.chunk_rows);
+    return fclose(f) == 0 ? text : (free(text), NULL);
+}
+
+/* COLLECTIVE: a job with --checkpoint: rank 0 reads the checkpoint to resume from (if
+ * --resume and it exists: it must be this job's), every rank learns where to start. */
+static h5mr_status open_checkpoint(h5mr_job *job, h5mr_error *err)
+{
+    h5mr_status st = H5MR_OK;
+    job->ckpt_found = 0, job->ckpt_pass = 0, job->ckpt_next = 0;
+    if (job->writes)
+        st = h5mr__error_set(err, H5MR_EUSAGE,
+                             "--checkpoint keeps the progress of h5mr run; h5mr map does not take it yet");
+    h5mr__ckpt_clear(&job->ckpt);
+    char *fp = st == H5MR_OK && job->rank == 0 ? fingerprint(job) : NULL;
+    if (st == H5MR_OK && job->rank == 0 && !fp) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
+    if (st == H5MR_OK && job->rank == 0 && job->ckpt_resume)
+        st = h5mr__ckpt_read(job->ckpt_path, fp, &job->ckpt, &job->ckpt_found, err);
+    if (st == H5MR_OK && job->rank == 0 && job->ckpt_found && job->ckpt.pass >= job->ctx.passes)
+        st = h5mr__error_set(err, H5MR_EUSAGE, "--checkpoint '%s' is of another job (pass %d of %d)", job->ckpt_path,
+                             job->ckpt.pass + 1, job->ctx.passes);
+    if (st == H5MR_OK && job->rank == 0) {
+        free(job->ckpt.fingerprint);
+        job->ckpt.fingerprint = fp;
+        fp = NULL;
+        job->ckpt_pass = job->ckpt.pass;
+        job->ckpt_next = job->ckpt.next;
+    }
+    free(fp);
+    if ((st = step(job, st, err)) != H5MR_OK) return st;
+    uint64_t where[3] = {(uint64_t)job->ckpt_found, (uint64_t)job->ckpt_pass, job->ckpt_next};
+    H5MR__MPI(&job->run, MPI_Bcast(where, 3, MPI_UINT64_T, 0, job->comm));
+    job->ckpt_found = (int)where[0], job->ckpt_pass = (int)where[1], job->ckpt_next = where[2];
+    return step(job, H5MR_OK, err);
 }
 
 /* A kernel that writes (a map kernel, or a result that keeps dimension 0 streamed): an
@@ -851,6 +1003,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
     if ((st = step(job, map_checks(job, err), err)) != H5MR_OK) goto out;
+    if (job->ckpt_path && (st = open_checkpoint(job, err)) != H5MR_OK) goto out;
 
     t0 = job->progress.t0 = h5mr__now();
     if (job->writes) {
@@ -893,6 +1046,7 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
     }
     if ((st = step(job, st, err)) != H5MR_OK) goto out;
 
+    if (job->ckpt_path && job->rank == 0) unlink(job->ckpt_path); /* done: nothing to resume */
     h5mr__progress_final(job->run.progress);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) job->mine.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;

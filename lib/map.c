@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec)
 {
@@ -134,6 +135,20 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     return H5MR_OK;
 }
 
+void h5mr__test_delay(uint64_t items)
+{
+    static long us = -1;
+    if (us < 0) {
+        const char *e = getenv("H5MR_TEST_DELAY_US");
+        us = e ? atol(e) : 0;
+    }
+    if (us > 0 && items > 0) {
+        long t = us * (long)items;
+        struct timespec ts = {t / 1000000, (t % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static h5mr_status map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n,
                             comp_at c)
 {
@@ -146,6 +161,7 @@ static h5mr_status map_rows(h5mr__run *run, void *state, const void *data, uint6
 
 h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, uint64_t hi, uint64_t first, uint64_t n)
 {
+    h5mr__test_delay(hi - lo);
     const h5mr__plan *p = run->plan;
     double t0 = h5mr__now();
     comp_at c;
@@ -216,5 +232,6 @@ h5mr_status h5mr__map_msg(h5mr__run *run, h5mr__decoder *dec, void *state, const
         if (st != H5MR_OK) return h5mr__name_item(run, item, st);
     }
     run->mine->items++;
+    h5mr__test_delay(1);
     return map_rows(run, state, data, item, first, n, c);
 }

@@ -71,6 +71,7 @@ static h5mr_status local_item(local *w, uint64_t item)
     }
     h5mr__plan_item(run->plan, item, &first, &n);
     run->mine->items++;
+    h5mr__test_delay(1);
     for (uint64_t r = first; r < first + n; r += step) {
         uint64_t m = first + n - r < step ? first + n - r : step;
         h5mr_status st = h5mr__read_rows(run, item, r, m, w->buf);
@@ -89,10 +90,10 @@ static h5mr_status by_rma(local *w, h5mr_status st)
     int rc = MPI_Win_allocate(run->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0, (int)sizeof(int64_t), MPI_INFO_NULL,
                               run->comm, &counter, &win);
     if (rc != MPI_SUCCESS) return h5mr__mpi_error(run->ctx->err, rc, "creating the item counter window");
-    if (run->rank == 0) *counter = 0;
+    if (run->rank == 0) *counter = (int64_t)run->lo;
     H5MR__MPI(run, MPI_Barrier(run->comm)); /* the counter is zero before anyone takes from it */
     H5MR__MPI(run, MPI_Win_lock_all(0, win));
-    const int64_t k = (int64_t)h5mr__read_run_items(run), end = (int64_t)run->plan->items;
+    const int64_t k = (int64_t)h5mr__read_run_items(run), end = (int64_t)run->hi;
     while (st == H5MR_OK) {
         int64_t item = 0;
         double t0 = h5mr__now();
@@ -127,11 +128,10 @@ static h5mr_status served_worker(local *w, h5mr_status st)
         H5MR__MPI(run, MPI_Wait(&req, MPI_STATUS_IGNORE));
         run->mine->wait_s += h5mr__now() - t0;
         item = next;
-        if (item < 0 || (uint64_t)item >= run->plan->items) break; /* the end, or a rank failed */
+        if (item < 0 || (uint64_t)item >= run->hi) break; /* the end, or a rank failed */
         H5MR__MPI(run, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, run->comm));
         H5MR__MPI(run, MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, run->comm, &req));
-        uint64_t k = h5mr__read_run_items(run),
-                 hi = (uint64_t)item + k < run->plan->items ? (uint64_t)item + k : run->plan->items;
+        uint64_t k = h5mr__read_run_items(run), hi = (uint64_t)item + k < run->hi ? (uint64_t)item + k : run->hi;
         if (!failed && (st = local_run(w, (uint64_t)item, hi)) != H5MR_OK) failed = 1;
     }
     return st;
@@ -140,8 +140,8 @@ static h5mr_status served_worker(local *w, h5mr_status st)
 static h5mr_status served_root(local *w, h5mr_status st)
 {
     h5mr__run *run = w->run;
-    const int64_t end = (int64_t)run->plan->items, k = (int64_t)h5mr__read_run_items(run);
-    int64_t next = 0;
+    const int64_t end = (int64_t)run->hi, k = (int64_t)h5mr__read_run_items(run);
+    int64_t next = (int64_t)run->lo;
     int stopped = 0, nw = run->size - 1, flag = 0, failed = st != H5MR_OK;
     MPI_Request rreq;
     H5MR__MPI(run, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, run->comm, &rreq));
@@ -190,19 +190,19 @@ h5mr_status h5mr__parallel(h5mr__run *run, void *state)
                                              (unsigned long long)max_bytes);
     uint64_t k = h5mr__read_run_items(run);
     if (run->size == 1) {
-        for (uint64_t i = 0; i < run->plan->items && st == H5MR_OK; i += k) {
-            uint64_t hi = i + k < run->plan->items ? i + k : run->plan->items;
+        for (uint64_t i = run->lo; i < run->hi && st == H5MR_OK; i += k) {
+            uint64_t hi = i + k < run->hi ? i + k : run->hi;
             st = local_run(&w, i, hi);
             h5mr__progress_tick(run->progress, hi);
         }
     } else if (run->schedule == H5MR_SCHEDULE_STATIC) {
         uint64_t lo, end;
-        h5mr__plan_block(run->plan, run->rank, run->size, &lo, &end);
+        h5mr__plan_block(run->lo, run->hi, run->rank, run->size, &lo, &end);
         for (uint64_t i = lo; i < end && st == H5MR_OK; i += k) {
             uint64_t hi = i + k < end ? i + k : end;
             st = local_run(&w, i, hi);
             /* Rank 0 sees only its own block: it assumes the others keep pace. */
-            h5mr__progress_tick(run->progress, (hi - lo) * (uint64_t)run->size);
+            h5mr__progress_tick(run->progress, run->lo + (hi - lo) * (uint64_t)run->size);
         }
     } else if (run->one_node) {
         st = by_rma(&w, st);

@@ -99,7 +99,7 @@ static h5mr_status root_dynamic(h5mr__run *run, void *state, pool *p, MPI_Reques
                                 h5mr_error *err)
 {
     int nw = run->size - 1;
-    uint64_t items = run->plan->items, next = 0;
+    uint64_t items = run->hi, next = run->lo;
     uint64_t *sent = calloc((size_t)run->size, sizeof *sent), *answered = calloc((size_t)run->size, sizeof *answered);
     char *stopped = calloc((size_t)run->size, 1);
     if (!sent || !answered || !stopped) {
@@ -214,7 +214,7 @@ static h5mr_status root_static(h5mr__run *run, pool *p, MPI_Request *stops, h5mr
         return h5mr__error_set(err, H5MR_ENOMEM, "out of memory in the dispatcher");
     }
     for (int w = 1; w <= nw; w++)
-        h5mr__plan_block(run->plan, w - 1, nw, &next[w], &hi[w]);
+        h5mr__plan_block(run->lo, run->hi, w - 1, nw, &next[w], &hi[w]);
     h5mr_status st = H5MR_OK;
     int failed = 0;
     uint64_t handed = 0;
@@ -240,7 +240,7 @@ static h5mr_status root_static(h5mr__run *run, pool *p, MPI_Request *stops, h5mr
             open[w]++;
             next[w]++;
             sent_any = 1;
-            h5mr__progress_tick(run->progress, ++handed);
+            h5mr__progress_tick(run->progress, run->lo + ++handed);
         }
         if (failed || (!left && !sent_any)) break;
         if (!sent_any) {
@@ -346,7 +346,7 @@ h5mr_status h5mr__scatter(h5mr__run *run, void *state)
     uint64_t cap = max_bytes ? POOL_MAX_BYTES / max_bytes : want;
     if (cap < 2) cap = 2;
     if (want > cap) want = cap;
-    if (want > run->plan->items + 1) want = run->plan->items + 1;
+    if (want > run->hi - run->lo + 1) want = run->hi - run->lo + 1;
     pool p = {0};
     h5mr__decoder *dec = NULL;
     MPI_Request *stops = malloc((size_t)run->size * sizeof *stops);

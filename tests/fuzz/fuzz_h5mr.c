@@ -70,7 +70,7 @@ static void fuzz_plan(const uint8_t *d, size_t n)
     for (int w = 1; w <= 7; w += 3) {
         uint64_t expect = 0, lo, hi;
         for (int i = 0; i < w; i++) {
-            h5mr__plan_block(&p, i, w, &lo, &hi);
+            h5mr__plan_block(0, p.items, i, w, &lo, &hi);
             CHECK(lo == expect && hi >= lo);
             expect = hi;
         }

@@ -190,7 +190,7 @@ START_TEST(plan_blocks_cover_items_once)
             uint64_t expect = 0;
             for (int w = 0; w < nw; w++) {
                 uint64_t lo, hi;
-                h5mr__plan_block(&p, w, nw, &lo, &hi);
+                h5mr__plan_block(0, p.items, w, nw, &lo, &hi);
                 ck_assert_uint_eq(lo, expect);
                 ck_assert_uint_ge(hi, lo);
                 ck_assert_uint_le(hi - lo, items / nw + 1);
