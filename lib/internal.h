@@ -735,6 +735,7 @@ struct h5mr_job {
     int ckpt_found;  /* resuming: the pass and item it starts from */
     int ckpt_pass;
     uint64_t ckpt_next;
+    double ckpt_written;   /* rank 0: when it last wrote one */
     h5mr_store_opts store; /* a map kernel's output dataset */
     int store_set;
     int writes;                                            /* the kernel is a map kernel */

@@ -693,11 +693,16 @@ static h5mr_status job_fold(void *arg, void *state)
         if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi);
         if (st == H5MR_OK && job->rank == 0) st = ctx->kernel->combine(ctx, state, part);
         h5mr__state_free(ctx, part);
-        if (st == H5MR_OK && job->rank == 0) st = write_checkpoint(job, state, hi);
+        /* Written at most every --checkpoint-every seconds (the first segments are short,
+         * to learn the pace: they only reduce). */
+        if (st == H5MR_OK && job->rank == 0 && h5mr__now() - job->ckpt_written >= job->ckpt_every) {
+            st = write_checkpoint(job, state, hi);
+            job->ckpt_written = h5mr__now();
+        }
         /* The next segment: as many items as take --checkpoint-every at this pace. */
         double dt = h5mr__now() - t0;
-        uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * job->ckpt_every / dt) : seg * 2;
-        if (next > seg * 4) next = seg * 4; /* grow gently: the first segments are short */
+        uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * job->ckpt_every / dt) : seg * 16;
+        if (next > seg * 16) next = seg * 16;
         seg = next > 0 ? next : 1;
         H5MR__MPI(&job->run, MPI_Bcast(&seg, 1, MPI_UINT64_T, 0, job->comm));
         st = step(job, st, ctx->err);
@@ -750,6 +755,7 @@ static h5mr_status open_checkpoint(h5mr_job *job, h5mr_error *err)
 {
     h5mr_status st = H5MR_OK;
     job->ckpt_found = 0, job->ckpt_pass = 0, job->ckpt_next = 0;
+    job->ckpt_written = h5mr__now();
     if (job->writes)
         st = h5mr__error_set(err, H5MR_EUSAGE,
                              "--checkpoint keeps the progress of h5mr run; h5mr map does not take it yet");

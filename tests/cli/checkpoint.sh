@@ -30,7 +30,8 @@ expect_error 2 "--resume needs --checkpoint FILE" run --resume ck.h5 /x
 expect_error 2 "--checkpoint-every '0' is not a positive number" run --checkpoint c.ck --checkpoint-every 0 ck.h5 /x
 expect_error 2 "h5mr map does not take it yet" map --checkpoint c.ck ck.h5 /x -o m.h5
 # A job that fails on item 2 keeps the checkpoint of what it folded before.
-mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint c.ck ck.h5 /x > /dev/null 2>&1
+mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint c.ck --checkpoint-every 0.000001 ck.h5 /x \
+    > /dev/null 2>&1
 expect "a failed job keeps its checkpoint" test -s c.ck
 cp c.ck other.ck
 expect_error 2 "is of another job (it has 'kernel fails_on_item')" run -k sum --chunk-rows 1 --checkpoint other.ck --resume ck.h5 /x
