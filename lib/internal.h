@@ -528,6 +528,9 @@ h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *
 h5mr_status h5mr__ckpt_read(const char *path, const char *fingerprint, h5mr__ckpt *c, int *found, h5mr_error *err);
 void h5mr__ckpt_clear(h5mr__ckpt *c);
 void h5mr__ckpt_temporaries_remove(void);
+/* Each writer's own temporaries (atomic.h keeps a list per file that includes it);
+ * temporaries.c's h5mr_temporaries_remove removes them all. */
+void h5mr__output_temporaries_remove(void);
 
 /* ---------------------------------------------------------------- the run */
 

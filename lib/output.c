@@ -75,12 +75,7 @@ static herr_t write_field(hid_t group, const h5mr_field *f)
     return rc;
 }
 
-void h5mr_temporaries_remove(void)
-{
-    atomic_remove_temporaries();
-    h5mr__store_temporaries_remove(); /* store.c's own (atomic.h is per file) */
-    h5mr__ckpt_temporaries_remove();
-}
+void h5mr__output_temporaries_remove(void) { atomic_remove_temporaries(); }
 
 h5mr_status h5mr__output_attrs(hid_t obj, const h5mr_job_info *in, const char *params, int elapsed, h5mr_error *err)
 {
