@@ -38,6 +38,7 @@ int cli_load_plugins(cli *c, char **paths, int n);
  * (temporary files removed, one "h5mr:" line, exit 1).  Install after MPI_Init. */
 void guard_install(int rank);
 void guard_set_timeout(double seconds);
+void guard_set_checkpointing(void); /* SIGTERM/SIGINT: stop after a checkpoint */
 /* The command is done and its exit code known: a stop signal now exits with it, silently. */
 void guard_finishing(int code);
 /* fn is called (from a signal handler: async-signal-safe only) before such an exit. */

@@ -81,7 +81,9 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
                                 "either I/O mode.  Compressed chunks (deflate, shuffle) are read as stored and\n"
                                 "decoded by the rank that maps them; H5MR_RAW_CHUNKS=0 leaves that to HDF5.\n"
                                 "SIGTERM or SIGINT (Slurm's time limit, Ctrl-C) stops every rank with exit 1 and\n"
-                                "no output or temporary file; so does the loss of mpirun.\n"
+                                "no output or temporary file; so does the loss of mpirun.  With --checkpoint,\n"
+                                "the items done so far are written to it first (within seconds; a second\n"
+                                "signal stops at once).\n"
                                 "Exit codes: 0 success, 1 failure while running, 2 usage, 3 bad input.\n"
                                 "Example: mpirun -n 4 h5mr run -k sum --json data.h5 /temperature\n";
 
@@ -514,6 +516,7 @@ int cmd_run(cli *c, int argc, char **argv)
             st = H5MR_EUSAGE;
         } else {
             st = h5mr_job_set_checkpoint(job, o.checkpoint, o.checkpoint_every, o.resume);
+            if (st == H5MR_OK) guard_set_checkpointing();
         }
     }
     if (st == H5MR_OK) st = h5mr_job_set_force(job, o.force);

@@ -7,6 +7,9 @@
  * - The launcher gone (mpirun or orted killed): a rank notices within 0.2 s that its
  *   parent changed and exits, so no rank finishes and writes output after the user
  *   has the prompt back.
+ * - With --checkpoint, the first SIGTERM or SIGINT asks the job to stop
+ *   (h5mr_request_stop): it writes its checkpoint and every rank exits 1; if that has
+ *   not happened within STOP_WITHIN_S - 1 seconds, the watchdog stops the rank.
  * - --timeout S: every rank stops S seconds after it started, exit 1.
  * The watchdog is a thread that makes no MPI call; everything a handler does is
  * async-signal-safe (unlink, write, _exit). */
@@ -22,6 +25,7 @@
 #include "cli.h"
 
 #define MAX_CLEANUPS 4
+#define STOP_WITHIN_S 10 /* after SIGTERM or SIGINT, every rank has stopped */
 
 static int guard_rank;
 static void (*cleanups[MAX_CLEANUPS])(void);
@@ -59,6 +63,8 @@ static const char *signame(int sig)
     case SIGTERM: return "SIGTERM";
     case SIGINT: return "SIGINT";
     case SIGHUP: return "SIGHUP";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
     case SIGSEGV: return "a segmentation fault (SIGSEGV)";
     case SIGBUS: return "a bus error (SIGBUS)";
     case SIGFPE: return "an arithmetic fault (SIGFPE)";
@@ -68,9 +74,32 @@ static const char *signame(int sig)
 }
 
 static volatile sig_atomic_t finishing = -1; /* the exit code once decided */
+static int checkpointing;                    /* a --checkpoint to write before stopping */
+static volatile sig_atomic_t asked_at;       /* CLOCK_MONOTONIC seconds of that signal */
+
+static int forwarded; /* H5MR_SIGNALS_FORWARDED: SIGUSR1 and SIGUSR2 are h5mr -n's SIGTERM and SIGINT */
+
+/* The signal the user sent. */
+static int named(int sig)
+{
+    if (forwarded && sig == SIGUSR1) return SIGTERM;
+    if (forwarded && sig == SIGUSR2) return SIGINT;
+    return sig;
+}
 
 static void on_stop(int sig)
 {
+    sig = named(sig);
+    if (checkpointing && !asked_at && finishing < 0) {
+        /* The job stops at its next item, writes its checkpoint and returns (stop
+         * signal seconds after the signal at the latest: the watchdog); a second
+         * signal stops at once. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        asked_at = (sig_atomic_t)(ts.tv_sec > 0 ? ts.tv_sec : 1);
+        h5mr_request_stop(sig);
+        return;
+    }
     run_cleanups();
     /* Past the job (in MPI_Finalize, say, when mpirun stops the others because one
      * rank left first), the outcome is known and already said. */
@@ -151,6 +180,13 @@ static void *watch(void *arg)
             remove_shm_segment();
             _exit(EXIT_RUN);
         }
+        if (asked_at && now() >= (double)asked_at + STOP_WITHIN_S - 1.0 + (guard_rank == 0 ? 0.0 : 0.5)) {
+            run_cleanups();
+            if (guard_rank == 0)
+                say("stopped by a signal, without a checkpoint: the job did not reach the end of an item in time", NULL,
+                    NULL, NULL);
+            _exit(EXIT_RUN);
+        }
         /* Rank 0 stops first and says why; the others a second later, unless mpirun
          * has ended them by then. */
         if (deadline > 0 && now() >= deadline + (guard_rank == 0 ? 0.0 : 1.0)) {
@@ -190,6 +226,9 @@ void guard_install(int rank)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what mpirun forwards to every rank (it ends them at SIGTERM) */
+    sigaction(SIGUSR2, &sa, NULL);
+    forwarded = getenv("H5MR_SIGNALS_FORWARDED") != NULL;
 #if !defined(__SANITIZE_ADDRESS__)
     /* (A sanitizer build keeps the sanitizer's own report of a crash.) */
     sa.sa_handler = on_crash;
@@ -215,6 +254,12 @@ void guard_set_timeout(double seconds)
     if (seconds <= 0) return;
     timeout_s = seconds;
     deadline = now() + seconds;
+    start_watchdog();
+}
+
+void guard_set_checkpointing(void)
+{
+    checkpointing = 1;
     start_watchdog();
 }
 

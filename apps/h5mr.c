@@ -1,10 +1,13 @@
 /* h5mr.c: the h5mr command: picks the subcommand, owns MPI_Init/Finalize (when MPI is
  * needed) and the exit code. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -43,8 +46,20 @@ static void fast_local_mpi(void)
     setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
 }
 
-/* `h5mr run -n N ...` outside a launcher: the same command on N ranks through mpirun.
- * Returns only if it could not start it. */
+static volatile sig_atomic_t ranks_pid, stops_forwarded;
+
+/* The launcher's SIGTERM, SIGINT or SIGHUP (Ctrl-C: mpirun is in a process group of its
+ * own): to every rank as SIGUSR1 or SIGUSR2, which mpirun forwards (at its own SIGTERM
+ * or SIGINT it ends the ranks at once, before a checkpoint could be written); the ranks
+ * know them as SIGTERM and SIGINT (H5MR_SIGNALS_FORWARDED).  A second signal: SIGTERM
+ * to mpirun, which ends them now. */
+static void forward_stop(int sig)
+{
+    if (ranks_pid > 0) kill((pid_t)ranks_pid, stops_forwarded++ ? SIGTERM : sig == SIGINT ? SIGUSR2 : SIGUSR1);
+}
+
+/* `h5mr run -n N ...` outside a launcher: the same command on N ranks through mpirun,
+ * which this process waits for; its exit code. */
 static int start_ranks(int argc, char **argv, int n)
 {
     char self[4096], np[16];
@@ -62,15 +77,51 @@ static int start_ranks(int argc, char **argv, int n)
     av[k++] = "--oversubscribe"; /* N may be more than the cores: it is the user's choice */
     av[k++] = "--bind-to";
     av[k++] = "none";
+    av[k++] = "--stdin"; /* not in the terminal's foreground: never reads it */
+    av[k++] = "none";
     if (geteuid() == 0) av[k++] = "--allow-run-as-root";
     av[k++] = self;
     for (int i = 1; i < argc; i++)
         av[k++] = argv[i];
     fast_local_mpi();
-    execv(av[0], av);
-    fprintf(stderr, "h5mr: run -n %d: cannot start %s: %s\n", n, av[0], strerror(errno));
+    setenv("H5MR_SIGNALS_FORWARDED", "1", 1);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = forward_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    int pfd[2]; /* the child's exec error, if any */
+    if (pipe(pfd) != 0) pfd[0] = pfd[1] = -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        if (pfd[0] >= 0) close(pfd[0]);
+        if (pfd[1] >= 0) fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+        execv(av[0], av);
+        int e = errno;
+        if (pfd[1] >= 0 && write(pfd[1], &e, sizeof e) < 0) _exit(EXIT_RUN);
+        _exit(EXIT_RUN);
+    }
+    int e = pid < 0 ? errno : 0;
+    if (pid > 0) {
+        setpgid(pid, pid); /* (either side may be first) */
+        ranks_pid = pid;
+    }
+    if (pfd[1] >= 0) close(pfd[1]);
+    if (pid > 0 && pfd[0] >= 0 && read(pfd[0], &e, sizeof e) != (ssize_t)sizeof e) e = 0;
+    if (pfd[0] >= 0) close(pfd[0]);
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (e) {
+        fprintf(stderr, "h5mr: run -n %d: cannot start %s: %s\n", n, av[0], strerror(e));
+        free(av);
+        return EXIT_RUN;
+    }
     free(av);
-    return EXIT_RUN;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_RUN;
 }
 
 /* The N of run's -n (0: none), read by run's own option parser; a parse that fails

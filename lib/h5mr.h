@@ -51,7 +51,8 @@ const char *h5mr_version(void);
     X(EMPI, "MPI error")                                                                                               \
     X(EKERNEL, "kernel error")                                                                                         \
     X(ELIMIT, "size limit exceeded")                                                                                   \
-    X(EINTERNAL, "internal error")
+    X(EINTERNAL, "internal error")                                                                                     \
+    X(ESTOPPED, "stopped on request")
 
 typedef enum h5mr_status {
 #define H5MR_X_(name, msg) H5MR_##name,
@@ -571,15 +572,25 @@ h5mr_status h5mr_job_set_store(h5mr_job *job, const h5mr_store_opts *o);
 h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
 
 /* Keep the job's progress in the file PATH (NULL: none): each pass runs in segments of
- * items of about every_s seconds (<= 0: 30), after each of which the states are
- * reduced and rank 0 replaces PATH atomically with the states and the items they
- * cover.  resume: continue from PATH if it exists (at any number of ranks, either
+ * items (5 s at most), after each of which the states are reduced; every every_s
+ * seconds (<= 0: 30), and when the job is told to stop (h5mr_request_stop), rank 0
+ * replaces PATH atomically with the states and the items they cover.  resume: continue from PATH if it exists (at any number of ranks, either
  * schedule and I/O mode; the result is the bits of an uninterrupted run for kernels
  * that combine exactly, as the built-ins do); a PATH of another job (other files,
  * sizes, modification times, dataset, selection, companions, kernel, parameters or
  * item plan) is EUSAGE.  PATH is removed after a successful run.  Not for map kernels
  * yet (EUSAGE). */
 h5mr_status h5mr_job_set_checkpoint(h5mr_job *job, const char *path, double every_s, int resume);
+
+/* Ask the running job of this process to stop (a signal handler's call: it only sets a
+ * flag, async-signal-safe; signum names the cause in the message, 0 for none).  Every
+ * rank stops taking items; the items done form a prefix of the plan where the schedule
+ * gives one (dynamic), else the segment under way is dropped; with a checkpoint, the
+ * states of the items done are written to it first.  h5mr_job_run then returns
+ * H5MR_ESTOPPED on every rank, whichever rank was asked.  h5mr_stop_requested: the
+ * signal number asked with (or -1 for signum 0), 0 when none. */
+void h5mr_request_stop(int signum);
+int h5mr_stop_requested(void);
 
 /* Remove the temporary files this process is writing (an --output under a private
  * temporary name where the file system has no unnamed files).  Async-signal-safe:

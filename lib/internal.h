@@ -592,6 +592,9 @@ typedef struct h5mr__run {
     const h5mr__comp *comp;    /* [ncomp] */
     struct h5mr__comp_io *cio; /* their open files and buffers on this rank (companion.c) */
     uint64_t lo, hi;           /* the items of this pass the protocols hand out: [lo, hi) */
+    uint64_t stop_at;          /* hi, or where a protocol stopped at a stop request: [lo,
+                                * stop_at) done where the schedule makes that a prefix,
+                                * else lo (the items done are not a prefix) */
     h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
     void *out_buf;             /* the kernel's output rows of a block */
     uint64_t out_cap;          /* its bytes */
@@ -661,6 +664,7 @@ uint64_t h5mr__read_local_capacity(const h5mr__run *run);
 /* For tests of interrupted jobs: with H5MR_TEST_DELAY_US=N in the environment, mapping
  * `items` items takes N µs more each (a slow kernel, without one). */
 void h5mr__test_delay(uint64_t items);
+long h5mr__test_delay_us(void); /* H5MR_TEST_DELAY_US, 0 when unset; items then run one at a time */
 /* A decoder when items travel as stored chunks (*dec NULL otherwise). */
 h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 /* Fold rows [first, first + n) of item (data: their elements) into state: timed,

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,16 +617,26 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
     return st;
 }
 
-/* One pass of the job: read → send → map on every rank (one rank alone, or every rank
- * reading its own items, or rank 0 reading and sending), then the tree reduction. */
-/* The read → send → map steps over items [lo, hi) of this pass, then the tree
- * reduction of `state` to rank 0. */
-static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t hi)
+/* The read → send → map steps over items [lo, hi) of this pass (one rank alone, or
+ * every rank reading its own items, or rank 0 reading and sending), then the tree
+ * reduction of `state` to rank 0.  *done: hi, or, when a rank was asked to stop
+ * (h5mr_request_stop), the end of the prefix [lo, *done) that `state` covers (lo when
+ * the schedule's items done are no prefix: nothing is reduced then); *sig the signal
+ * asked with (-1 for none named), 0 when none asked, the same on every rank. */
+static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t hi, uint64_t *done, int *sig)
 {
-    job->run.lo = lo, job->run.hi = hi;
+    job->run.lo = lo, job->run.hi = hi, job->run.stop_at = hi;
     h5mr_status st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
                                                                    : h5mr__scatter(&job->run, state);
     if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
+    /* Whether any rank was asked to stop, and where the items done end on all. */
+    int asked = h5mr_stop_requested();
+    int64_t mine[3] = {(int64_t)job->run.stop_at, asked ? -1 : 0, asked > 0 ? -asked : 0}, all[3];
+    H5MR__MPI(&job->run, MPI_Allreduce(mine, all, 3, MPI_INT64_T, MPI_MIN, job->comm));
+    if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
+    *done = (uint64_t)all[0];
+    *sig = all[1] == 0 ? 0 : all[2] < 0 ? (int)-all[2] : -1;
+    if (*done == lo && *sig) return H5MR_OK; /* nothing to reduce */
     return h5mr__reduce(&job->run, state);
 }
 
@@ -663,6 +674,36 @@ static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t n
     return h5mr__ckpt_write(job->ckpt_path, c, job->ctx.err);
 }
 
+#define SEGMENT_S 5.0 /* the longest segment of items between two reductions (s) */
+
+static volatile sig_atomic_t stop_signal; /* h5mr_request_stop: 0 none, -1 without a signal */
+
+void h5mr_request_stop(int signum) { stop_signal = signum > 0 ? signum : -1; }
+
+int h5mr_stop_requested(void) { return stop_signal; }
+
+/* Every rank: the job was asked to stop (signal sig, -1 for none named) after the items
+ * [0, done) of this pass. */
+static h5mr_status stopped(h5mr_job *job, int sig, uint64_t done)
+{
+    char why[64] = "stopped on request";
+    if (sig > 0)
+        snprintf(why, sizeof why, "stopped by %s",
+                 sig == SIGTERM   ? "SIGTERM"
+                 : sig == SIGINT  ? "SIGINT"
+                 : sig == SIGHUP  ? "SIGHUP"
+                 : sig == SIGUSR1 ? "SIGUSR1"
+                                  : "a signal");
+    stop_signal = 0; /* asked and answered: a next job of this process runs */
+    if (!job->ckpt_path) return h5mr__error_set(job->ctx.err, H5MR_ESTOPPED, "%s; no output written", why);
+    char pass[48] = "";
+    if (job->ctx.passes > 1) snprintf(pass, sizeof pass, " of pass %d of %d", job->ctx.pass + 1, job->ctx.passes);
+    return h5mr__error_set(
+        job->ctx.err, H5MR_ESTOPPED,
+        "%s; no output written; the progress (%llu of %llu items%s) is in '%s': --resume takes it up", why,
+        (unsigned long long)done, (unsigned long long)job->plan.items, pass, job->ckpt_path);
+}
+
 /* One pass of the job: read → send → map on every rank (one rank alone, or every rank
  * reading its own items, or rank 0 reading and sending), then the tree reduction.  With
  * a checkpoint, in segments of items of about --checkpoint-every seconds, each reduced
@@ -672,10 +713,14 @@ static h5mr_status job_fold(void *arg, void *state)
 {
     h5mr_job *job = arg;
     h5mr_ctx *ctx = &job->ctx;
-    uint64_t items = job->plan.items, lo = 0;
+    uint64_t items = job->plan.items, lo = 0, done = 0;
+    int sig = 0;
     /* Items and bytes count the last pass only, so they add up to the plan. */
     job->mine.items = job->mine.bytes = 0;
-    if (!job->ckpt_path) return fold_items(job, state, 0, items);
+    if (!job->ckpt_path) {
+        h5mr_status st = fold_items(job, state, 0, items, &done, &sig);
+        return st == H5MR_OK && sig ? stopped(job, sig, done) : st;
+    }
     h5mr_status st = H5MR_OK;
     if (job->ckpt_found && ctx->pass <= job->ckpt_pass) {
         /* A pass the checkpoint has: its state so far (rank 0), and where it stopped. */
@@ -684,24 +729,29 @@ static h5mr_status job_fold(void *arg, void *state)
         lo = ctx->pass < job->ckpt_pass ? items : job->ckpt_next;
         if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
     }
+    /* Segments last about --checkpoint-every seconds, at most SEGMENT_S: how long a rank
+     * that was not asked to stop goes on before it learns that another was. */
+    double target = job->ckpt_every < SEGMENT_S ? job->ckpt_every : SEGMENT_S;
     uint64_t seg = items / 1000 > 0 ? items / 1000 : 1;
     while (lo < items && st == H5MR_OK) {
         uint64_t hi = items - lo < seg ? items : lo + seg;
         double t0 = h5mr__now();
         void *part = h5mr__state_new(ctx);
         st = part ? H5MR_OK : h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
-        if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi);
-        if (st == H5MR_OK && job->rank == 0) st = ctx->kernel->combine(ctx, state, part);
+        if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi, &done, &sig);
+        if (st == H5MR_OK && job->rank == 0 && done > lo) st = ctx->kernel->combine(ctx, state, part);
         h5mr__state_free(ctx, part);
         /* Written at most every --checkpoint-every seconds (the first segments are short,
-         * to learn the pace: they only reduce). */
-        if (st == H5MR_OK && job->rank == 0 && h5mr__now() - job->ckpt_written >= job->ckpt_every) {
-            st = write_checkpoint(job, state, hi);
+         * to learn the pace: they only reduce), and when asked to stop. */
+        if (st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written >= job->ckpt_every)) {
+            st = write_checkpoint(job, state, done);
             job->ckpt_written = h5mr__now();
         }
-        /* The next segment: as many items as take --checkpoint-every at this pace. */
+        if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
+        if (sig) return stopped(job, sig, done);
+        /* The next segment: as many items as take `target` seconds at this pace. */
         double dt = h5mr__now() - t0;
-        uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * job->ckpt_every / dt) : seg * 16;
+        uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * target / dt) : seg * 16;
         if (next > seg * 16) next = seg * 16;
         seg = next > 0 ? next : 1;
         H5MR__MPI(&job->run, MPI_Bcast(&seg, 1, MPI_UINT64_T, 0, job->comm));

@@ -135,13 +135,19 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     return H5MR_OK;
 }
 
-void h5mr__test_delay(uint64_t items)
+long h5mr__test_delay_us(void)
 {
     static long us = -1;
     if (us < 0) {
         const char *e = getenv("H5MR_TEST_DELAY_US");
-        us = e ? atol(e) : 0;
+        us = e && atol(e) > 0 ? atol(e) : 0;
     }
+    return us;
+}
+
+void h5mr__test_delay(uint64_t items)
+{
+    long us = h5mr__test_delay_us();
     if (us > 0 && items > 0) {
         long t = us * (long)items;
         struct timespec ts = {t / 1000000, (t % 1000000) * 1000};

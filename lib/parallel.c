@@ -97,6 +97,14 @@ static h5mr_status by_rma(local *w, h5mr_status st)
     while (st == H5MR_OK) {
         int64_t item = 0;
         double t0 = h5mr__now();
+        if (h5mr_stop_requested()) {
+            /* Asked to stop: the counter goes past the end, and every item below its
+             * old value was taken by a rank that finishes it, so [lo, old) are done. */
+            H5MR__MPI(run, MPI_Fetch_and_op(&end, &item, MPI_INT64_T, 0, 0, MPI_REPLACE, win));
+            H5MR__MPI(run, MPI_Win_flush(0, win));
+            if (item < end) run->stop_at = (uint64_t)item;
+            break;
+        }
         H5MR__MPI(run, MPI_Fetch_and_op(&k, &item, MPI_INT64_T, 0, 0, MPI_SUM, win));
         H5MR__MPI(run, MPI_Win_flush(0, win));
         run->mine->wait_s += h5mr__now() - t0;
@@ -132,6 +140,7 @@ static h5mr_status served_worker(local *w, h5mr_status st)
         H5MR__MPI(run, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, run->comm));
         H5MR__MPI(run, MPI_Irecv(&next, 1, MPI_INT64_T, 0, H5MR__TAG_NUMBER, run->comm, &req));
         uint64_t k = h5mr__read_run_items(run), hi = (uint64_t)item + k < run->hi ? (uint64_t)item + k : run->hi;
+        if (!failed && h5mr_stop_requested()) failed = 1, run->stop_at = run->lo; /* the others stop too */
         if (!failed && (st = local_run(w, (uint64_t)item, hi)) != H5MR_OK) failed = 1;
     }
     return st;
@@ -149,6 +158,7 @@ static h5mr_status served_root(local *w, h5mr_status st)
         int got = 0;
         MPI_Status ms;
         h5mr__progress_tick(run->progress, (uint64_t)next);
+        if (!failed && h5mr_stop_requested()) failed = 1, run->stop_at = run->lo;
         H5MR__MPI(run, MPI_Test(&rreq, &got, &ms));
         if (!got && !failed && next < end) {
             /* Nobody is asking: rank 0 maps a run itself. */
@@ -192,6 +202,10 @@ h5mr_status h5mr__parallel(h5mr__run *run, void *state)
     if (run->size == 1) {
         for (uint64_t i = run->lo; i < run->hi && st == H5MR_OK; i += k) {
             uint64_t hi = i + k < run->hi ? i + k : run->hi;
+            if (h5mr_stop_requested()) {
+                run->stop_at = i; /* one rank: what it did is a prefix */
+                break;
+            }
             st = local_run(&w, i, hi);
             h5mr__progress_tick(run->progress, hi);
         }
@@ -200,6 +214,10 @@ h5mr_status h5mr__parallel(h5mr__run *run, void *state)
         h5mr__plan_block(run->lo, run->hi, run->rank, run->size, &lo, &end);
         for (uint64_t i = lo; i < end && st == H5MR_OK; i += k) {
             uint64_t hi = i + k < end ? i + k : end;
+            if (h5mr_stop_requested()) {
+                run->stop_at = run->lo; /* blocks of every rank: not a prefix */
+                break;
+            }
             st = local_run(&w, i, hi);
             /* Rank 0 sees only its own block: it assumes the others keep pace. */
             h5mr__progress_tick(run->progress, run->lo + (hi - lo) * (uint64_t)run->size);

@@ -105,7 +105,8 @@ uint64_t h5mr__read_run_items(const h5mr__run *run)
     const h5mr__plan *p = run->plan;
     /* From the mean item: small when files are small, whatever chunk_rows says. */
     uint64_t item = p->items ? p->rows / p->items * p->row_elems * p->elem_size : 0;
-    if (p->raw || item == 0 || item >= SLICE_BYTES / 2 || !run->ctx->joined_items || !h5mr__comp_joinable(run))
+    if (p->raw || item == 0 || item >= SLICE_BYTES / 2 || !run->ctx->joined_items || !h5mr__comp_joinable(run) ||
+        h5mr__test_delay_us() > 0) /* slowed items (tests of interrupted jobs): one at a time */
         return 1;
     return SLICE_BYTES / item;
 }

@@ -8,8 +8,9 @@
  * and no message is left unmatched.
  *
  * dynamic: rank 0 first sends WINDOW items to every worker; after each item a worker
- *   sends a REQUEST (carrying a failure flag) and rank 0 answers it with the next item
- *   in the plan, or with STOP when none is left or a rank failed.  Rank 0 reads the
+ *   sends a REQUEST (carrying a flag: it failed, or it was asked to stop) and rank 0
+ *   answers it with the next item in the plan, or with STOP when none is left or a
+ *   rank failed.  Rank 0 reads the
  *   next item ahead, while workers compute, so a request is answered without a read;
  *   when no request is waiting and every worker has items queued, rank 0 maps the item
  *   it read ahead itself instead of idling (with few ranks it reads far faster than a
@@ -139,6 +140,12 @@ static h5mr_status root_dynamic(h5mr__run *run, void *state, pool *p, MPI_Reques
     if (pending > 0) H5MR__MPI(run, MPI_Irecv(&flag, 1, MPI_INT, MPI_ANY_SOURCE, H5MR__TAG_REQUEST, run->comm, &rreq));
     while (pending > 0) {
         h5mr__progress_tick(run->progress, next);
+        if (items > next && h5mr_stop_requested()) {
+            /* Asked to stop: no item is handed out any more; every one handed out is
+             * mapped, so [lo, next) are done.  What was read ahead is dropped. */
+            items = run->stop_at = next;
+            ready = -1;
+        }
         if (!failed && ready < 0 && next < items) {
             ready = pool_take(run, p, &owner, &run->mine->wait_s);
             if ((st = h5mr__read_item(run, next, p->buf[ready], &p->len[ready])) != H5MR_OK) {
@@ -165,7 +172,8 @@ static h5mr_status root_dynamic(h5mr__run *run, void *state, pool *p, MPI_Reques
         int w = ms.MPI_SOURCE;
         pending--;
         answered[w]++;
-        if (flag) failed = 1;
+        if (flag == 2 && items > next) items = run->stop_at = next, ready = -1; /* as above */
+        if (flag == 1) failed = 1;
         if (!stopped[w]) {
             if (!failed && ready >= 0) {
                 p->owner[ready] = w;
@@ -220,6 +228,10 @@ static h5mr_status root_static(h5mr__run *run, pool *p, MPI_Request *stops, h5mr
     uint64_t handed = 0;
     for (;;) {
         int sent_any = 0, left = 0;
+        if (h5mr_stop_requested()) {
+            run->stop_at = run->lo; /* blocks of every worker: not a prefix */
+            break;
+        }
         for (int w = 1; w <= nw && !failed; w++) {
             if (next[w] == hi[w]) continue;
             left = 1;
@@ -314,8 +326,11 @@ static h5mr_status worker(h5mr__run *run, wbufs *wb, void *state, h5mr_error *er
             if (st != H5MR_OK) failed = 1;
         }
         H5MR__MPI(run, MPI_Irecv(wb->buf[head], (int)max_bytes, MPI_BYTE, 0, MPI_ANY_TAG, run->comm, &req[head]));
-        if (run->schedule == H5MR_SCHEDULE_DYNAMIC)
-            H5MR__MPI(run, MPI_Send(&failed, 1, MPI_INT, 0, H5MR__TAG_REQUEST, run->comm));
+        if (run->schedule == H5MR_SCHEDULE_DYNAMIC) {
+            /* 1: this rank failed; 2: it was asked to stop (rank 0 hands out no more) */
+            int flag = failed ? 1 : h5mr_stop_requested() ? 2 : 0;
+            H5MR__MPI(run, MPI_Send(&flag, 1, MPI_INT, 0, H5MR__TAG_REQUEST, run->comm));
+        }
         head = (head + 1) % WINDOW;
     }
     for (int k = 0; k < WINDOW; k++) {

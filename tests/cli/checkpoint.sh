@@ -2,7 +2,8 @@
 # tests/cli/checkpoint.sh: --checkpoint, --checkpoint-every, --resume.  A job killed
 # (SIGKILL to a rank, SIGTERM to mpirun) at several points, resumed each time at another
 # number of ranks, ends with the bits of an uninterrupted run, for every built-in
-# kernel; a checkpoint of another job is refused; a successful run removes it.  The
+# kernel; a signal writes the checkpoint of every item done, then stops every rank; a
+# checkpoint of another job is refused; a successful run removes it.  The
 # kill times come from a fixed seed; whatever they are, the result must be the same.
 . "$top_srcdir/tests/lib.sh"
 work=$(mktemp -d)
@@ -44,6 +45,97 @@ rm -f fresh.ck
 mpi 2 "$H5MR" run -k sum --json --checkpoint fresh.ck --resume ck.h5 /x > fresh.json
 expect "--resume without a file starts afresh, and success removes it" test $? -eq 0 -a ! -e fresh.ck
 
+# ---------------------------------------------------------------- a signal: the checkpoint written then
+# --checkpoint-every 1000: no checkpoint is due; the one there is the signal's.  SIGTERM
+# to one rank, SIGUSR1 to mpirun (it forwards that one to every rank; at SIGTERM it ends
+# them itself).  With the dynamic schedule the items saved are all those done (> 0 at
+# 1 s of 3); the job stops within 10 s, exit 1; resumed at 3 ranks: the same bits.
+mpi 2 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 ck.h5 /x > ref.json
+ref=$(result ref.json)
+for m in "--schedule dynamic" "--schedule static" "--io scatter" "--io scatter --schedule static" "-n1"; do
+    for how in rank mpirun; do
+        np=2 mode=$m
+        [ "$m" = -n1 ] && np=1 mode=""
+        rm -f st.ck
+        H5MR_TEST_DELAY_US=40000 OMPI_MCA_odls_base_sigkill_timeout=1 timeout -k 5 60 ${TESTMPIRUN//NP/$np} "$H5MR" run \
+            --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --checkpoint-every 1000 $mode ck.h5 /x \
+            > out.json 2> err.txt &
+        mp=$!
+        for _ in $(seq 100); do [ "$(ranks_of | wc -l)" -ge $np ] && break; sleep 0.05; done
+        sleep 1
+        t0=$(date +%s%N)
+        # ($mp is timeout's; mpirun is its child)
+        if [ $how = rank ]; then kill -TERM "$(ranks_of | shuf -n 1 --random-source=<(yes))"; else pkill -USR1 -P $mp; fi
+        wait $mp
+        rc=$? t=$((($(date +%s%N) - t0) / 1000000))
+        desc="a signal to $how ($np ranks ${mode:-})"
+        sig=SIGTERM
+        [ $how = mpirun ] && sig=SIGUSR1
+        saved=$(sed -n "s/^h5mr: stopped by $sig; no output written; the progress (\([0-9]*\) of 150 items) is in 'st.ck': --resume takes it up\$/\1/p" err.txt)
+        expect "$desc: exit 1 within 10 s ($rc after $t ms), one line saying what was kept: $(head -c 200 err.txt)" \
+            test $rc -eq 1 -a $t -lt 10000 -a -n "$saved" -a -s st.ck
+        case "$mode" in *static*) ;; *) expect "$desc: the items done are saved ($saved)" test "${saved:-0}" -gt 0 ;; esac
+        expect "$desc: no output on stdout" test ! -s out.json
+        mpi 3 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --resume $mode ck.h5 /x > out.json
+        expect "$desc: resumed at 3 ranks, the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
+    done
+done
+# h5mr run -n 2 (mpirun its child, in a process group of its own): Ctrl-C at a terminal
+# and SIGTERM to the command reach every rank as a stop with a checkpoint.
+cat > ctrlc.py << 'EOF'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+time.sleep(float(sys.argv[1]))
+os.write(fd, b"\x03")  # Ctrl-C
+out = b""
+while select.select([fd], [], [], 30)[0]:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(st))
+EOF
+for how in ctrl-c sigterm; do
+    rm -f st.ck
+    if [ $how = ctrl-c ]; then
+        H5MR_TEST_DELAY_US=40000 timeout -k 5 60 /usr/bin/python3 ctrlc.py 1.5 "$H5MR" run -n 2 --chunk-rows 4 -k stats \
+            -p axis=0 --checkpoint st.ck --checkpoint-every 1000 ck.h5 /x > err.txt 2>&1
+        rc=$?
+        sig=SIGINT
+    else
+        H5MR_TEST_DELAY_US=40000 "$H5MR" run -n 2 --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck \
+            --checkpoint-every 1000 ck.h5 /x > out.json 2> err.txt &
+        mp=$!
+        sleep 1.5
+        kill -TERM $mp
+        wait $mp
+        rc=$?
+        sig=SIGTERM
+    fi
+    saved=$(tr '\r' '\n' < err.txt | sed -n "s/.*stopped by $sig; no output written; the progress (\([0-9]*\) of 150 items) is in 'st.ck'.*/\1/p")
+    expect "h5mr run -n 2, $how: exit 1 ($rc), the items done saved (${saved:-none}): $(tail -c 200 err.txt)" \
+        test $rc -eq 1 -a "${saved:-0}" -gt 0 -a -s st.ck
+    mpi 3 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --resume ck.h5 /x > out.json
+    expect "h5mr run -n 2, $how: resumed, the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
+done
+
+# Without --checkpoint, SIGUSR1 stops at once like SIGTERM.
+H5MR_TEST_DELAY_US=20000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" run --chunk-rows 4 ck.h5 /x > out.json 2> err.txt &
+mp=$!
+sleep 0.5
+pkill -USR1 -P $mp
+wait $mp
+rc=$?
+expect "SIGUSR1 without --checkpoint: exit 1 ($rc), 'stopped by SIGUSR1': $(head -c 200 err.txt)" \
+    test $rc -eq 1 -a "$(grep -c '^h5mr: stopped by SIGUSR1; no output written$' err.txt)" = 1
+
 # ---------------------------------------------------------------- killed, resumed, the same bits
 chaos() { # ARGS...: the job, killed up to 3 times at 1-3 ranks, then resumed to the end
     local ref got rc np mp victim desc="$*"
@@ -58,7 +150,7 @@ chaos() { # ARGS...: the job, killed up to 3 times at 1-3 ranks, then resumed to
         mp=$!
         sleep 0.$((RANDOM % 5 + 2))
         if [ $attempt = 3 ]; then
-            kill -TERM $mp # what Slurm does at a time limit
+            kill -TERM $mp 2> /dev/null # what Slurm does at a time limit
         else
             victim=$(ranks_of | shuf -n 1 --random-source=<(yes))
             [ -n "$victim" ] && kill -9 "$victim" 2> /dev/null
