@@ -1,0 +1,3 @@
+"""Where make install put libh5mr (None: the build tree, or the loader's path)."""
+libdir = None
+bindir = None
