@@ -128,13 +128,14 @@ static inline void atomic_remove_stale(const char *dir, const char *base)
 /* Start writing target.  named: the new file must have a name that HDF5 can open
  * (it resolves names, and an unnamed file has none), so a private temporary is used.
  * 0, or an errno with *what naming the step. */
-static inline int atomic_begin(atomic_file *a, const char *target, int named, const char **what)
+/* The part of atomic_begin and atomic_begin_kept before the new file: the target's
+ * folder (open), name and mode (an existing target's, else what umask gives). */
+static inline int atomic_prepare(atomic_file *a, const char *target, const char **base, const char **what)
 {
     memset(a, 0, sizeof *a);
     a->fd = a->dirfd = -1;
     a->slot = -1;
-    const char *base;
-    int e = atomic_split(target, a->dir, sizeof a->dir, &base);
+    int e = atomic_split(target, a->dir, sizeof a->dir, base);
     *what = "the name";
     if (e) return e;
     if (snprintf(a->target, sizeof a->target, "%s", target) >= (int)sizeof a->target) return ENAMETOOLONG;
@@ -148,6 +149,14 @@ static inline int atomic_begin(atomic_file *a, const char *target, int named, co
     }
     *what = "its folder";
     if ((a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) return errno;
+    return 0;
+}
+
+static inline int atomic_begin(atomic_file *a, const char *target, int named, const char **what)
+{
+    const char *base;
+    int e = atomic_prepare(a, target, &base, what);
+    if (e) return e;
     *what = "a temporary file";
     atomic_remove_stale(a->dir, base);
 #ifdef O_TMPFILE
@@ -182,6 +191,47 @@ static inline int atomic_begin(atomic_file *a, const char *target, int named, co
      * content is what matters, and a file system without modes (vfat) says no. */
     (void)fchmod(a->fd, a->mode);
     return 0;
+}
+
+/* Start writing target under the fixed name `name` in its folder (not one that
+ * atomic_remove_stale takes for a dead writer's), which survives the writer: the
+ * partial output of a job with a checkpoint.  resume: take `name` as it is if it
+ * exists (*existed 1), else make it afresh.  Not removed at a signal; atomic_commit
+ * renames it into place, atomic_keep leaves it.  0 or an errno (*what: the step). */
+static inline int atomic_begin_kept(atomic_file *a, const char *target, const char *name, int resume, int *existed,
+                                    const char **what)
+{
+    *existed = 0;
+    const char *base;
+    int e = atomic_prepare(a, target, &base, what);
+    if (e) return e;
+    if (snprintf(a->tmpname, sizeof a->tmpname, "%s/%s", a->dir, name) >= (int)sizeof a->tmpname) {
+        a->tmpname[0] = '\0';
+        close(a->dirfd);
+        a->dirfd = -1;
+        return ENAMETOOLONG;
+    }
+    *what = "the partial output";
+    if (resume && (a->fd = open(a->tmpname, O_RDWR | O_CLOEXEC)) >= 0) *existed = 1;
+    if (a->fd < 0) a->fd = open(a->tmpname, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, a->mode);
+    if (a->fd < 0) {
+        e = errno;
+        close(a->dirfd);
+        a->dirfd = -1;
+        a->tmpname[0] = '\0';
+        return e;
+    }
+    snprintf(a->path, sizeof a->path, "%s", a->tmpname);
+    return 0;
+}
+
+/* Stop writing, leaving the new file (atomic_begin_kept's) where it is. */
+static inline void atomic_keep(atomic_file *a)
+{
+    if (a->fd >= 0) close(a->fd);
+    if (a->dirfd >= 0) close(a->dirfd);
+    a->fd = a->dirfd = -1;
+    a->tmpname[0] = '\0';
 }
 
 /* Write n bytes at offset off of the new file.  0 or an errno. */

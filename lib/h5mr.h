@@ -578,8 +578,11 @@ h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
  * schedule and I/O mode; the result is the bits of an uninterrupted run for kernels
  * that combine exactly, as the built-ins do); a PATH of another job (other files,
  * sizes, modification times, dataset, selection, companions, kernel, parameters or
- * item plan) is EUSAGE.  PATH is removed after a successful run.  Not for map kernels
- * yet (EUSAGE). */
+ * item plan) is EUSAGE.  PATH is removed after a successful run.  A job that writes (a
+ * map kernel, a streamed result) writes its output under the fixed name
+ * .NAME.partial-h5mr beside it, its rows flushed before each checkpoint, kept when the
+ * job stops or fails, renamed into place at the end; not with compression yet
+ * (EUSAGE). */
 h5mr_status h5mr_job_set_checkpoint(h5mr_job *job, const char *path, double every_s, int resume);
 
 /* Ask the running job of this process to stop (a signal handler's call: it only sets a

@@ -491,6 +491,10 @@ typedef struct h5mr__store_req {
     int gzip, shuffle;         /* gzip -1: none */
     const h5mr_job_info *info; /* for the attributes */
     const char *params;
+    /* A job with a checkpoint: the new file has a fixed name beside FILE
+     * (.NAME.partial-h5mr), kept when the job stops or fails; resume: the one there is
+     * taken as it is (its rows before the checkpoint's item are written). */
+    int kept, resume;
 } h5mr__store_req;
 /* Bytes of one chunk of that dataset (a chunk must stay under HDF5's 4 GiB). */
 uint64_t h5mr__store_chunk_bytes(const h5mr__store_ds *d);
@@ -505,6 +509,8 @@ h5mr_status h5mr__store_rows(h5mr__store *s, int i, uint64_t first, uint64_t n, 
 h5mr_status h5mr__store_close(struct h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group,
                               uint64_t *stored);
 void h5mr__store_temporaries_remove(void);
+/* Every rank: the rows it wrote are on disk (before a checkpoint counts them). */
+h5mr_status h5mr__store_sync(h5mr__store *s);
 
 /* output.c: the attributes h5mr writes on a result group or a map's dataset (in NULL:
  * only h5mr_version, marking a file of h5mr's own). */
@@ -661,9 +667,11 @@ uint64_t h5mr__read_run_items(const h5mr__run *run);
 uint64_t h5mr__read_local_capacity(const h5mr__run *run);
 
 /* map.c: the map step. */
-/* For tests of interrupted jobs: with H5MR_TEST_DELAY_US=N in the environment, mapping
- * `items` items takes N µs more each (a slow kernel, without one). */
-void h5mr__test_delay(uint64_t items);
+/* For tests of interrupted jobs, called as items [lo, hi) are mapped: with
+ * H5MR_TEST_DELAY_US=N in the environment each takes N µs more (a slow kernel, without
+ * one); with H5MR_TEST_ITEM_LOG=FILE each rank appends "lo hi" to FILE (the work
+ * done, and redone after a kill, counted by bench/chaos). */
+void h5mr__test_delay(uint64_t lo, uint64_t hi);
 long h5mr__test_delay_us(void); /* H5MR_TEST_DELAY_US, 0 when unset; items then run one at a time */
 /* A decoder when items travel as stored chunks (*dec NULL otherwise). */
 h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);

@@ -628,6 +628,8 @@ static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t 
     job->run.lo = lo, job->run.hi = hi, job->run.stop_at = hi;
     h5mr_status st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
                                                                    : h5mr__scatter(&job->run, state);
+    /* With a checkpoint, the rows written are on disk before it counts them. */
+    if (st == H5MR_OK && job->ckpt_path) st = h5mr__store_sync(job->run.store);
     if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
     /* Whether any rank was asked to stop, and where the items done end on all. */
     int asked = h5mr_stop_requested();
@@ -640,38 +642,47 @@ static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t 
     return h5mr__reduce(&job->run, state);
 }
 
-/* Rank 0: the checkpoint of this pass at item `next`, its state `state`. */
-static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t next)
+/* Rank 0: keep `state` as the checkpoint's state of pass `pass`, packed: the state so
+ * far of the pass under way, or, at the end of a pass, its final state (which a resumed
+ * job replays through end_pass). */
+static h5mr_status keep_state(h5mr_job *job, const void *state, int pass)
 {
     h5mr__ckpt *c = &job->ckpt;
-    int pass = job->ctx.pass, owned = 0;
+    int owned = 0;
     void *bytes = NULL;
     size_t n = 0;
     h5mr_status st = h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned);
     if (st != H5MR_OK) return st;
-    void *copy = malloc(n ? n : 1);
-    if (!copy) st = h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
-    if (copy) memcpy(copy, bytes, n);
-    if (owned) free(bytes);
+    if (!owned) { /* a flat state's own bytes, which go on changing */
+        void *copy = malloc(n ? n : 1);
+        if (!copy) return h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+        bytes = memcpy(copy, bytes, n);
+    }
     /* states[0 .. pass-1] are the earlier passes' final states; states[pass] this one's */
-    if (st == H5MR_OK && c->nstates > pass) {
-        free(c->states[pass]);
-        c->nstates = pass;
+    while (c->nstates > pass)
+        free(c->states[--c->nstates]);
+    void **s2 = c->nstates == pass ? realloc(c->states, (size_t)(pass + 1) * sizeof *s2) : NULL;
+    uint64_t *z2 = s2 ? realloc(c->sizes, (size_t)(pass + 1) * sizeof *z2) : NULL;
+    if (s2) c->states = s2;
+    if (z2) c->sizes = z2;
+    if (!z2) {
+        free(bytes);
+        return c->nstates != pass
+                   ? h5mr__error_set(job->ctx.err, H5MR_EINTERNAL,
+                                     "a checkpoint of pass %d without the states of the passes before", pass + 1)
+                   : h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
     }
-    if (st == H5MR_OK) {
-        void **s2 = realloc(c->states, (size_t)(pass + 1) * sizeof *s2);
-        uint64_t *z2 = s2 ? realloc(c->sizes, (size_t)(pass + 1) * sizeof *z2) : NULL;
-        if (s2) c->states = s2;
-        if (z2) c->sizes = z2;
-        if (!s2 || !z2) st = h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
-    }
-    if (st != H5MR_OK) {
-        free(copy);
-        return st;
-    }
-    c->states[pass] = copy, c->sizes[pass] = n, c->nstates = pass + 1;
-    c->pass = pass, c->next = next;
-    return h5mr__ckpt_write(job->ckpt_path, c, job->ctx.err);
+    c->states[pass] = bytes, c->sizes[pass] = n, c->nstates = pass + 1;
+    return H5MR_OK;
+}
+
+/* Rank 0: the checkpoint of this pass at item `next`, its state `state`. */
+static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t next)
+{
+    h5mr_status st = keep_state(job, state, job->ctx.pass);
+    if (st != H5MR_OK) return st;
+    job->ckpt.pass = job->ctx.pass, job->ckpt.next = next;
+    return h5mr__ckpt_write(job->ckpt_path, &job->ckpt, job->ctx.err);
 }
 
 #define SEGMENT_S 5.0 /* the longest segment of items between two reductions (s) */
@@ -764,6 +775,11 @@ static h5mr_status job_fold(void *arg, void *state)
 static h5mr_status job_between(void *arg, void *state)
 {
     h5mr_job *job = arg;
+    /* With a checkpoint, the pass's final state is kept for those written later (a
+     * resumed job has it already for the passes before the one it resumes). */
+    int kept = job->ckpt_found && job->ctx.pass < job->ckpt_pass;
+    h5mr_status st = job->ckpt_path && job->rank == 0 && !kept ? keep_state(job, state, job->ctx.pass) : H5MR_OK;
+    if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
     return share_state(job, state, job->ctx.err);
 }
 
@@ -775,6 +791,8 @@ static h5mr_status job_agree(void *arg, h5mr_status st)
 
 /* What identifies a job for its checkpoint: everything its result depends on but the
  * ranks, the schedule and the I/O mode.  Rank 0; NULL if out of memory. */
+static const char *out_group(const h5mr_job *job);
+
 static char *fingerprint(const h5mr_job *job)
 {
     char *text = NULL;
@@ -796,6 +814,17 @@ static char *fingerprint(const h5mr_job *job)
     }
     fprintf(f, "items %llu of %llu rows\n", (unsigned long long)job->plan.items,
             (unsigned long long)job->plan.chunk_rows);
+    if (job->writes) {
+        /* What the partial output holds, and where. */
+        fprintf(f, "output %s object %s dtype %s\n", job->output, out_group(job) ? out_group(job) : "",
+                h5mr_dtype_name(job->out_dtype));
+        for (int i = 0; i < job->ctx.noutputs; i++) {
+            fprintf(f, "output %d chunk", i);
+            for (int k = 0; k < job->ctx.out_ndims[i]; k++)
+                fprintf(f, " %llu", (unsigned long long)job->out_chunks[i][k]);
+            fputc('\n', f);
+        }
+    }
     return fclose(f) == 0 ? text : (free(text), NULL);
 }
 
@@ -806,9 +835,10 @@ static h5mr_status open_checkpoint(h5mr_job *job, h5mr_error *err)
     h5mr_status st = H5MR_OK;
     job->ckpt_found = 0, job->ckpt_pass = 0, job->ckpt_next = 0;
     job->ckpt_written = h5mr__now();
-    if (job->writes)
+    if (job->writes && job->store_set && (job->store.gzip >= 0 || job->store.shuffle))
         st = h5mr__error_set(err, H5MR_EUSAGE,
-                             "--checkpoint keeps the progress of h5mr run; h5mr map does not take it yet");
+                             "--checkpoint of h5mr map: not with --gzip or --shuffle yet (compressed chunks are "
+                             "assembled at the end); an uncompressed output is kept as it is written");
     h5mr__ckpt_clear(&job->ckpt);
     char *fp = st == H5MR_OK && job->rank == 0 ? fingerprint(job) : NULL;
     if (st == H5MR_OK && job->rank == 0 && !fp) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
@@ -929,7 +959,9 @@ static h5mr_status open_store(h5mr_job *job, h5mr__store **store, h5mr_error *er
                            .gzip = job->store_set ? job->store.gzip : -1,
                            .shuffle = job->store_set && job->store.shuffle,
                            .info = &in,
-                           .params = params};
+                           .params = params,
+                           .kept = job->ckpt_path != NULL,
+                           .resume = job->ckpt_found};
     for (int i = 0; i < c->noutputs; i++)
         req.ds[i] = (h5mr__store_ds){.object = job->out_grouped  ? c->out_name[i]
                                                : job->out_object ? job->out_object

@@ -71,7 +71,7 @@ static h5mr_status local_item(local *w, uint64_t item)
     }
     h5mr__plan_item(run->plan, item, &first, &n);
     run->mine->items++;
-    h5mr__test_delay(1);
+    h5mr__test_delay(item, item + 1);
     for (uint64_t r = first; r < first + n; r += step) {
         uint64_t m = first + n - r < step ? first + n - r : step;
         h5mr_status st = h5mr__read_rows(run, item, r, m, w->buf);

@@ -93,6 +93,7 @@ struct h5mr__store {
     int gzip, shuffle;
     /* the new file */
     atomic_file a; /* rank 0 */
+    int kept;      /* a checkpointed job's: the new file stays when the job does not end */
     char tmp[PATH_MAX];
     int fd;
     /* compressed: this rank's part file and what it holds */
@@ -602,6 +603,66 @@ uint64_t h5mr__store_chunk_bytes(const h5mr__store_ds *q)
 
 /* Rank 0: one dataset in f (or group g), with h5mr's attributes unless in a group;
  * uncompressed, every chunk's address. */
+/* Uncompressed: every chunk's address (allocated when the dataset was made). */
+static h5mr_status locate_chunks(h5mr__store *s, sds *d, hid_t ds, const char *file)
+{
+    uint64_t n = d->nbands * d->grid;
+    if (!(d->addr = malloc((n ? n : 1) * sizeof *d->addr)))
+        return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++) {
+        hsize_t off[H5MR__MAX_DIMS], size = 0;
+        haddr_t addr = HADDR_UNDEF;
+        unsigned mask = 0;
+        uint64_t rem = i % d->grid;
+        off[0] = (i / d->grid) * d->c0;
+        for (int k = d->ndims - 1; k >= 1; k--) {
+            off[k] = (rem % d->cgrid[k]) * d->chunk[k];
+            rem /= d->cgrid[k];
+        }
+        if (H5Dget_chunk_info_by_coord(ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
+            size != d->chunk_bytes)
+            return h5mr__hdf5_error(s->err, H5MR_EIO, "cannot locate chunk %llu of the output '%s'",
+                                    (unsigned long long)i, file);
+        d->addr[i] = (uint64_t)addr;
+    }
+    return H5MR_OK;
+}
+
+/* Rank 0, resuming: the datasets of the partial output, as this job makes them. */
+static h5mr_status open_partial(h5mr__store *s, const h5mr__store_req *req)
+{
+    h5mr_status st = H5MR_OK;
+    hid_t f = H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = f >= 0 && req->group ? H5Gopen2(f, req->group, H5P_DEFAULT) : f;
+    if (f < 0 || g < 0) st = hdf5_fail(s, "opening the partial output");
+    for (int i = 0; st == H5MR_OK && i < s->nds; i++) {
+        sds *d = &s->ds[i];
+        hid_t ds = H5Dopen2(g, d->object, H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : H5I_INVALID_HID,
+              t = ds >= 0 ? H5Dget_type(ds) : H5I_INVALID_HID, dcpl = ds >= 0 ? H5Dget_create_plist(ds) : -1;
+        hsize_t dims[H5MR__MAX_DIMS], cdims[H5MR__MAX_DIMS];
+        int same = sp >= 0 && t >= 0 && dcpl >= 0 && H5Sget_simple_extent_ndims(sp) == d->ndims &&
+                   H5Sget_simple_extent_dims(sp, dims, NULL) >= 0 && H5Tequal(t, h5mr_dtype_to_hdf5(d->dtype)) > 0 &&
+                   (d->empty || H5Pget_chunk(dcpl, d->ndims, cdims) == d->ndims);
+        for (int k = 0; same && k < d->ndims; k++)
+            same = dims[k] == d->shape[k] && (d->empty || cdims[k] == d->chunk[k]);
+        if (!same)
+            st = h5mr__error_set(s->err, H5MR_EUSAGE,
+                                 "the partial output '%s' of the checkpoint is not this job's ('%s' differs): remove "
+                                 "it and the checkpoint to start afresh",
+                                 s->tmp, d->object);
+        else if (!d->empty)
+            st = locate_chunks(s, d, ds, req->file);
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (t >= 0) H5Tclose(t);
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (g >= 0 && g != f) H5Gclose(g);
+    /* Closed as it was opened, whatever was found (a file of another job stays intact). */
+    if (f >= 0 && H5Fclose(f) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing the partial output");
+    return st;
+}
+
 static h5mr_status create_dataset(h5mr__store *s, sds *d, hid_t where, int in_group, const h5mr__store_req *req)
 {
     h5mr_status st = H5MR_OK;
@@ -622,26 +683,7 @@ static h5mr_status create_dataset(h5mr__store *s, sds *d, hid_t where, int in_gr
         st = hdf5_fail(s, d->object);
     } else if (!in_group && (st = h5mr__output_attrs(ds, req->info, req->params, 0, s->err)) != H5MR_OK) {
     } else if (!d->empty && !filtered) {
-        uint64_t n = d->nbands * d->grid;
-        if (!(d->addr = malloc((n ? n : 1) * sizeof *d->addr)))
-            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for %llu chunk addresses", (unsigned long long)n);
-        for (uint64_t i = 0; i < n && st == H5MR_OK; i++) {
-            hsize_t off[H5MR__MAX_DIMS], size = 0;
-            haddr_t addr = HADDR_UNDEF;
-            unsigned mask = 0;
-            uint64_t rem = i % d->grid;
-            off[0] = (i / d->grid) * d->c0;
-            for (int k = d->ndims - 1; k >= 1; k--) {
-                off[k] = (rem % d->cgrid[k]) * d->chunk[k];
-                rem /= d->cgrid[k];
-            }
-            if (H5Dget_chunk_info_by_coord(ds, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF ||
-                size != d->chunk_bytes)
-                st = h5mr__hdf5_error(s->err, H5MR_EIO, "cannot locate chunk %llu of the output '%s'",
-                                      (unsigned long long)i, req->file);
-            else
-                d->addr[i] = (uint64_t)addr;
-        }
+        st = locate_chunks(s, d, ds, req->file);
     }
     if (ds >= 0 && H5Dclose(ds) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
     if (sp >= 0) H5Sclose(sp);
@@ -654,10 +696,26 @@ static h5mr_status create_dataset(h5mr__store *s, sds *d, hid_t where, int in_gr
 static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
 {
     const char *what = "";
-    int e = atomic_begin(&s->a, req->file, 1, &what);
+    int e, existed = 0;
+    if (req->kept) {
+        const char *base = strrchr(req->file, '/');
+        char name[NAME_MAX + 1];
+        base = base ? base + 1 : req->file;
+        e = snprintf(name, sizeof name, ".%s.partial-h5mr", base) >= (int)sizeof name
+                ? ENAMETOOLONG
+                : atomic_begin_kept(&s->a, req->file, name, req->resume, &existed, &what);
+        s->kept = e == 0;
+    } else {
+        e = atomic_begin(&s->a, req->file, 1, &what);
+    }
     if (e)
         return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", req->file, what, strerror(e));
     snprintf(s->tmp, sizeof s->tmp, "%s", s->a.path);
+    if (existed) {
+        h5mr_status st = open_partial(s, req);
+        if (st != H5MR_OK) atomic_keep(&s->a);
+        return st;
+    }
     if (req->into_existing) {
         /* A copy of the file to add to: shared extents where the file system can, bytes
          * otherwise. */
@@ -825,7 +883,8 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
         }
     }
     if ((st = agree(run, st)) != H5MR_OK) {
-        if (s->rank == 0) atomic_abort(&s->a);
+        if (s->rank == 0 && s->kept) atomic_keep(&s->a);
+        if (s->rank == 0 && !s->kept) atomic_abort(&s->a);
         release(s);
         return st;
     }
@@ -914,6 +973,12 @@ static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const 
     return st;
 }
 
+h5mr_status h5mr__store_sync(h5mr__store *s)
+{
+    if (s && s->fd >= 0 && fdatasync(s->fd) != 0) return sys_error(s, errno, "flushing", s->tmp);
+    return H5MR_OK;
+}
+
 h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group, uint64_t *stored)
 {
     if (!s) return st;
@@ -986,6 +1051,8 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
             if (e)
                 st = h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': %s: %s", s->a.target, what,
                                      strerror(e));
+        } else if (s->kept) {
+            atomic_keep(&s->a); /* the rows written so far: the checkpoint's */
         } else {
             atomic_abort(&s->a);
         }

@@ -455,8 +455,8 @@ def _run_job(cmd, name, files, dataset, opts, params, comm, rank, br):
         # The result, made on rank 0, on every rank.
         payload = b""
         if rank == 0:
-            if br is not None:
-                r = dict(br.result or {})
+            if br is not None and br.finishes == 1:
+                r = dict(br.result or {})  # as the kernel returned it (any picklable values)
             else:
                 r = _result_dict(lib.h5mr_job_result(job))
             payload = pickle.dumps((r, _job_info(job, opts.get("stats"))), protocol=5)

@@ -85,6 +85,7 @@ class _Bridge:
         self.states = {}
         self.next_handle = 1
         self.result = None
+        self.finishes = 0
         self.failure = None
         self.info = None
         sig = inspect.signature(cls.map)
@@ -258,6 +259,7 @@ class _Bridge:
             if not isinstance(r, dict):
                 raise TypeError("finish returned %s: it must return a dict" % type(r).__name__)
             self.result = r
+            self.finishes += 1  # (--by: once per label, assembled by the library)
             for k, v in r.items():  # also as result fields, for output=
                 _set_field(result, k, v)
             return 0
@@ -283,18 +285,20 @@ def _set_field(result, name, v):
         a = a.astype(np.int64)
     if a.dtype.kind not in "iuf":
         return
+    if a.ndim == 0:  # (np.ascontiguousarray would make it 1-d)
+        if a.dtype.kind == "f":
+            lib.h5mr_result_set_f64(result, key, float(a))
+        elif a.dtype.kind == "u" and int(a) > 2**63 - 1:
+            lib.h5mr_result_set_f64(result, key, float(a))
+        else:
+            lib.h5mr_result_set_i64(result, key, int(a))
+        return
     if a.dtype.kind == "f":
         a, t = np.ascontiguousarray(a, np.float64), _lib.FIELD_F64
     elif a.dtype.kind == "u" and a.dtype.itemsize == 8:
         a, t = np.ascontiguousarray(a, np.uint64), _lib.FIELD_U64
     else:
         a, t = np.ascontiguousarray(a, np.int64), _lib.FIELD_I64
-    if a.ndim == 0:
-        if t == _lib.FIELD_F64:
-            lib.h5mr_result_set_f64(result, key, float(a))
-        else:
-            lib.h5mr_result_set_i64(result, key, int(a) if t == _lib.FIELD_I64 else np.int64(a.view(np.int64)))
-        return
     shape = (_lib.c_u64 * a.ndim)(*a.shape)
     lib.h5mr_result_set_array(result, key, t, a.ndim, shape, a.ctypes.data, None)
 
@@ -325,6 +329,7 @@ def bridge_for(kernel):
         _bridges[name] = br
     br.current = kernel
     br.result = None
+    br.finishes = 0
     br.failure = None
     br.states.clear()
     return br

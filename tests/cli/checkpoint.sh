@@ -29,7 +29,7 @@ result() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open
 # ---------------------------------------------------------------- usage and another job's file
 expect_error 2 "--resume needs --checkpoint FILE" run --resume ck.h5 /x
 expect_error 2 "--checkpoint-every '0' is not a positive number" run --checkpoint c.ck --checkpoint-every 0 ck.h5 /x
-expect_error 2 "h5mr map does not take it yet" map --checkpoint c.ck ck.h5 /x -o m.h5
+expect_error 2 "not with --gzip or --shuffle yet" map --checkpoint c.ck --gzip 4 ck.h5 /x -o m.h5
 # A job that fails on item 2 keeps the checkpoint of what it folded before.
 mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint c.ck --checkpoint-every 0.000001 ck.h5 /x \
     > /dev/null 2>&1
@@ -38,9 +38,16 @@ cp c.ck other.ck
 expect_error 2 "is of another job (it has 'kernel fails_on_item')" run -k sum --chunk-rows 1 --checkpoint other.ck --resume ck.h5 /x
 cp c.ck other.ck
 expect_error 2 "is of another job (it has 'items 600 of 1 rows')" run --plugin "$plug" -k fails_on_item --chunk-rows 2 --checkpoint other.ck --resume ck.h5 /x
-printf 'h5mr-checkpoint 1\ngarbage' > bad.ck
+printf 'h5mr-checkpoint 2\ngarbage' > bad.ck
 expect_error 2 "is not an h5mr checkpoint" run -k sum --checkpoint bad.ck --resume ck.h5 /x
 expect "a refused resume leaves the file" test -s bad.ck
+head -c -1 c.ck > bad.ck # a byte short
+expect_error 2 "is not an h5mr checkpoint (or is damaged)" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
+    --checkpoint bad.ck --resume ck.h5 /x
+cp c.ck bad.ck
+printf 'X' | dd of=bad.ck bs=1 seek=100 conv=notrunc status=none # a byte changed
+expect_error 2 "is not an h5mr checkpoint (or is damaged)" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
+    --checkpoint bad.ck --resume ck.h5 /x
 rm -f fresh.ck
 mpi 2 "$H5MR" run -k sum --json --checkpoint fresh.ck --resume ck.h5 /x > fresh.json
 expect "--resume without a file starts afresh, and success removes it" test $? -eq 0 -a ! -e fresh.ck
@@ -126,6 +133,23 @@ for how in ctrl-c sigterm; do
     expect "h5mr run -n 2, $how: resumed, the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
 done
 
+# A kernel of two passes (histogram: the range, then the counts) stopped in its second
+# pass: the checkpoint has the first pass's final state (none was due before), and the
+# resumed job ends with the bits of an uninterrupted one.
+mpi 2 "$H5MR" run --json --chunk-rows 4 -k histogram -p bins=7 ck.h5 /x > ref2.json
+rm -f st.ck
+H5MR_TEST_DELAY_US=20000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" run --json --chunk-rows 4 -k histogram \
+    -p bins=7 --checkpoint st.ck --checkpoint-every 1000 ck.h5 /x > out.json 2> err.txt &
+mp=$!
+for _ in $(seq 100); do [ "$(ranks_of | wc -l)" -ge 2 ] && break; sleep 0.05; done
+sleep 2.2 # a pass takes 1.5 s
+kill -TERM "$(ranks_of | head -n 1)"
+wait $mp
+expect "histogram stopped in pass 2: $(head -c 200 err.txt)" grep -q "items of pass 2 of 2) is in 'st.ck'" err.txt
+mpi 3 "$H5MR" run --json --chunk-rows 4 -k histogram -p bins=7 --checkpoint st.ck --resume ck.h5 /x > out.json
+expect "histogram stopped in pass 2, resumed at 3 ranks: the bits of an uninterrupted run" \
+    test "$(result out.json)" = "$(result ref2.json)"
+
 # Without --checkpoint, SIGUSR1 stops at once like SIGTERM.
 H5MR_TEST_DELAY_US=20000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" run --chunk-rows 4 ck.h5 /x > out.json 2> err.txt &
 mp=$!
@@ -180,5 +204,61 @@ chaos -k valuecounts ck.h5 /i
 chaos -k corr -p axis=0 --with /y ck.h5 /x
 chaos -k stats --by /lab ck.h5 /x
 chaos -k sum -p axis=1 ck.h5 /x
+
+# ---------------------------------------------------------------- h5mr map: the rows written are the progress
+# The output is written under .m.h5.partial-h5mr beside m.h5, kept when the job is
+# killed or stopped (its rows before the checkpoint's item are on disk), renamed to
+# m.h5 when the job ends: m.h5 itself is never partial; resumed at 1-3 ranks, the file
+# has the values of an uninterrupted run.
+same_dataset() { /usr/bin/python3 -c '
+import h5py, numpy as np, sys
+a, b = (h5py.File(p, "r")[sys.argv[3]] for p in sys.argv[1:3])
+sys.exit(0 if a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a[...], b[...], equal_nan=True) else 1)' "$@"; }
+chaos_map() { # DATASET ARGS...: a map job killed up to 3 times, then resumed to the end
+    local obj=$1 np mp victim kills=0 rc desc
+    shift
+    desc="map $*"
+    rm -f m.h5 mref.h5 job.ck .m.h5.partial-h5mr
+    mpi 2 "$H5MR" map --chunk-rows 4 "$@" ck.h5 /x -o mref.h5 > /dev/null || fail "$desc: the uninterrupted run"
+    for attempt in 1 2 3; do
+        np=$((attempt % 3 + 1))
+        H5MR_TEST_DELAY_US=8000 timeout -k 5 60 ${TESTMPIRUN//NP/$np} "$H5MR" map --chunk-rows 4 --checkpoint job.ck \
+            --checkpoint-every 0.05 --resume "$@" ck.h5 /x -o m.h5 > /dev/null 2> err.txt &
+        mp=$!
+        sleep 0.$((RANDOM % 5 + 3))
+        victim=$(ranks_of | shuf -n 1 --random-source=<(yes))
+        case $attempt in
+        1) [ -n "$victim" ] && kill -9 "$victim" 2> /dev/null ;;
+        2) [ -n "$victim" ] && kill -TERM "$victim" 2> /dev/null ;;
+        3) pkill -USR1 -P $mp 2> /dev/null ;;
+        esac
+        wait $mp
+        rc=$?
+        [ $rc -eq 0 ] && break
+        kills=$((kills + 1))
+        expect "$desc: interrupted, no partial m.h5" test ! -e m.h5
+    done
+    if [ $rc -ne 0 ]; then
+        expect "$desc: the partial output is kept for the resume" test -s .m.h5.partial-h5mr
+        mpi 3 "$H5MR" map --chunk-rows 4 --checkpoint job.ck --resume "$@" ck.h5 /x -o m.h5 > /dev/null 2> err.txt ||
+            fail "$desc: the last resume: $(head -c 300 err.txt)"
+    fi
+    expect "$desc: interrupted $kills times, resumed at 1-3 ranks: the values of an uninterrupted run" \
+        same_dataset m.h5 mref.h5 "$obj"
+    expect "$desc: the checkpoint and the partial output are gone" test ! -e job.ck -a ! -e .m.h5.partial-h5mr
+}
+chaos_map /x -k scale -p a=2 -p b=1
+chaos_map /x -k anomaly --dtype f32
+chaos_map /x -k convert --dtype f64 --chunk 7x40
+# A partial output that is not this job's is refused (exit 2), and left alone.
+rm -f job.ck .m.h5.partial-h5mr m.h5
+H5MR_TEST_DELAY_US=8000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" map --chunk-rows 4 --checkpoint job.ck \
+    --checkpoint-every 0.05 ck.h5 /x -o m.h5 > /dev/null 2>&1 &
+mp=$!
+sleep 0.5
+kill -9 "$(ranks_of | head -n 1)" 2> /dev/null
+wait $mp
+"$H5MR" gen --shape 5 --dtype f32 --fill zeros --force .m.h5.partial-h5mr /x > /dev/null
+expect_error 2 "is not this job's" map --chunk-rows 4 --checkpoint job.ck --resume ck.h5 /x -o m.h5
 [ -n "${CHECKPOINT_VERBOSE:-}" ] && echo "$passes passed"
 finish

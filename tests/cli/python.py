@@ -228,6 +228,17 @@ class WeightedSum(h5mr.Kernel):
 r = h5mr.run(WeightedSum(), "py.h5", "/x", weights="/w", chunk_rows=13, **kw)
 check("a companion (weights, broadcast (C,) to the block): = numpy (to rounding)",
       abs(r["wsum"] - np.nansum(x.astype(np.float64) * w)) < 1e-9)
+class FracBy(FracAbove):
+    name = "fracby"
+    accepts = ("by",)
+
+
+r = h5mr.run(FracBy(threshold=0.5), "py.h5", "/x", by="/lab", **kw)
+lab = h5py.File("py.h5", "r")["/lab"][...]
+ref_n = [int(np.count_nonzero(~np.isnan(x[lab == v]))) for v in range(5)]
+ref_f = [np.count_nonzero(x[lab == v] > 0.5) / ref_n[v] for v in range(5)]
+check("by= for a Python kernel: its fields per label = numpy (%s)" % {k: r[k] for k in r},
+      same(r.get("count"), np.array(ref_n)) and same(r.get("fraction"), np.array(ref_f)))
 r = h5mr.run(FracAbove(threshold=0.5), "py.h5", "/x", mask="/m", **kw)
 mk = h5py.File("py.h5", "r")["/m"][...] != 0
 check("--mask applies to a Python kernel (masked elements arrive as NaN)",
@@ -302,6 +313,27 @@ if SIZE == 1 and not os.environ.get("OMPI_COMM_WORLD_SIZE"):
           all(same(r2[k], r[k]) for k in r) and r2.info["ranks"] == 2)
     ok, msg = raises(h5mr.UsageError, lambda: h5mr.run(FracAbove(), "py.h5", "/x", ranks=2), "mpirun -n 2 python3")
     check("ranks=2 with a Python kernel: UsageError (%s)" % msg, ok)
+
+# ---------------------------------------------------------------- more options
+calls = []
+r = h5mr.run("sum", "py.h5", "/x", progress=calls.append, stats=True, **kw)
+check("progress= a function: rank 0 gets the final call (%s)" % calls[-1:],
+      (RANK != 0 and not calls) or (RANK == 0 and calls and calls[-1]["final"] and calls[-1]["items_done"] >= 1))
+check("stats=True: per-rank figures", len(r.info["per_rank"]) == SIZE and sum(p["items"] for p in r.info["per_rank"])
+      == r.info["items"])
+if RANK == 0:
+    with open("list-%d.txt" % SIZE, "w") as f:
+        f.write("py.h5\npy.h5\n")
+h5mr.run("count", "py.h5", "/x", **kw)  # (every rank waits here for rank 0's file)
+r = h5mr.run("count", [], "/x", files_from="list-%d.txt" % SIZE, **kw)
+check("files_from=: the files of a list, concatenated", r["count"] == 2 * np.count_nonzero(~np.isnan(x)))
+out = "py-frac-%d.h5" % SIZE
+h5mr.run(FracAbove(threshold=0.5), "py.h5", "/x", output=out, force=True, **kw)
+if RANK == 0:
+    with h5py.File(out, "r") as f:
+        check("output= of a Python kernel: its result fields as datasets",
+              f["/result/count"][()] == np.count_nonzero(~np.isnan(x)) and f["/result/fraction"][()] ==
+              np.count_nonzero(x > 0.5) / np.count_nonzero(~np.isnan(x)))
 
 print("rank %d: %d passed, %d failed" % (RANK, passes, fails))
 sys.exit(1 if fails else 0)

@@ -84,12 +84,9 @@ expect "the README's session: exit $?, its lines once: $(head -c 300 err.txt)" \
 # and the command's places (installed into a DESTDIR here).
 dest=$work/dest
 if make -C "$top_builddir" install DESTDIR="$dest" > install.txt 2>&1; then
-    pydir=$(make -s -C "$top_builddir" -f - print-pydir << 'MK' 2> /dev/null
-include Makefile
-print-pydir:
-	@echo $(H5MR_PYTHONDIR)
-MK
-)
+    prefix=$(sed -n 's/^prefix = //p' "$top_builddir/Makefile")
+    pydir=$(sed -n 's/^H5MR_PYTHONDIR = //p' "$top_builddir/Makefile")
+    pydir=${pydir//'${prefix}'/$prefix}
     libdir=$(sed -n "s/^libdir = '\(.*\)'$/\1/p" "$dest$pydir/h5mr/_config.py")
     expect "make install: the package and its _config.py ($pydir, libdir $libdir)" test -f "$dest$pydir/h5mr/_kernel.py" -a -n "$libdir"
     got=$(cd "$work" && PYTHONPATH=$dest$pydir H5MR_LIBRARY=$dest$libdir/libh5mr.so \
