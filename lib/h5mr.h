@@ -574,9 +574,10 @@ h5mr_status h5mr_job_set_force(h5mr_job *job, int force);
 /* Keep the job's progress in the file PATH (NULL: none): each pass runs in segments of
  * items (5 s at most), after each of which the states are reduced; every every_s
  * seconds (<= 0: 30), and when the job is told to stop (h5mr_request_stop), rank 0
- * replaces PATH atomically with the states and the items they cover.  resume: continue from PATH if it exists (at any number of ranks, either
- * schedule and I/O mode; the result is the bits of an uninterrupted run for kernels
- * that combine exactly, as the built-ins do); a PATH of another job (other files,
+ * replaces PATH atomically with the states and the items they cover.  resume:
+ * continue from PATH if it exists (at any number of ranks, either schedule and I/O
+ * mode; the result is the bits of an uninterrupted run for kernels that combine
+ * exactly, as the built-ins do); a PATH of another job (other files,
  * sizes, modification times, dataset, selection, companions, kernel, parameters or
  * item plan) is EUSAGE.  PATH is removed after a successful run.  A job that writes (a
  * map kernel, a streamed result) writes its output under the fixed name
