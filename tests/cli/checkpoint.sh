@@ -24,6 +24,10 @@ ranks_of() {
         case "$(cat /proc/$p/comm 2> /dev/null)" in mpirun | orterun | timeout | bash | sh) ;; *) echo "$p" ;; esac
     done
 }
+# await_items N: until the ranks have mapped N items (H5MR_TEST_ITEM_LOG=items.log), 30 s at most
+await_items() {
+    for _ in $(seq 600); do [ "$(cat items.log 2> /dev/null | wc -l)" -ge "$1" ] && return; sleep 0.05; done
+}
 result() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["result"]))' "$1"; }
 
 # ---------------------------------------------------------------- usage and another job's file
@@ -55,21 +59,24 @@ expect "--resume without a file starts afresh, and success removes it" test $? -
 # ---------------------------------------------------------------- a signal: the checkpoint written then
 # --checkpoint-every 1000: no checkpoint is due; the one there is the signal's.  SIGTERM
 # to one rank, SIGUSR1 to mpirun (it forwards that one to every rank; at SIGTERM it ends
-# them itself).  With the dynamic schedule the items saved are all those done (> 0 at
-# 1 s of 3); the job stops within 10 s, exit 1; resumed at 3 ranks: the same bits.
+# them itself).  With the dynamic schedule the items saved are all those done (> 0:
+# the signal comes after 20 of 150); the job stops within 10 s, exit 1; resumed at 3
+# ranks: the same bits.
 mpi 2 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 ck.h5 /x > ref.json
 ref=$(result ref.json)
-for m in "--schedule dynamic" "--schedule static" "--io scatter" "--io scatter --schedule static" "-n1"; do
+modes=("--schedule dynamic" "--schedule static" "--io scatter" "--io scatter --schedule static" "-n1")
+# (the sanitizer pass: the two protocols that stop at a prefix, and one that drops a segment)
+[ -n "${H5MR_IN_SANITIZER_BUILD:-}" ] && modes=("--schedule dynamic" "--io scatter --schedule static")
+for m in "${modes[@]}"; do
     for how in rank mpirun; do
         np=2 mode=$m
         [ "$m" = -n1 ] && np=1 mode=""
-        rm -f st.ck
-        H5MR_TEST_DELAY_US=40000 OMPI_MCA_odls_base_sigkill_timeout=1 timeout -k 5 60 ${TESTMPIRUN//NP/$np} "$H5MR" run \
+        rm -f st.ck items.log
+        H5MR_TEST_DELAY_US=40000 H5MR_TEST_ITEM_LOG=items.log timeout -k 5 60 ${TESTMPIRUN//NP/$np} "$H5MR" run \
             --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --checkpoint-every 1000 $mode ck.h5 /x \
             > out.json 2> err.txt &
         mp=$!
-        for _ in $(seq 100); do [ "$(ranks_of | wc -l)" -ge $np ] && break; sleep 0.05; done
-        sleep 1
+        await_items 20 # (of 150)
         t0=$(date +%s%N)
         # ($mp is timeout's; mpirun is its child)
         if [ $how = rank ]; then kill -TERM "$(ranks_of | shuf -n 1 --random-source=<(yes))"; else pkill -USR1 -P $mp; fi
@@ -94,7 +101,11 @@ import os, pty, select, sys, time
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
-time.sleep(float(sys.argv[1]))
+log, n = sys.argv[1].split(":")  # Ctrl-C once the log has n items, 30 s at most
+for _ in range(600):
+    if os.path.exists(log) and sum(1 for _ in open(log)) >= int(n):
+        break
+    time.sleep(0.05)
 os.write(fd, b"\x03")  # Ctrl-C
 out = b""
 while select.select([fd], [], [], 30)[0]:
@@ -110,9 +121,10 @@ sys.stdout.write(out.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(st))
 EOF
 for how in ctrl-c sigterm; do
-    rm -f st.ck
+    rm -f st.ck items.log
+    export H5MR_TEST_ITEM_LOG=items.log
     if [ $how = ctrl-c ]; then
-        H5MR_TEST_DELAY_US=40000 timeout -k 5 60 /usr/bin/python3 ctrlc.py 1.5 "$H5MR" run -n 2 --chunk-rows 4 -k stats \
+        H5MR_TEST_DELAY_US=40000 timeout -k 5 60 /usr/bin/python3 ctrlc.py items.log:20 "$H5MR" run -n 2 --chunk-rows 4 -k stats \
             -p axis=0 --checkpoint st.ck --checkpoint-every 1000 ck.h5 /x > err.txt 2>&1
         rc=$?
         sig=SIGINT
@@ -120,12 +132,13 @@ for how in ctrl-c sigterm; do
         H5MR_TEST_DELAY_US=40000 "$H5MR" run -n 2 --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck \
             --checkpoint-every 1000 ck.h5 /x > out.json 2> err.txt &
         mp=$!
-        sleep 1.5
+        await_items 20
         kill -TERM $mp
         wait $mp
         rc=$?
         sig=SIGTERM
     fi
+    unset H5MR_TEST_ITEM_LOG
     saved=$(tr '\r' '\n' < err.txt | sed -n "s/.*stopped by $sig; no output written; the progress (\([0-9]*\) of 150 items) is in 'st.ck'.*/\1/p")
     expect "h5mr run -n 2, $how: exit 1 ($rc), the items done saved (${saved:-none}): $(tail -c 200 err.txt)" \
         test $rc -eq 1 -a "${saved:-0}" -gt 0 -a -s st.ck
@@ -137,12 +150,11 @@ done
 # pass: the checkpoint has the first pass's final state (none was due before), and the
 # resumed job ends with the bits of an uninterrupted one.
 mpi 2 "$H5MR" run --json --chunk-rows 4 -k histogram -p bins=7 ck.h5 /x > ref2.json
-rm -f st.ck
-H5MR_TEST_DELAY_US=20000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" run --json --chunk-rows 4 -k histogram \
-    -p bins=7 --checkpoint st.ck --checkpoint-every 1000 ck.h5 /x > out.json 2> err.txt &
+rm -f st.ck items.log
+H5MR_TEST_DELAY_US=20000 H5MR_TEST_ITEM_LOG=items.log timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" run --json \
+    --chunk-rows 4 -k histogram -p bins=7 --checkpoint st.ck --checkpoint-every 1000 ck.h5 /x > out.json 2> err.txt &
 mp=$!
-for _ in $(seq 100); do [ "$(ranks_of | wc -l)" -ge 2 ] && break; sleep 0.05; done
-sleep 2.2 # a pass takes 1.5 s
+await_items 165 # (150 a pass)
 kill -TERM "$(ranks_of | head -n 1)"
 wait $mp
 expect "histogram stopped in pass 2: $(head -c 200 err.txt)" grep -q "items of pass 2 of 2) is in 'st.ck'" err.txt
@@ -193,17 +205,19 @@ chaos() { # ARGS...: the job, killed up to 3 times at 1-3 ranks, then resumed to
     expect "$desc: interrupted $kills times, resumed at 1-3 ranks: the bits of an uninterrupted run" test "$got" = "$ref"
     expect "$desc: the checkpoint is removed at the end" test ! -e job.ck
 }
-chaos -k sum ck.h5 /x
-chaos -k stats ck.h5 /x
-chaos -k stats -p axis=0 --schedule static ck.h5 /x
-chaos -k minmax --io scatter ck.h5 /x
 chaos -k histogram -p bins=9 ck.h5 /x
-chaos -k count -p gt=0.5 ck.h5 /x
 chaos -k topk -p k=7 ck.h5 /x
-chaos -k valuecounts ck.h5 /i
-chaos -k corr -p axis=0 --with /y ck.h5 /x
 chaos -k stats --by /lab ck.h5 /x
-chaos -k sum -p axis=1 ck.h5 /x
+chaos -k minmax --io scatter ck.h5 /x
+if [ -z "${H5MR_IN_SANITIZER_BUILD:-}" ]; then # (the sanitizer pass: two passes, variable states, --by, scatter)
+    chaos -k sum ck.h5 /x
+    chaos -k stats ck.h5 /x
+    chaos -k stats -p axis=0 --schedule static ck.h5 /x
+    chaos -k count -p gt=0.5 ck.h5 /x
+    chaos -k valuecounts ck.h5 /i
+    chaos -k corr -p axis=0 --with /y ck.h5 /x
+    chaos -k sum -p axis=1 ck.h5 /x
+fi
 
 # ---------------------------------------------------------------- h5mr map: the rows written are the progress
 # The output is written under .m.h5.partial-h5mr beside m.h5, kept when the job is
@@ -239,7 +253,8 @@ chaos_map() { # DATASET ARGS...: a map job killed up to 3 times, then resumed to
         expect "$desc: interrupted, no partial m.h5" test ! -e m.h5
     done
     if [ $rc -ne 0 ]; then
-        expect "$desc: the partial output is kept for the resume" test -s .m.h5.partial-h5mr
+        # (a kill before the job's first checkpoint may come before its output exists)
+        [ -e job.ck ] && expect "$desc: the partial output is kept for the resume" test -s .m.h5.partial-h5mr
         mpi 3 "$H5MR" map --chunk-rows 4 --checkpoint job.ck --resume "$@" ck.h5 /x -o m.h5 > /dev/null 2> err.txt ||
             fail "$desc: the last resume: $(head -c 300 err.txt)"
     fi
@@ -247,9 +262,11 @@ chaos_map() { # DATASET ARGS...: a map job killed up to 3 times, then resumed to
         same_dataset m.h5 mref.h5 "$obj"
     expect "$desc: the checkpoint and the partial output are gone" test ! -e job.ck -a ! -e .m.h5.partial-h5mr
 }
-chaos_map /x -k scale -p a=2 -p b=1
 chaos_map /x -k anomaly --dtype f32
-chaos_map /x -k convert --dtype f64 --chunk 7x40
+if [ -z "${H5MR_IN_SANITIZER_BUILD:-}" ]; then
+    chaos_map /x -k scale -p a=2 -p b=1
+    chaos_map /x -k convert --dtype f64 --chunk 7x40
+fi
 # A partial output that is not this job's is refused (exit 2), and left alone.
 rm -f job.ck .m.h5.partial-h5mr m.h5
 H5MR_TEST_DELAY_US=8000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" map --chunk-rows 4 --checkpoint job.ck \
