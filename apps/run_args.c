@@ -57,6 +57,14 @@ static void unknown_option(const char *cmd, const char *bad, const struct option
     snprintf(msg, len, "%s: unknown option '%s'%s (see h5mr %s --help)", cmd, bad, hint, cmd);
 }
 
+/* A positive number of seconds (at most 1e9): 0, or -1. */
+static int parse_seconds(const char *text, double *out)
+{
+    char *end = NULL;
+    *out = strtod(text, &end);
+    return end == text || *end || !(*out > 0) || *out > 1e9 ? -1 : 0;
+}
+
 int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
 {
     static const struct option longopts[] = {{"kernel", required_argument, NULL, 'k'},
@@ -131,27 +139,21 @@ int run_args_parse(int argc, char **argv, run_opts *o, char *msg, size_t len)
                 return EXIT_USAGE;
             }
             break;
-        case OPT_TIMEOUT: {
-            char *end = NULL;
-            o->timeout_s = strtod(optarg, &end);
-            if (end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 1e9) {
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &o->timeout_s) != 0) {
                 snprintf(msg, len, "%s: --timeout '%s' is not a positive number of seconds", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
-        }
         case OPT_FORCE: o->force = 1; break;
         case OPT_CHECKPOINT: o->checkpoint = optarg; break;
         case OPT_RESUME: o->resume = 1; break;
-        case OPT_CHECKPOINT_EVERY: {
-            char *end = NULL;
-            o->checkpoint_every = strtod(optarg, &end);
-            if (end == optarg || *end || !(o->checkpoint_every > 0) || o->checkpoint_every > 1e9) {
+        case OPT_CHECKPOINT_EVERY:
+            if (parse_seconds(optarg, &o->checkpoint_every) != 0) {
                 snprintf(msg, len, "%s: --checkpoint-every '%s' is not a positive number of seconds", cmd, optarg);
                 return EXIT_USAGE;
             }
             break;
-        }
         case OPT_DTYPE: {
             h5mr_dtype t;
             if (h5mr_dtype_parse(optarg, &t) != H5MR_OK) {

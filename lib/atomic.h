@@ -25,7 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <linux/fs.h> /* FICLONE */
+#endif
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -270,6 +274,21 @@ static inline int atomic_copy_from(atomic_file *a, const char *src)
     }
     close(in);
     return e;
+}
+
+/* The new file as a copy of src (an existing file that gains a part): its extents
+ * shared where the file system can (FICLONE), its bytes copied otherwise.  0 or an
+ * errno. */
+static inline int atomic_copy_existing(atomic_file *a, const char *src)
+{
+#ifdef FICLONE
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return errno;
+    int shared = ioctl(a->fd, FICLONE, in) == 0;
+    close(in);
+    if (shared) return 0;
+#endif
+    return atomic_copy_from(a, src);
 }
 
 /* Give up: the new file goes away, the target is untouched. */

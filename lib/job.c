@@ -1184,9 +1184,11 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
                             .stored_ndims = job->desc.ndims,
                             .stored_shape = job->desc.shape};
     info->output_file = job->output;
+    /* (out_group: the group of a reduction's or a grouped map's output) */
     info->output_object = !job->output                       ? NULL
+                          : job->writes && !job->out_grouped ? (job->out_object ? job->out_object : job->in.dataset)
+                          : job->writes                      ? out_group(job)
                           : job->out_object                  ? job->out_object
-                          : job->writes && !job->out_grouped ? job->in.dataset
                                                              : "/result";
     info->out_grouped = job->out_grouped;
     info->out_count = job->writes ? job->ctx.noutputs : 0;

@@ -276,7 +276,7 @@ static h5mr_status write_into(const char *path, const char *object, const h5mr_r
     atomic_file a;
     const char *what = "";
     int e = atomic_begin(&a, path, 1, &what);
-    if (e == 0 && (e = atomic_copy_from(&a, path)) != 0) {
+    if (e == 0 && (e = atomic_copy_existing(&a, path)) != 0) {
         what = "copying it";
         atomic_abort(&a);
     }

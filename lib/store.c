@@ -34,13 +34,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <zlib.h>
 #ifdef H5MR_HAVE_LIBDEFLATE
 #include <libdeflate.h>
-#endif
-#ifdef __linux__
-#include <linux/fs.h>
 #endif
 
 #include "atomic.h"
@@ -717,16 +713,8 @@ static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
         return st;
     }
     if (req->into_existing) {
-        /* A copy of the file to add to: shared extents where the file system can, bytes
-         * otherwise. */
-        int in = open(req->file, O_RDONLY | O_CLOEXEC);
-        e = in < 0 ? errno : 0;
-#ifdef FICLONE
-        if (!e && ioctl(s->a.fd, FICLONE, in) == 0) e = -1;
-#endif
-        if (in >= 0) close(in);
-        e = e == -1 ? 0 : e ? e : atomic_copy_from(&s->a, req->file);
-        if (e) {
+        /* A copy of the file to add to. */
+        if ((e = atomic_copy_existing(&s->a, req->file)) != 0) {
             atomic_abort(&s->a);
             return h5mr__error_set(s->err, H5MR_EIO, "cannot write the output '%s': copying it: %s", req->file,
                                    strerror(e));
