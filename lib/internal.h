@@ -509,6 +509,8 @@ h5mr_status h5mr__store_rows(h5mr__store *s, int i, uint64_t first, uint64_t n, 
 h5mr_status h5mr__store_close(struct h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group,
                               uint64_t *stored);
 void h5mr__store_temporaries_remove(void);
+/* stop.c: the request of h5mr_request_stop answered (the job stopped). */
+void h5mr__stop_clear(void);
 /* Every rank: the rows it wrote are on disk (before a checkpoint counts them). */
 h5mr_status h5mr__store_sync(h5mr__store *s);
 

@@ -687,12 +687,6 @@ static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t n
 
 #define SEGMENT_S 5.0 /* the longest segment of items between two reductions (s) */
 
-static volatile sig_atomic_t stop_signal; /* h5mr_request_stop: 0 none, -1 without a signal */
-
-void h5mr_request_stop(int signum) { stop_signal = signum > 0 ? signum : -1; }
-
-int h5mr_stop_requested(void) { return stop_signal; }
-
 /* Every rank: the job was asked to stop (signal sig, -1 for none named) after the items
  * [0, done) of this pass. */
 static h5mr_status stopped(h5mr_job *job, int sig, uint64_t done)
@@ -705,7 +699,7 @@ static h5mr_status stopped(h5mr_job *job, int sig, uint64_t done)
                  : sig == SIGHUP  ? "SIGHUP"
                  : sig == SIGUSR1 ? "SIGUSR1"
                                   : "a signal");
-    stop_signal = 0; /* asked and answered: a next job of this process runs */
+    h5mr__stop_clear(); /* asked and answered: a next job of this process runs */
     if (!job->ckpt_path) return h5mr__error_set(job->ctx.err, H5MR_ESTOPPED, "%s; no output written", why);
     char pass[48] = "";
     if (job->ctx.passes > 1) snprintf(pass, sizeof pass, " of pass %d of %d", job->ctx.pass + 1, job->ctx.passes);
