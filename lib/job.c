@@ -1109,8 +1109,11 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
             h5mr__error_set(err, st, "kernel %s could not finish its result", job->kernel->name);
     }
     if (store) {
-        /* The output dataset complete on disk and renamed into place. */
+        /* The output dataset complete on disk and renamed into place.  A checkpoint goes
+         * first: killed after the rename, a job must not resume from it into a partial
+         * output that is no longer there (killed before, it starts afresh). */
         st = step(job, st, err);
+        if (st == H5MR_OK && job->ckpt_path && job->rank == 0) unlink(job->ckpt_path);
         st = h5mr__store_close(&job->run, store, st, out_group(job), &job->out_bytes);
         store = job->run.store = NULL;
     }
