@@ -201,6 +201,62 @@ void h5mr__cf_to_f64(const h5mr__cf *cf, h5mr_dtype t, const void *data, double 
 #undef H5MR_CASE
 }
 
+/* ---------------------------------------------------------------- packed integers */
+
+static int cf_same(const h5mr__cf *a, const h5mr__cf *b)
+{
+    int same = a->nmissing == b->nmissing && a->has_min == b->has_min && a->has_max == b->has_max &&
+               a->has_scale == b->has_scale && a->has_offset == b->has_offset;
+    for (int k = 0; same && k < a->nmissing; k++)
+        same = a->missing[k] == b->missing[k];
+    same = same && (!a->has_min || a->vmin == b->vmin) && (!a->has_max || a->vmax == b->vmax);
+    return same && (!a->has_scale || a->scale == b->scale) && (!a->has_offset || a->offset == b->offset);
+}
+
+int h5mr__cf_packing(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype stored, h5mr_packing *pk, int *norm)
+{
+    if (n == 0 || h5mr_dtype_is_float(stored) || h5mr_dtype_size(stored) > 4) return 0;
+    const h5mr__cf *cf = cfs;
+    for (size_t i = 1; i < n; i++)
+        if (!cf_same(cf, (const h5mr__cf *)((const char *)cfs + i * stride))) return 0;
+    int bits = (int)h5mr_dtype_size(stored) * 8;
+    double lo = h5mr_dtype_is_signed(stored) ? -ldexp(1.0, bits - 1) : 0.0;
+    double hi = h5mr_dtype_is_signed(stored) ? ldexp(1.0, bits - 1) - 1 : ldexp(1.0, bits) - 1;
+    *pk = (h5mr_packing){.packed = cf->has_scale || cf->has_offset,
+                         .scale = cf->has_scale ? cf->scale : 1.0,
+                         .offset = cf->has_offset ? cf->offset : 0.0};
+    /* The stored values that are missing: markers that are integers of the type's
+     * range (the fill first), and those past a valid bound. */
+    int markers = 0;
+    for (int k = 0; k < cf->nmissing; k++) {
+        double m = cf->missing[k];
+        if (m != floor(m) || m < lo || m > hi) continue; /* no stored value is that */
+        if (!markers++) pk->missing = (int64_t)m;
+    }
+    double below = cf->has_min ? ceil(cf->vmin) - 1 : lo - 1, above = cf->has_max ? floor(cf->vmax) + 1 : hi + 1;
+    int ranged = below >= lo || above <= hi;
+    if (!markers && ranged) pk->missing = below >= lo ? (int64_t)below : (int64_t)above;
+    pk->has_missing = markers || ranged;
+    *norm = ranged || markers > 1;
+    return 1;
+}
+
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
+    static void cf_normalize_##T(const h5mr__cf *cf, T *x, uint64_t n, T marker)                                       \
+    {                                                                                                                  \
+        for (uint64_t i = 0; i < n; i++)                                                                               \
+            if (cf_missing(cf, (double)x[i])) x[i] = marker;                                                           \
+    }
+H5MR_DTYPE_EACH
+#undef H5MR_EACH
+
+void h5mr__cf_normalize(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n, int64_t marker)
+{
+#define H5MR_CASE(T, W) cf_normalize_##T(cf, (T *)data, n, (T)marker);
+    H5MR_DTYPE_SWITCH(t, (void)0;)
+#undef H5MR_CASE
+}
+
 /* A marker or bound: as an integer for integer data (-32767, not -32767.0). */
 static void write_value(FILE *f, const h5mr__cf *cf, double v)
 {

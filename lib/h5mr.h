@@ -368,6 +368,25 @@ h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx);
  * (the built-ins do), as it would for the stored type. */
 int h5mr_ctx_values_integral(const h5mr_ctx *ctx);
 int h5mr_ctx_ndims(const h5mr_ctx *ctx);
+/* ABI 2: CF-packed integers taken as stored.  A job's values are f64 when CF conventions
+ * unpack stored integers (scale_factor, add_offset) or mark some of them missing
+ * (_FillValue, missing_value, valid_min/valid_max/valid_range).  When every file of the
+ * job packs its values the same way, the stored type has at most 32 bits and the job
+ * has no companion dataset and no axis set, h5mr_ctx_packing() (from setup) says how
+ * they unpack; a kernel that calls h5mr_ctx_accept_packed() then gets the stored
+ * integers (h5mr_ctx_dtype() returns the stored type from then on; call it first), in
+ * which every missing element holds the one stored value `missing`, and unpacks its
+ * results itself: a value is stored * scale + offset.  The built-in sum and stats take
+ * them so (exact integer sums, scaled at finish).  NULL otherwise: the values come as
+ * f64 with missing elements NaN. */
+typedef struct h5mr_packing {
+    int packed;           /* scale_factor or add_offset given: the values are floats */
+    double scale, offset; /* 1 and 0 unless packed */
+    int has_missing;      /* some stored values are missing */
+    int64_t missing;      /* the stored value every missing element holds */
+} h5mr_packing;
+const h5mr_packing *h5mr_ctx_packing(const h5mr_ctx *ctx);
+void h5mr_ctx_accept_packed(h5mr_ctx *ctx);
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx);
 
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes);

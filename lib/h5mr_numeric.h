@@ -143,6 +143,31 @@ static inline double h5mr_dd_div(h5mr_dd a, double d)
     return q + r / d;
 }
 
+/* The unpacked total a·S + b·n of n stored integers of exact sum S, a value being
+ * stored·a + b (h5mr_packing), as a double-double whose hi is that total exactly
+ * rounded: the products are split exactly and added in an exact sum. */
+static inline h5mr_dd h5mr_unpack_sum(double a, double b, __int128 S, int64_t n)
+{
+    double sh = (double)S, sl = (double)(S - (__int128)sh), p[6];
+    H5MR_TWO_PROD(a, sh, p[0], p[1]);
+    H5MR_TWO_PROD(a, sl, p[2], p[3]);
+    H5MR_TWO_PROD(b, (double)n, p[4], p[5]);
+    h5mr_xsum x;
+    memset(&x, 0, sizeof x);
+    for (int k = 0; k < 6; k++)
+        h5mr_xsum_add(&x, p[k]);
+    h5mr_dd r;
+    h5mr_xsum_round2(&x, &r.hi, &r.lo);
+    return r;
+}
+
+/* An unpacked value, rounded as a netCDF reader rounds it: the product, then the sum. */
+static inline double h5mr_unpack(const h5mr_packing *pk, double v)
+{
+    double t = v * pk->scale;
+    return t + pk->offset;
+}
+
 /* -p axis: absent or "none" → 0 (reduce everything), "0" → 1 (over dimension 0). */
 static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int *over_rows)
 {

@@ -100,8 +100,13 @@ typedef struct h5mr__plan {
     uint64_t nparts;
     const h5mr__part *parts; /* [nparts]: the job's (pointers do not travel) */
     /* CF (cf.c): 0 none; 1 missing values become NaN in place (float data, no scale);
-     * 2 every value is converted to f64 (missing as NaN) before the kernel sees it. */
+     * 2 every value is converted to f64 (missing as NaN) before the kernel sees it;
+     * 3 the stored integers go to a kernel that took them packed (h5mr_ctx_accept_packed),
+     *   every missing element set to cf_marker in place if cf_norm (several markers or a
+     *   valid range; one fill value needs nothing). */
     int cf_mode;
+    int cf_norm;
+    int64_t cf_marker;
     h5mr_dtype kdtype; /* the type the kernel sees */
 } h5mr__plan;
 
@@ -246,6 +251,11 @@ int h5mr__cf_mode(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype store
 int h5mr__cf_is_missing(const h5mr__cf *cf, double v);
 /* Missing values of float data become NaN, in place. */
 void h5mr__cf_mask(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n);
+/* Whether the parts' CF rules can go to a kernel as packed integers (see h5mr_packing):
+ * 1 with *pk and *norm (missing elements must be set to pk->missing in place) set. */
+int h5mr__cf_packing(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype stored, h5mr_packing *pk, int *norm);
+/* Every missing stored value of data set to `marker` (cf_mode 3 with cf_norm). */
+void h5mr__cf_normalize(const h5mr__cf *cf, h5mr_dtype t, void *data, uint64_t n, int64_t marker);
 /* n stored values of type t as f64 values (missing: NaN). */
 void h5mr__cf_to_f64(const h5mr__cf *cf, h5mr_dtype t, const void *data, double *out, uint64_t n);
 /* The JSON object naming what applies ({"fill": [...], "scale": ..}), or null. */
@@ -365,6 +375,10 @@ struct h5mr_ctx {
     int passes, pass;
     int joined_items;  /* h5mr_ctx_allow_joined_items */
     int integral;      /* h5mr_ctx_values_integral */
+    int offer_packed;  /* h5mr_ctx_packing: the job can hand over stored integers */
+    int packed;        /* h5mr_ctx_accept_packed was called */
+    h5mr_dtype stored; /* the stored type (offer_packed) */
+    h5mr_packing packing;
     unsigned inputs;   /* bit 1 << role: the job has a companion of that role */
     unsigned accepted; /* bit 1 << role: the kernel uses it (h5mr_ctx_accept_input) */
     int noutputs;      /* h5mr_ctx_add_output: a map kernel's outputs */

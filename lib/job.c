@@ -1066,7 +1066,20 @@ h5mr_status h5mr_job_run(h5mr_job *job, h5mr_error *err)
         axes && job->output && (job->axes.mode == H5MR__AXES_ROWS || job->axes.mode == H5MR__AXES_ROWS_PIXELS);
     if (st == H5MR_OK && (axes || (job->ctx.inputs & (1u << H5MR_ROLE_BY))))
         st = h5mr__group_wrap(&job->ctx, &job->group_kernel, axes ? &job->axes : NULL);
+    /* CF-packed integers the kernel may take as stored (h5mr_ctx_accept_packed). */
+    int norm = 0;
+    job->ctx.stored = job->desc.dtype;
+    job->ctx.offer_packed = st == H5MR_OK && job->plan.cf_mode == 2 && job->ncomp == 0 && !axes &&
+                            job->plan.nparts > 0 &&
+                            h5mr__cf_packing(&job->parts[0].cf, sizeof *job->parts, job->plan.nparts, job->desc.dtype,
+                                             &job->ctx.packing, &norm);
     if (st == H5MR_OK) st = h5mr__ctx_setup(&job->ctx);
+    if (st == H5MR_OK && job->ctx.packed) {
+        job->plan.cf_mode = 3;
+        job->plan.cf_norm = norm;
+        job->plan.cf_marker = job->ctx.packing.missing;
+        job->plan.kdtype = job->desc.dtype;
+    }
     if (st != H5MR_OK && job->plan.cf_mode == 2 && job->cf_forced) {
         char what[sizeof err->message];
         snprintf(what, sizeof what, "%s", err->message);

@@ -135,6 +135,14 @@ h5mr_status h5mr_ctx_param_bool(h5mr_ctx *ctx, const char *key, int *out)
 
 h5mr_dtype h5mr_ctx_dtype(const h5mr_ctx *ctx) { return ctx->dtype; }
 int h5mr_ctx_values_integral(const h5mr_ctx *ctx) { return ctx->integral; }
+const h5mr_packing *h5mr_ctx_packing(const h5mr_ctx *ctx) { return ctx->offer_packed ? &ctx->packing : NULL; }
+void h5mr_ctx_accept_packed(h5mr_ctx *ctx)
+{
+    if (!ctx->offer_packed) return;
+    ctx->packed = 1;
+    ctx->dtype = ctx->stored;
+    ctx->integral = 0;
+}
 int h5mr_ctx_ndims(const h5mr_ctx *ctx) { return ctx->ndims; }
 const uint64_t *h5mr_ctx_shape(const h5mr_ctx *ctx) { return ctx->shape; }
 void h5mr_ctx_set_state_size(h5mr_ctx *ctx, size_t nbytes) { ctx->state_size = nbytes; }

@@ -108,8 +108,9 @@ static h5mr_status cf_room(h5mr__run *run, uint64_t need)
     return H5MR_OK;
 }
 
-/* CF conventions, then the kernel: missing values masked in place (float data), or
- * every value converted to f64 slice by slice. */
+/* CF conventions, then the kernel: missing values masked in place (float data), set to
+ * the one marker in place (packed integers a kernel takes as stored), or every value
+ * converted to f64 slice by slice. */
 static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n,
                                comp_at c)
 {
@@ -117,9 +118,11 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     const h5mr__part *part = h5mr__plan_part(p, item);
     h5mr_dtype stored = run->desc->dtype;
     if (p->cf_mode == 0 || !part) return fold(run, state, data, stored, item, first, n, c);
-    if (p->cf_mode == 1) {
+    if (p->cf_mode == 1 || p->cf_mode == 3) {
         /* The buffer is the run's own (read into, received into or decoded into). */
-        h5mr__cf_mask(&part->cf, stored, (void *)data, n * p->row_elems);
+        if (p->cf_mode == 1) h5mr__cf_mask(&part->cf, stored, (void *)data, n * p->row_elems);
+        if (p->cf_mode == 3 && p->cf_norm)
+            h5mr__cf_normalize(&part->cf, stored, (void *)data, n * p->row_elems, p->cf_marker);
         return fold(run, state, data, stored, item, first, n, c);
     }
     uint64_t per = p->row_elems ? CF_SLICE_ELEMS / p->row_elems : n;
@@ -199,7 +202,9 @@ h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, 
             char *rows = (char *)data + at * p->row_elems * p->elem_size;
             if (p->cf_mode == 1)
                 h5mr__cf_mask(cf, t, rows, m * p->row_elems);
-            else
+            else if (p->cf_mode == 3 && p->cf_norm)
+                h5mr__cf_normalize(cf, t, rows, m * p->row_elems, p->cf_marker);
+            else if (p->cf_mode == 2)
                 h5mr__cf_to_f64(cf, t, rows, (double *)run->cf_buf + at * p->row_elems, m * p->row_elems);
             at += m;
         }

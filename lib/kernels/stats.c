@@ -25,7 +25,7 @@ typedef struct stats_state {
 
 /* Σx² and the count of one item into lanes, then into the exact sum. */
 #define SQUARES(T, exact)                                                                                              \
-    static void squares_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                     \
+    static void squares_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1, double M)                           \
     {                                                                                                                  \
         double h1[H5MR_LANES] = {0}, l1[H5MR_LANES] = {0};                                                             \
         double h2[H5MR_LANES] = {0}, l2[H5MR_LANES] = {0};                                                             \
@@ -39,9 +39,9 @@ typedef struct stats_state {
         for (; i + H5MR_LANES <= n; i += H5MR_LANES) {                                                                 \
             for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
                 double v = (double)x[i + k];                                                                           \
-                int ok = v == v;                                                                                       \
-                mn[k] = v < mn[k] ? v : mn[k];                                                                         \
-                mx[k] = v > mx[k] ? v : mx[k];                                                                         \
+                int ok = (v == v) & (v != M);                                                                          \
+                mn[k] = ok && v < mn[k] ? v : mn[k];                                                                   \
+                mx[k] = ok && v > mx[k] ? v : mx[k];                                                                   \
                 v = ok ? v : 0.0;                                                                                      \
                 cnt[k] += ok;                                                                                          \
                 H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
@@ -49,7 +49,7 @@ typedef struct stats_state {
         }                                                                                                              \
         for (; i < n; i++) {                                                                                           \
             double v = (double)x[i];                                                                                   \
-            if (v != v) continue;                                                                                      \
+            if (v != v || v == M) continue;                                                                            \
             mn[0] = v < mn[0] ? v : mn[0];                                                                             \
             mx[0] = v > mx[0] ? v : mx[0];                                                                             \
             cnt[0]++;                                                                                                  \
@@ -80,7 +80,7 @@ typedef struct stats_state {
          * huge finite x is +inf here, as numpy's float64 variance would be. */                                        \
         for (i = 0; i < n; i++) {                                                                                      \
             double v = (double)x[i], p, e = 0.0;                                                                       \
-            if (v != v) continue;                                                                                      \
+            if (v != v || v == M) continue;                                                                            \
             if (s1) h5mr_xsum_add(s1, v);                                                                              \
             if (fabs(v) < 0x1p996) {                                                                                   \
                 H5MR_EXACT_SQUARE(v, p, e);                                                                            \
@@ -133,7 +133,7 @@ typedef struct stats_state {
 /* The fast path with NaN skipped (a mask, CF missing values, gaps): the same lanes,
  * NaN lanes adding zero and not counted.  Returns 0 when a lane is not finite. */
 #define FAST_NAN(T, exact)                                                                                             \
-    H5MR_HOT static int fast_nan_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                            \
+    H5MR_HOT static int fast_nan_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1, double M)                  \
     {                                                                                                                  \
         h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}}, cnt[2] = {{0}};                           \
         h5mr_v4d mn[2], mx[2];                                                                                         \
@@ -143,9 +143,9 @@ typedef struct stats_state {
         for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
             for (int k = 0; k < 2; k++) {                                                                              \
                 h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k);                                                            \
-                h5mr_v4l ok = v == v;                                                                                  \
-                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                           \
-                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                           \
+                h5mr_v4l ok = (v == v) & (v != M);                                                                     \
+                mn[k] = h5mr_v4_select(ok & (v < mn[k]), v, mn[k]);                                                    \
+                mx[k] = h5mr_v4_select(ok & (v > mx[k]), v, mx[k]);                                                    \
                 v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
                 cnt[k] += (h5mr_v4d)((h5mr_v4l)one & ok);                                                              \
                 H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
@@ -184,11 +184,11 @@ typedef struct stats_state {
         int nan_seen = 0;                                                                                              \
         for (uint64_t i = 0; i < body && i < 64; i++)                                                                  \
             nan_seen |= x[i] != x[i];                                                                                  \
-        if (body > 0 && ((!nan_seen && fast_##T(x, body, s, s1)) || fast_nan_##T(x, body, s, s1))) {                   \
-            squares_##T(x + body, n - body, s, s1);                                                                    \
+        if (body > 0 && ((!nan_seen && fast_##T(x, body, s, s1)) || fast_nan_##T(x, body, s, s1, NAN))) {              \
+            squares_##T(x + body, n - body, s, s1, NAN);                                                               \
             return;                                                                                                    \
         }                                                                                                              \
-        squares_##T(x, n, s, s1);                                                                                      \
+        squares_##T(x, n, s, s1, NAN);                                                                                 \
     }
 
 /* Integer types also sum x exactly and track exact min/max. */
@@ -221,6 +221,42 @@ typedef struct stats_state {
         item_##T(x, n, s, NULL);                                                                                       \
     }
 
+/* Packed integers (h5mr_ctx_accept_packed): the same, the elements equal to the missing
+ * marker m left out (and counted in nan_count), Σx² in the NaN-skipping lanes. */
+#define INTS_MISS(T, ACC, LO, HI)                                                                                      \
+    static void ints_miss_##T(const T *x, uint64_t n, T m, stats_state *s)                                             \
+    {                                                                                                                  \
+        ACC acc[H5MR_LANES] = {0};                                                                                     \
+        T mn[H5MR_LANES], mx[H5MR_LANES];                                                                              \
+        for (int k = 0; k < H5MR_LANES; k++)                                                                           \
+            mn[k] = HI, mx[k] = LO;                                                                                    \
+        uint64_t i = 0;                                                                                                \
+        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                                                   \
+            for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
+                T v = x[i + k];                                                                                        \
+                int ok = v != m;                                                                                       \
+                acc[k] += ok ? v : 0;                                                                                  \
+                mn[k] = ok && v < mn[k] ? v : mn[k];                                                                   \
+                mx[k] = ok && v > mx[k] ? v : mx[k];                                                                   \
+            }                                                                                                          \
+        for (; i < n; i++) {                                                                                           \
+            if (x[i] == m) continue;                                                                                   \
+            acc[0] += x[i];                                                                                            \
+            mn[0] = x[i] < mn[0] ? x[i] : mn[0];                                                                       \
+            mx[0] = x[i] > mx[0] ? x[i] : mx[0];                                                                       \
+        }                                                                                                              \
+        for (int k = 0; k < H5MR_LANES; k++) {                                                                         \
+            s->isum += acc[k];                                                                                         \
+            if (mn[k] < s->imin) s->imin = mn[k];                                                                      \
+            if (mx[k] > s->imax) s->imax = mx[k];                                                                      \
+        }                                                                                                              \
+        uint64_t body = n - n % 8;                                                                                     \
+        if (body > 0 && fast_nan_##T(x, body, s, NULL, (double)m))                                                     \
+            squares_##T(x + body, n - body, s, NULL, (double)m);                                                       \
+        else                                                                                                           \
+            squares_##T(x, n, s, NULL, (double)m);                                                                     \
+    }
+
 /* v*v is exact for 8- and 16-bit integers and for f32 (in double). */
 #define SQUARE_EXACT(ISF, BITS) ((ISF) ? (BITS) == 32 : (BITS) <= 16)
 /* Integer sums: 64-bit lanes, 128 for 64-bit types; floats have none. */
@@ -228,14 +264,14 @@ typedef struct stats_state {
 #define INTS_ACC_16 int64_t
 #define INTS_ACC_32 int64_t
 #define INTS_ACC_64 __int128
-#define INTS_IF_1(T, BITS)
-#define INTS_IF_0(T, BITS) INTS(T, INTS_ACC_##BITS)
+#define INTS_IF_1(T, BITS, LO, HI)
+#define INTS_IF_0(T, BITS, LO, HI) INTS(T, INTS_ACC_##BITS) INTS_MISS(T, INTS_ACC_##BITS, LO, HI)
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
     SQUARES(T, SQUARE_EXACT(ISF, BITS))                                                                                \
     FAST(T, SQUARE_EXACT(ISF, BITS))                                                                                   \
     FAST_NAN(T, SQUARE_EXACT(ISF, BITS))                                                                               \
     ITEM(T)                                                                                                            \
-    INTS_IF_##ISF(T, BITS)
+    INTS_IF_##ISF(T, BITS, LO, HI)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
 
@@ -252,6 +288,7 @@ typedef struct stats_config {
     double *h1, *l1, *h2, *l2, *cnt; /* per-pixel scratch of one item */
     h5mr_wide *mn, *mx;
     int64_t *iacc;
+    const h5mr_packing *pk; /* packed integers taken as stored, or NULL */
 } stats_config;
 
 static void stats_config_free(void *p)
@@ -313,22 +350,23 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
     *s.pend = 0;
 }
 
-#define STATS_ROWS(T, F, ISF, EXACT, LO, HI, WIDE)                                                                     \
+#define STATS_ROWS(T, SFX, MISS, F, ISF, EXACT, LO, HI, WIDE)                                                          \
     /* min and max of the item per pixel, in the element type (a loop of its own: it                                   \
      * vectorises alone, not beside the sums) */                                                                       \
-    H5MR_HOT static void minmax_##T(const T *x, uint64_t rows, uint64_t P, T *restrict mn, T *restrict mx)             \
+    H5MR_HOT static void minmax_##T##SFX(const T *x, uint64_t rows, uint64_t P, T *restrict mn, T *restrict mx, T m)   \
     {                                                                                                                  \
         for (uint64_t r = 0; r < rows; r++) {                                                                          \
             const T *restrict row = x + r * P;                                                                         \
             for (uint64_t p = 0; p < P; p++) {                                                                         \
                 T t = row[p];                                                                                          \
-                mn[p] = t < mn[p] ? t : mn[p];                                                                         \
-                mx[p] = t > mx[p] ? t : mx[p];                                                                         \
+                int ok = !MISS || t != m;                                                                              \
+                mn[p] = ok && t < mn[p] ? t : mn[p];                                                                   \
+                mx[p] = ok && t > mx[p] ? t : mx[p];                                                                   \
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
     /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                              \
-    H5MR_HOT static void pairs_##T(const T *x, uint64_t rows, uint64_t P, stats_config *c)                             \
+    H5MR_HOT static void pairs_##T##SFX(const T *x, uint64_t rows, uint64_t P, stats_config *c, T m)                   \
     {                                                                                                                  \
         double *h1 = c->h1, *l1 = c->l1, *h2 = c->h2, *l2 = c->l2, *cnt = c->cnt;                                      \
         uint64_t body = P - P % 4;                                                                                     \
@@ -339,6 +377,7 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
                 h5mr_v4d v = h5mr_load4_##T(x + r * P + p);                                                            \
                 h5mr_v4l ok = v == v;                                                                                  \
+                if (MISS) ok &= v != (double)m;                                                                        \
                 v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
                 N = N + (h5mr_v4d)((h5mr_v4l)(h5mr_v4d){1, 1, 1, 1} & ok);                                             \
                 H5MR_FOLD_X_X2(EXACT, ISF, v, H1, L1, H2, L2);                                                         \
@@ -349,13 +388,14 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
         for (uint64_t p = body; p < P; p++) {                                                                          \
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
                 double v = (double)x[r * P + p];                                                                       \
-                cnt[p] += v == v ? 1.0 : 0.0;                                                                          \
-                v = v == v ? v : 0.0;                                                                                  \
+                int ok = v == v && (!MISS || v != (double)m);                                                          \
+                cnt[p] += ok ? 1.0 : 0.0;                                                                              \
+                v = ok ? v : 0.0;                                                                                      \
                 H5MR_FOLD_X_X2(EXACT, ISF, v, h1[p], l1[p], h2[p], l2[p]);                                             \
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
-    static void rows_##T(const T *x, uint64_t rows, stats_config *c, void *state)                                      \
+    static void rows_##T##SFX(const T *x, uint64_t rows, stats_config *c, void *state, T m)                            \
     {                                                                                                                  \
         uint64_t P = c->pixels;                                                                                        \
         rows_view s = rows_of(state, P);                                                                               \
@@ -364,19 +404,19 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
         T *mnT = (T *)c->mn, *mxT = (T *)c->mx;                                                                        \
         for (uint64_t p = 0; p < P; p++)                                                                               \
             mnT[p] = HI, mxT[p] = LO;                                                                                  \
-        minmax_##T(x, rows, P, mnT, mxT);                                                                              \
-        pairs_##T(x, rows, P, c);                                                                                      \
+        minmax_##T##SFX(x, rows, P, mnT, mxT, m);                                                                      \
+        pairs_##T##SFX(x, rows, P, c, m);                                                                              \
         if (!ISF) { /* Σx exactly */                                                                                  \
             __int128 *s1 = s.s1;                                                                                       \
             if (WIDE) {                                                                                                \
                 for (uint64_t r = 0; r < rows; r++)                                                                    \
                     for (uint64_t p = 0; p < P; p++)                                                                   \
-                        s1[p] += x[r * P + p];                                                                         \
+                        s1[p] += !MISS || x[r * P + p] != m ? x[r * P + p] : 0;                                        \
             } else {                                                                                                   \
                 memset(c->iacc, 0, P * 8);                                                                             \
                 for (uint64_t r = 0; r < rows; r++)                                                                    \
                     for (uint64_t p = 0; p < P; p++)                                                                   \
-                        c->iacc[p] += x[r * P + p];                                                                    \
+                        c->iacc[p] += !MISS || x[r * P + p] != m ? x[r * P + p] : 0;                                   \
                 for (uint64_t p = 0; p < P; p++)                                                                       \
                     s1[p] += c->iacc[p];                                                                               \
             }                                                                                                          \
@@ -413,7 +453,7 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
             /* an infinity or a square past the double range: this pixel value by value */                             \
             for (uint64_t r = 0; r < rows; r++) {                                                                      \
                 double v = (double)x[r * P + p], sq, e = 0.0;                                                          \
-                if (v != v) continue;                                                                                  \
+                if (v != v || (MISS && v == (double)m)) continue;                                                      \
                 if (ISF) h5mr_rsum_add((h5mr_rsum *)s.s1 + p, v);                                                      \
                 if (fabs(v) < 0x1p996) {                                                                               \
                     H5MR_EXACT_SQUARE(v, sq, e);                                                                       \
@@ -428,7 +468,8 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
     }
 
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
-    STATS_ROWS(T, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)
+    STATS_ROWS(T, , 0, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)                                \
+    STATS_ROWS(T, _miss, 1, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
 
@@ -468,8 +509,33 @@ static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
     }
 }
 
+/* Packed integers (h5mr_ctx_accept_packed): the results of the values from the exact
+ * sums of the stored ones, a value being stored·scale + offset: the sum exactly
+ * rounded, the variance scale² times the stored values', min and max unpacked as a
+ * netCDF reader unpacks them (swapped when scale < 0). */
+typedef struct unpacked {
+    double sum, mean, var, min, max;
+} unpacked;
+
+static unpacked unpack_moments(const h5mr_packing *pk, __int128 isum, int64_t n, h5mr_dd s2, double mn, double mx)
+{
+    h5mr_dd t = h5mr_unpack_sum(pk->scale, pk->offset, isum, n);
+    unpacked u = {t.hi, NAN, NAN, NAN, NAN};
+    if (n == 0) return u;
+    u.mean = h5mr_dd_div(t, (double)n);
+    double hi = (double)isum, a2, e;
+    double vs = h5mr_variance((double)n, (h5mr_dd){hi, (double)(isum - (__int128)hi)}, s2);
+    H5MR_TWO_PROD(pk->scale, pk->scale, a2, e);
+    u.var = vs * a2 + vs * e;
+    double lo = h5mr_unpack(pk, mn), up = h5mr_unpack(pk, mx);
+    u.min = pk->scale >= 0 ? lo : up;
+    u.max = pk->scale >= 0 ? up : lo;
+    return u;
+}
+
 static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
 {
+    const stats_config *c = h5mr_ctx_config(ctx);
     const uint64_t *shape;
     int nd;
     uint64_t P = h5mr_trailing(ctx, &shape, &nd);
@@ -515,7 +581,12 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, void *state, h5mr_result *r)
             imn[p] = (int64_t)s.mn[p].u, imx[p] = (int64_t)s.mx[p].u;
             fmn[p] = valid[p] ? (double)s.mn[p].u : NAN, fmx[p] = valid[p] ? (double)s.mx[p].u : NAN;
         }
+        if (c->pk && c->pk->packed) {
+            unpacked u = unpack_moments(c->pk, ((__int128 *)s.s1)[p], s.n[p], s2, fmn[p], fmx[p]);
+            sum[p] = u.sum, mean[p] = u.mean, var[p] = u.var, sd[p] = sqrt(u.var), fmn[p] = u.min, fmx[p] = u.max;
+        }
     }
+    if (c->pk && c->pk->packed) is_float = 1, wide = 0, big = 0;
     if (is_float && h5mr_ctx_values_integral(ctx)) {
         /* The stored integers widened to f64 (a companion, a fill value): integer sums,
          * minima and maxima, as for the stored type. */
@@ -566,6 +637,7 @@ static h5mr_status stats_setup(h5mr_ctx *ctx)
         h5mr_ctx_set_state_size(ctx, h5mr__wstate_size(c->pixels));
         return H5MR_OK;
     }
+    if ((c->pk = h5mr_ctx_packing(ctx))) h5mr_ctx_accept_packed(ctx); /* exact integer sums, unpacked at finish */
     if (!c->over_rows) {
         h5mr_ctx_set_state_size(ctx, sizeof(stats_state));
         return H5MR_OK;
@@ -601,15 +673,25 @@ static h5mr_status stats_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     stats_config *c = h5mr_ctx_config(ctx);
     if (c->weighted)
         return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 1, &c->wsc);
+    int miss = c->pk && c->pk->has_missing; /* packed integers with a missing marker */
     if (c->over_rows) {
-#define H5MR_CASE(T, W) rows_##T(b->data, b->rows, c, state);
+#define H5MR_CASE(T, W)                                                                                                \
+    if (miss)                                                                                                          \
+        rows_##T##_miss(b->data, b->rows, c, state, (T)c->pk->missing);                                                \
+    else                                                                                                               \
+        rows_##T(b->data, b->rows, c, state, (T)0);
         H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)
 #undef H5MR_CASE
         return H5MR_OK;
     }
     /* integers: exact sums in integer lanes; floats: TwoSum lanes into the exact sum */
-#define STATS_ITEM_i(T) ints_##T(b->data, n, s);
-#define STATS_ITEM_u(T) ints_##T(b->data, n, s);
+#define STATS_ITEM_i(T) STATS_ITEM_INT(T)
+#define STATS_ITEM_u(T) STATS_ITEM_INT(T)
+#define STATS_ITEM_INT(T)                                                                                              \
+    if (miss)                                                                                                          \
+        ints_miss_##T(b->data, n, (T)c->pk->missing, s);                                                               \
+    else                                                                                                               \
+        ints_##T(b->data, n, s);
 #define STATS_ITEM_f(T) item_##T(b->data, n, s, &s->s1);
 #define H5MR_CASE(T, W) STATS_ITEM_##W(T)
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "stats: unsupported type");)
@@ -677,6 +759,15 @@ static h5mr_status stats_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r
 
     h5mr_status st = h5mr_result_set_i64(r, "count", s->count);
     if (st == H5MR_OK) st = h5mr_result_set_i64(r, "nan_count", s->nan_count);
+    if (c->pk && c->pk->packed) {
+        unpacked u = unpack_moments(c->pk, s->isum, s->count, s2, (double)s->imin, (double)s->imax);
+        if (st == H5MR_OK) st = h5mr_result_set_f64(r, "sum", u.sum);
+        const char *name[] = {"mean", "var", "std", "min", "max"};
+        double v[] = {u.mean, u.var, sqrt(u.var), u.min, u.max};
+        for (int i = 0; i < 5 && st == H5MR_OK; i++)
+            st = s->count ? h5mr_result_set_f64(r, name[i], v[i]) : h5mr_result_set_null(r, name[i]);
+        return st;
+    }
     /* The stored integers widened to f64 (a companion, a fill value): integer results. */
     int integral = is_float && h5mr_ctx_values_integral(ctx) && fabs(s1.hi) < 0x1p62 && fabs(s->fmin) < 0x1p62 &&
                    fabs(s->fmax) < 0x1p62;

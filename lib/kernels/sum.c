@@ -143,6 +143,41 @@ typedef struct sum_state {
         }                                                                                                              \
     }
 
+/* Packed integers (h5mr_ctx_accept_packed): the elements that are not the missing
+ * marker m, summed and counted in 64-bit lanes (types of 32 bits or less). */
+#define SUM_MISS_INT(T)                                                                                                \
+    H5MR_HOT static void sum_miss_##T(const T *x, uint64_t n, T m, sum_state *s)                                       \
+    {                                                                                                                  \
+        int64_t acc[H5MR_LANES] = {0}, cnt[H5MR_LANES] = {0};                                                          \
+        uint64_t i = 0;                                                                                                \
+        for (; i + H5MR_LANES <= n; i += H5MR_LANES)                                                                   \
+            for (int k = 0; k < H5MR_LANES; k++) {                                                                     \
+                T v = x[i + k];                                                                                        \
+                int64_t ok = v != m;                                                                                   \
+                acc[k] += ok ? v : 0;                                                                                  \
+                cnt[k] += ok;                                                                                          \
+            }                                                                                                          \
+        for (; i < n; i++)                                                                                             \
+            if (x[i] != m) acc[0] += x[i], cnt[0]++;                                                                   \
+        for (int k = 0; k < H5MR_LANES; k++)                                                                           \
+            s->isum += acc[k], s->count += cnt[k];                                                                     \
+    }
+
+/* Per pixel: the same over an item's rows, into the pixel's count and 128-bit sum. */
+#define SUM_ROWS_MISS(T)                                                                                               \
+    H5MR_HOT static void rows_miss_##T(const T *x, uint64_t rows, uint64_t P, T m, int64_t *restrict acc,              \
+                                       int64_t *restrict n)                                                            \
+    {                                                                                                                  \
+        for (uint64_t r = 0; r < rows; r++) {                                                                          \
+            const T *restrict row = x + r * P;                                                                         \
+            for (uint64_t p = 0; p < P; p++) {                                                                         \
+                int64_t ok = row[p] != m;                                                                              \
+                acc[p] += ok ? row[p] : 0;                                                                             \
+                n[p] += ok;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
 /* Integers below 64 bits in 64-bit lanes, 64-bit ones in 128 bits, floats exactly. */
 #define SUM_OF_0_8 SUM_SMALL_INT
 #define SUM_OF_0_16 SUM_SMALL_INT
@@ -151,7 +186,9 @@ typedef struct sum_state {
 #define SUM_OF_1_32 SUM_FLOAT
 #define SUM_OF_1_64 SUM_FLOAT
 #define SUM_OF(ISF, BITS) SUM_OF_##ISF##_##BITS
-#define H5MR_EACH(T, W, ISF, BITS, LO, HI) SUM_OF(ISF, BITS)(T)
+#define SUM_MISS_0(T) SUM_MISS_INT(T) SUM_ROWS_MISS(T)
+#define SUM_MISS_1(T)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) SUM_OF(ISF, BITS)(T) SUM_MISS_##ISF(T)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
 
@@ -167,6 +204,7 @@ typedef struct sum_config {
     uint64_t pixels;
     double *hi, *lo, *cnt; /* per-pixel scratch of one item */
     int64_t *iacc;
+    const h5mr_packing *pk; /* packed integers taken as stored, or NULL */
 } sum_config;
 
 static void sum_config_free(void *p)
@@ -275,6 +313,7 @@ static h5mr_status sum_setup(h5mr_ctx *ctx)
         h5mr_ctx_set_state_size(ctx, h5mr__wstate_size(c->pixels));
         return H5MR_OK;
     }
+    if ((c->pk = h5mr_ctx_packing(ctx))) h5mr_ctx_accept_packed(ctx); /* exact integer sums, unpacked at finish */
     if (!c->over_rows) {
         h5mr_ctx_set_state_size(ctx, sizeof(sum_state));
         return H5MR_OK;
@@ -300,6 +339,26 @@ static h5mr_status sum_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     if (c->weighted)
         return h5mr__wfold(ctx, state, c->pixels, c->over_rows, b, h5mr_block_input(b, H5MR_ROLE_WEIGHTS), 0, &c->wsc);
     uint64_t n = b->rows * b->row_elems;
+    if (c->pk && c->pk->has_missing) {
+#define SUM_MISS_CALL_f(T)
+#define SUM_MISS_CALL_i(T) SUM_MISS_CALL(T)
+#define SUM_MISS_CALL_u(T) SUM_MISS_CALL(T)
+#define SUM_MISS_CALL(T)                                                                                               \
+    if (c->over_rows) {                                                                                                \
+        uint64_t P = c->pixels;                                                                                        \
+        __int128 *s = rows_sums(state, P);                                                                             \
+        memset(c->iacc, 0, P * 8);                                                                                     \
+        rows_miss_##T(b->data, b->rows, P, (T)c->pk->missing, c->iacc, rows_count(state));                             \
+        for (uint64_t p = 0; p < P; p++)                                                                               \
+            s[p] += c->iacc[p];                                                                                        \
+    } else {                                                                                                           \
+        sum_miss_##T(b->data, n, (T)c->pk->missing, state);                                                            \
+    }
+#define H5MR_CASE(T, W) SUM_MISS_CALL_##W(T)
+        H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "sum: unsupported type");)
+#undef H5MR_CASE
+        return H5MR_OK;
+    }
 #define H5MR_CASE(T, W)                                                                                                \
     if (c->over_rows)                                                                                                  \
         rows_##T(b->data, b->rows, c, state);                                                                          \
@@ -352,7 +411,14 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
     int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)), wide = 0;
     void *sums = malloc(P * 8 + 8);
     if (!sums) return H5MR_ENOMEM;
-    if (is_float && h5mr_ctx_values_integral(ctx)) { /* the stored integers, widened: exact integer sums */
+    int unpacked = c->pk && c->pk->packed;
+    if (unpacked) { /* the unpacked sums, from the exact integer ones */
+        const __int128 *s = rows_sums(state, P);
+        const int64_t *n = rows_count(state);
+        for (uint64_t p = 0; p < P; p++)
+            ((double *)sums)[p] = h5mr_unpack_sum(c->pk->scale, c->pk->offset, s[p], n[p]).hi;
+        is_float = 1;
+    } else if (is_float && h5mr_ctx_values_integral(ctx)) { /* the stored integers, widened: exact integer sums */
         const h5mr_rsum *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P && !wide; p++) {
             double hi, lo;
@@ -363,7 +429,8 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
         }
         is_float = wide;
     }
-    if (is_float) {
+    if (unpacked) {
+    } else if (is_float) {
         const h5mr_rsum *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P; p++)
             ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
@@ -400,7 +467,9 @@ static h5mr_status sum_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     h5mr_status st;
     double hi, lo;
     h5mr_xsum_round2(&s->fsum, &hi, &lo);
-    if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)) && h5mr_ctx_values_integral(ctx) && fabs(hi) < 0x1p62)
+    if (c->pk && c->pk->packed)
+        st = h5mr_result_set_f64(r, "sum", h5mr_unpack_sum(c->pk->scale, c->pk->offset, s->isum, s->count).hi);
+    else if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)) && h5mr_ctx_values_integral(ctx) && fabs(hi) < 0x1p62)
         st = h5mr_result_set_i64(r, "sum", (int64_t)((__int128)hi + (__int128)lo)); /* widened integers */
     else if (h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)))
         st = h5mr_result_set_f64(r, "sum", h5mr_xsum_round(&s->fsum));

@@ -9,6 +9,7 @@ import sys
 
 import h5py
 import netCDF4
+import warnings
 import numpy as np
 
 from h5mrtest import H5MR, MPIRUN, check, close, configs, expect_error, fail, h5mr, matrix, run_json, summary
@@ -270,6 +271,74 @@ if r.returncode == 0:
                                                                                               stats_of(ref)))
 else:
     fail("ncgen failed: " + r.stderr)
+
+# Packed integers taken as stored: sum and stats take the stored integers (exact integer
+# sums, unpacked at finish) when every file packs the same way; several markers and a
+# valid range (set to one marker in place), a negative scale, u8 and i32, a pixel with
+# every value missing, files of the same packing concatenated, items cutting chunks.
+def write_packed(path, n, seed, t, fill, scale, offset, extra):
+    r = np.random.default_rng(seed)
+    info = np.iinfo(t)
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", 3)
+        nc.createDimension("x", 5)
+        v = nc.createVariable("v", t, ("time", "y", "x"), fill_value=fill, chunksizes=(4, 3, 5))
+        if scale is not None:
+            v.scale_factor = scale
+        if offset is not None:
+            v.add_offset = offset
+        for k, val in extra.items():
+            setattr(v, k, val)
+        v.set_auto_maskandscale(False)
+        raw = r.integers(max(info.min, -20000), min(info.max, 20000), size=(n, 3, 5), endpoint=True).astype(t)
+        raw[r.random((n, 3, 5)) < 0.1] = fill
+        raw[:, 2, 4] = fill
+        v[:] = raw
+
+
+packed_cases = [
+    ("i16 fill, scale, offset", "i2", -32767, 0.01, 273.15, {}),
+    ("i16 negative scale", "i2", -32767, -0.25, 3.0, {}),
+    ("i16 fill, missing_value, valid_range", "i2", -32767, 0.5, None,
+     {"missing_value": np.array([7, 9], "i2"), "valid_range": np.array([-15000, 15000], "i2")}),
+    ("u8 fill 255, valid_max", "u1", 255, 0.1, -5.0, {"valid_max": np.array(200, "u1")}),
+    ("i32 fill, valid_min, scale only", "i4", -1, 1e-3, None, {"valid_min": np.array(-10000, "i4")}),
+    ("i16 fill only (integers)", "i2", -32767, None, None, {}),
+]
+for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
+    paths = ["pk%d_%d.nc" % (k, j) for j in range(2)]
+    for j, pth in enumerate(paths):
+        write_packed(pth, (23, 9)[j], 100 + 10 * k + j, t, fill, scale, offset, extra)
+    ref = masked(paths, "v")
+    d = matrix("packed %s: stats" % name, ["-k", "stats"] + paths + ["/v"],
+               lambda d, ref=ref: same_stats(d["result"], stats_of(ref)))
+    if d and scale is None and offset is None:
+        check("packed %s: integer results" % name, isinstance(d["result"]["sum"], int) and
+              d["result"]["sum"] == int(np.nansum(ref)) and isinstance(d["result"]["min"], int))
+    d = matrix("packed %s: sum" % name, ["-k", "sum"] + paths + ["/v"],
+               lambda d, ref=ref: (d["result"]["count"] == int(np.sum(~np.isnan(ref))) and
+                                   close(d["result"]["sum"], float(np.nansum(ref)), 1e-11), "sum %r count %r" %
+                                   (d["result"]["sum"], d["result"]["count"])))
+    for kern in ("stats", "sum"):
+        d = matrix("packed %s: %s axis=0" % (name, kern), ["-k", kern, "-p", "axis=0"] + paths + ["/v"],
+                   lambda d: (True, "ran"))
+        if not d:
+            continue
+        got = {f: np.array([[np.nan if x is None else x for x in row] for row in d["result"][f]], dtype=float)
+               for f in d["result"]}
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = {"count": np.sum(~np.isnan(ref), axis=0), "sum": np.nansum(ref, axis=0)}
+            if kern == "stats":
+                want.update(mean=np.nanmean(ref, axis=0), var=np.nanvar(ref, axis=0), min=np.nanmin(ref, axis=0),
+                            max=np.nanmax(ref, axis=0))
+        for f, w in want.items():
+            exact = f in ("count", "min", "max")
+            ok = np.array_equal(got[f], w, equal_nan=True) if exact else np.allclose(got[f], w, rtol=1e-11,
+                                                                                     equal_nan=True)
+            check("packed %s: %s axis=0 %s agrees with netCDF4" % (name, kern, f), ok)
+        check("packed %s: the all-missing pixel has count 0" % name, got["count"][2, 4] == 0)
 
 # ------------------------------------------------------------------ errors: one line, one code, every rank
 with h5py.File("other_type.h5", "w") as f:
