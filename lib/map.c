@@ -108,6 +108,14 @@ static h5mr_status cf_room(h5mr__run *run, uint64_t need)
     return H5MR_OK;
 }
 
+/* CF rules applied in place (cf_mode 1: float missing values to NaN; 3: packed integers'
+ * missing values to the one marker the kernel skips, when there are several). */
+static void cf_in_place(const h5mr__plan *p, const h5mr__cf *cf, h5mr_dtype t, void *rows, uint64_t n)
+{
+    if (p->cf_mode == 1) h5mr__cf_mask(cf, t, rows, n);
+    if (p->cf_mode == 3 && p->cf_norm) h5mr__cf_normalize(cf, t, rows, n, p->cf_marker);
+}
+
 /* CF conventions, then the kernel: missing values masked in place (float data), set to
  * the one marker in place (packed integers a kernel takes as stored), or every value
  * converted to f64 slice by slice. */
@@ -118,11 +126,8 @@ static h5mr_status decode_fold(h5mr__run *run, void *state, const void *data, ui
     const h5mr__part *part = h5mr__plan_part(p, item);
     h5mr_dtype stored = run->desc->dtype;
     if (p->cf_mode == 0 || !part) return fold(run, state, data, stored, item, first, n, c);
-    if (p->cf_mode == 1 || p->cf_mode == 3) {
-        /* The buffer is the run's own (read into, received into or decoded into). */
-        if (p->cf_mode == 1) h5mr__cf_mask(&part->cf, stored, (void *)data, n * p->row_elems);
-        if (p->cf_mode == 3 && p->cf_norm)
-            h5mr__cf_normalize(&part->cf, stored, (void *)data, n * p->row_elems, p->cf_marker);
+    if (p->cf_mode != 2) { /* the buffer is the run's own (read into, received into or decoded into) */
+        cf_in_place(p, &part->cf, stored, (void *)data, n * p->row_elems);
         return fold(run, state, data, stored, item, first, n, c);
     }
     uint64_t per = p->row_elems ? CF_SLICE_ELEMS / p->row_elems : n;
@@ -200,12 +205,10 @@ h5mr_status h5mr__map_run(h5mr__run *run, void *state, void *data, uint64_t lo, 
             h5mr__plan_item(p, i, &f, &m);
             const h5mr__cf *cf = &h5mr__plan_part(p, i)->cf;
             char *rows = (char *)data + at * p->row_elems * p->elem_size;
-            if (p->cf_mode == 1)
-                h5mr__cf_mask(cf, t, rows, m * p->row_elems);
-            else if (p->cf_mode == 3 && p->cf_norm)
-                h5mr__cf_normalize(cf, t, rows, m * p->row_elems, p->cf_marker);
-            else if (p->cf_mode == 2)
+            if (p->cf_mode == 2)
                 h5mr__cf_to_f64(cf, t, rows, (double *)run->cf_buf + at * p->row_elems, m * p->row_elems);
+            else
+                cf_in_place(p, cf, t, rows, m * p->row_elems);
             at += m;
         }
         if (p->cf_mode == 2) values = run->cf_buf, t = H5MR_DTYPE_F64;

@@ -403,6 +403,20 @@ static h5mr_status sum_combine(h5mr_ctx *ctx, void *into, const void *from)
     return H5MR_OK;
 }
 
+/* Widened stored integers (CF fill only): the exact integer sums as int64 into out, 0 if one
+ * does not fit (then they are reported as doubles). */
+static int rows_exact_ints(const h5mr_rsum *s, uint64_t P, int64_t *out)
+{
+    for (uint64_t p = 0; p < P; p++) {
+        double hi, lo;
+        h5mr_rsum_round2(&s[p], &hi, &lo);
+        __int128 v = (__int128)hi + (__int128)lo;
+        if (!(fabs(hi) < 0x1p63) || v < INT64_MIN || v > INT64_MAX) return 0;
+        out[p] = (int64_t)v;
+    }
+    return 1;
+}
+
 static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, h5mr_result *r)
 {
     const uint64_t *shape;
@@ -411,31 +425,19 @@ static h5mr_status rows_finish(h5mr_ctx *ctx, const sum_config *c, void *state, 
     int is_float = h5mr_dtype_is_float(h5mr_ctx_dtype(ctx)), wide = 0;
     void *sums = malloc(P * 8 + 8);
     if (!sums) return H5MR_ENOMEM;
-    int unpacked = c->pk && c->pk->packed;
-    if (unpacked) { /* the unpacked sums, from the exact integer ones */
+    if (c->pk && c->pk->packed) { /* the unpacked sums, from the exact integer ones */
         const __int128 *s = rows_sums(state, P);
         const int64_t *n = rows_count(state);
         for (uint64_t p = 0; p < P; p++)
             ((double *)sums)[p] = h5mr_unpack_sum(c->pk->scale, c->pk->offset, s[p], n[p]).hi;
         is_float = 1;
-    } else if (is_float && h5mr_ctx_values_integral(ctx)) { /* the stored integers, widened: exact integer sums */
-        const h5mr_rsum *s = rows_sums(state, P);
-        for (uint64_t p = 0; p < P && !wide; p++) {
-            double hi, lo;
-            h5mr_rsum_round2(&s[p], &hi, &lo);
-            __int128 v = (__int128)hi + (__int128)lo;
-            wide = !(fabs(hi) < 0x1p63) || v < INT64_MIN || v > INT64_MAX;
-            ((int64_t *)sums)[p] = (int64_t)v;
-        }
-        is_float = wide;
-    }
-    if (unpacked) {
+    } else if (is_float && h5mr_ctx_values_integral(ctx) && rows_exact_ints(rows_sums(state, P), P, sums)) {
+        is_float = 0;
     } else if (is_float) {
         const h5mr_rsum *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P; p++)
             ((double *)sums)[p] = h5mr_rsum_round(&s[p]);
-        wide = 0;
-    } else if (!h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))) {
+    } else {
         const __int128 *s = rows_sums(state, P);
         for (uint64_t p = 0; p < P; p++)
             wide |= s[p] < INT64_MIN || s[p] > INT64_MAX;

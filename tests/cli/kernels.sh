@@ -152,4 +152,9 @@ done
 mpi 3 "$H5MR" run -k valuecounts d.h5 /img > /dev/null 2> err.txt
 expect "valuecounts on float data: exit 2" test $? -eq 2
 expect "valuecounts on float data says so" grep -q "integer datasets only" err.txt
+
+# ---------------------------------------------------------------- stats on small integers, exactly (tests/cli/ints.py)
+mkdir -p ints
+WORKDIR=$PWD/ints timeout -k 5 600 /usr/bin/python3 "$top_srcdir/tests/cli/ints.py"
+expect "stats on 8-, 16- and 32-bit integers equals exact integer arithmetic (tests/cli/ints.py)" test $? -eq 0
 finish
