@@ -5,12 +5,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- names */
 
@@ -182,23 +184,36 @@ void h5mr__files_init(h5mr__files *fs, const h5mr__inputs *in)
         fs->open[k] =
             (h5mr__dset){.file = H5I_INVALID_HID, .dset = H5I_INVALID_HID, .space = H5I_INVALID_HID, .fd = -1};
         fs->which[k] = UINT64_MAX;
+        fs->fd[k] = -1;
+        fs->fd_which[k] = UINT64_MAX;
     }
+}
+
+/* The slot holding file i (1), or the least recently used one for it (0): few files stay
+ * open (descriptor limits); a rank's items come in file order. */
+static int lru(uint64_t *which, uint64_t *used, uint64_t *tick, uint64_t i, int *slot)
+{
+    *slot = 0;
+    for (int k = 0; k < H5MR__OPEN_FILES; k++) {
+        if (which[k] == i) {
+            used[k] = ++*tick;
+            *slot = k;
+            return 1;
+        }
+        if (used[k] < used[*slot]) *slot = k;
+    }
+    which[*slot] = UINT64_MAX;
+    return 0;
 }
 
 h5mr_status h5mr__files_get(h5mr__files *fs, uint64_t i, h5mr__dset **d, h5mr_error *err)
 {
-    int slot = 0;
-    for (int k = 0; k < H5MR__OPEN_FILES; k++) {
-        if (fs->which[k] == i) {
-            fs->used[k] = ++fs->tick;
-            *d = &fs->open[k];
-            return H5MR_OK;
-        }
-        if (fs->used[k] < fs->used[slot]) slot = k;
+    int slot;
+    if (lru(fs->which, fs->used, &fs->tick, i, &slot)) {
+        *d = &fs->open[slot];
+        return H5MR_OK;
     }
-    /* Keep few files open (descriptor limits): the least recently used one goes. */
     h5mr__dset_close(&fs->open[slot]);
-    fs->which[slot] = UINT64_MAX;
     h5mr_status st = h5mr__dset_open(fs->in->names[i], fs->in->dataset, &fs->open[slot], err);
     if (st != H5MR_OK) return st;
     fs->which[slot] = i;
@@ -213,7 +228,53 @@ void h5mr__files_close(h5mr__files *fs)
         h5mr__dset_close(&fs->open[k]);
         fs->which[k] = UINT64_MAX;
         fs->used[k] = 0;
+        if (fs->fd[k] >= 0) close(fs->fd[k]);
+        fs->fd[k] = -1;
+        fs->fd_which[k] = UINT64_MAX;
+        fs->fd_used[k] = 0;
     }
+}
+
+/* File i's plain descriptor (read-only), opened now if it is not open. */
+static h5mr_status files_fd(h5mr__files *fs, uint64_t i, int *fd, h5mr_error *err)
+{
+    int slot;
+    if (!lru(fs->fd_which, fs->fd_used, &fs->tick, i, &slot)) {
+        if (fs->fd[slot] >= 0) close(fs->fd[slot]);
+        if ((fs->fd[slot] = open(fs->in->names[i], O_RDONLY | O_CLOEXEC)) < 0)
+            return h5mr__error_set(err, H5MR_EIO, "cannot open '%s' to read it: %s", fs->in->names[i], strerror(errno));
+        fs->fd_which[slot] = i;
+        fs->fd_used[slot] = ++fs->tick;
+    }
+    *fd = fs->fd[slot];
+    return H5MR_OK;
+}
+
+h5mr_status h5mr__files_read_direct(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
+                                    uint64_t n, void *buf, h5mr_error *err)
+{
+    int fd = -1;
+    h5mr_status st = files_fd(fs, p->file, &fd, err);
+    if (st != H5MR_OK) return st;
+    const char *name = fs->in->names[p->file];
+    uint64_t len = n * row_bytes, done = 0;
+    off_t at = (off_t)(p->direct + (int64_t)(first * row_bytes));
+    while (done < len) {
+        ssize_t got = pread(fd, (char *)buf + done, len - done, at + (off_t)done);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return h5mr__error_set(err, H5MR_EIO, "reading '%s' failed: %s", name, strerror(errno));
+        if (got == 0) break; /* the end of the file: it shrank (said below) */
+        done += (uint64_t)got;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) return h5mr__error_set(err, H5MR_EIO, "cannot stat '%s': %s", name, strerror(errno));
+    if ((int64_t)sb.st_size < p->size0)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", name,
+                               (long long)p->size0, (long long)sb.st_size);
+    if ((int64_t)sb.st_size != p->size0 || (int64_t)sb.st_mtim.tv_sec != p->mtime0_s ||
+        (int64_t)sb.st_mtim.tv_nsec != p->mtime0_ns || done < len)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", name);
+    return H5MR_OK;
 }
 
 /* ---------------------------------------------------------------- describing */
@@ -234,6 +295,8 @@ h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h
     if (st != H5MR_OK) return st;
     out->desc = d->desc;
     out->fingerprint = i == 0 ? h5mr__dset_fingerprint(d) : 0;
+    out->direct = d->direct;
+    out->size0 = d->size0, out->mtime0_s = d->mtime0_s, out->mtime0_ns = d->mtime0_ns;
     h5mr__cf_read(d, &out->cf);
     return H5MR_OK;
 }

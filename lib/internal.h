@@ -82,6 +82,9 @@ typedef struct h5mr__part {
     uint64_t file_rows; /* the file's extent of dimension 0 */
     uint64_t off0;      /* the stored index of the file's first row in the concatenation */
     h5mr__cf cf;
+    /* Read without HDF5 (a plain pread): the file's h5mr__dset.direct, -1 if not, and its
+     * size and modification time when described, checked after each read. */
+    int64_t direct, size0, mtime0_s, mtime0_ns;
 } h5mr__part;
 
 /* How the rows of a dataset are cut into work items. */
@@ -216,6 +219,8 @@ typedef struct h5mr__dset {
     int fd;           /* HDF5's descriptor of the file, -1 if unknown */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
+    int64_t direct; /* where the rows are, in native order, one after the other (contiguous
+                       data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
 } h5mr__dset;
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
@@ -287,6 +292,7 @@ typedef struct h5mr__fdesc {
     uint64_t fingerprint; /* file 0 only */
     h5mr__dset_desc desc;
     h5mr__cf cf;
+    int64_t direct, size0, mtime0_s, mtime0_ns; /* as in h5mr__part */
 } h5mr__fdesc;
 
 #define H5MR__OPEN_FILES 4
@@ -296,12 +302,19 @@ typedef struct h5mr__files {
     const h5mr__inputs *in;
     h5mr__dset open[H5MR__OPEN_FILES];
     uint64_t which[H5MR__OPEN_FILES], used[H5MR__OPEN_FILES], tick;
+    /* Files read without HDF5 (h5mr__part.direct): plain descriptors, as few. */
+    int fd[H5MR__OPEN_FILES];
+    uint64_t fd_which[H5MR__OPEN_FILES], fd_used[H5MR__OPEN_FILES];
 } h5mr__files;
 
 void h5mr__files_init(h5mr__files *fs, const h5mr__inputs *in);
 /* File i, open (opened now if it is not).  EINPUT as h5mr__dset_open. */
 h5mr_status h5mr__files_get(h5mr__files *fs, uint64_t i, h5mr__dset **d, h5mr_error *err);
 void h5mr__files_close(h5mr__files *fs);
+/* Rows [first, first + n) of part p (p->direct >= 0) read with pread, as stored: the
+ * file's size and modification time checked against the description's after the read. */
+h5mr_status h5mr__files_read_direct(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
+                                    uint64_t n, void *buf, h5mr_error *err);
 /* Serially: the names of in (patterns expanded, lists read), and file i's description. */
 h5mr_status h5mr__inputs_expand(h5mr__inputs *in, h5mr_error *err);
 h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h5mr_error *err);

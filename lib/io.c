@@ -75,12 +75,43 @@ static void near_dataset(hid_t file, const char *dataset, char *buf, size_t len)
     free(nm);
 }
 
+/* Where the dataset's rows lie in the file, one after the other in native order, if they
+ * do: contiguous data, or a single unfiltered chunk as wide as the dataset (the shape of
+ * a file a day or a granule); -1 otherwise.  A job over many such files reads them with
+ * pread, without opening each one with HDF5 a second time (h5mr__files_read_direct). */
+static int64_t direct_offset(const h5mr__dset *d, hid_t type)
+{
+    const h5mr__dset_desc *x = &d->desc;
+    uint64_t bytes = h5mr_dtype_size(x->dtype);
+    for (int i = 0; i < x->ndims; i++)
+        bytes *= x->shape[i];
+    if (d->fd < 0 || bytes == 0 || H5Tequal(type, d->memtype) <= 0) return -1;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t stored = 0;
+    if (x->layout == H5D_CONTIGUOUS) {
+        addr = H5Dget_offset(d->dset);
+        stored = H5Dget_storage_size(d->dset);
+    } else if (x->layout == H5D_CHUNKED && x->nfilters == 0 && x->chunk[0] >= x->shape[0]) {
+        for (int i = 1; i < x->ndims; i++)
+            if (x->chunk[i] != x->shape[i]) return -1;
+        hsize_t nchunks = 0, off[H5MR__MAX_DIMS];
+        unsigned mask = 0;
+        if (H5Dget_num_chunks(d->dset, d->space, &nchunks) < 0 || nchunks != 1 ||
+            H5Dget_chunk_info(d->dset, d->space, 0, off, &mask, &addr, &stored) < 0)
+            addr = HADDR_UNDEF;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (addr == HADDR_UNDEF || stored < bytes || (int64_t)(addr + bytes) > d->size0) return -1;
+    return (int64_t)addr;
+}
+
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err)
 {
     h5mr__hdf5_quiet();
     memset(d, 0, sizeof *d);
     d->file = d->dset = d->space = H5I_INVALID_HID;
     d->fd = -1;
+    d->direct = -1;
     d->path = file;
     hid_t type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     h5mr_status st = H5MR_OK;
@@ -205,6 +236,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             goto out;
         }
     }
+    if (st == H5MR_OK) d->direct = direct_offset(d, type);
 out:
     if (dcpl >= 0) H5Pclose(dcpl);
     if (type >= 0) H5Tclose(type);

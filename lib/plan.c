@@ -112,7 +112,13 @@ static h5mr_status make_parts(const h5mr__fdesc *f, uint64_t n, const h5mr__view
     uint64_t k = 0, off = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t r = f[i].desc.shape[0];
-        h5mr__part q = {.file = i, .file_rows = r, .off0 = off};
+        h5mr__part q = {.file = i,
+                        .file_rows = r,
+                        .off0 = off,
+                        .direct = f[i].direct,
+                        .size0 = f[i].size0,
+                        .mtime0_s = f[i].mtime0_s,
+                        .mtime0_ns = f[i].mtime0_ns};
         if (!raw_cf) q.cf = f[i].cf;
         if (v->split == 0) {
             /* Selected indices s + j*t (0 <= j < c) that fall in [off, off + r). */

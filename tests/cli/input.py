@@ -78,6 +78,59 @@ if mm:
     check("argmin over files is the index in the concatenation",
           mm["result"]["argmin"] == int(np.nanargmin(flat)) and mm["result"]["argmax"] == int(np.nanargmax(flat)))
 
+# Files whose rows lie in one place (contiguous data, or one unfiltered chunk: a file a
+# day) are read with pread, not opened with HDF5 again: the same values, at every
+# configuration; a selection within rows takes HDF5's path; a file changed while the job
+# runs is named.
+rows2 = [5, 1, 9, 0, 4, 2]
+parts2 = []
+for i, n in enumerate(rows2):
+    a = rng.integers(-1000, 1000, size=(n, 7, 3)).astype("i4")
+    parts2.append(a)
+    if i == 5:  # netCDF-4, an unlimited dimension, one chunk
+        with netCDF4.Dataset("g%02d.h5" % i, "w") as nc:
+            nc.createDimension("t", None), nc.createDimension("y", 7), nc.createDimension("x", 3)
+            nc.createVariable("v", "i4", ("t", "y", "x"), chunksizes=(n, 7, 3))[:] = a
+        continue
+    with h5py.File("g%02d.h5" % i, "w") as f:
+        if i % 2 == 0:  # one chunk, larger than the data
+            f.create_dataset("v", data=a, chunks=(n + 2, 7, 3), maxshape=(None, 7, 3))
+        else:
+            f.create_dataset("v", data=a)  # contiguous
+cat2 = np.concatenate(parts2)
+gfiles = ["g%02d.h5" % i for i in range(len(rows2))]
+matrix("sum axis=0 over files read with pread", ["-k", "sum", "-p", "axis=0"] + gfiles + ["/v"],
+       lambda d: (d["result"]["sum"] == cat2.sum(0).tolist() and d["result"]["count"] == [[cat2.shape[0]] * 3] * 7,
+                  "equals numpy"))
+matrix("minmax over files read with pread", ["-k", "minmax"] + gfiles + ["/v"],
+       lambda d: (d["result"]["min"] == int(cat2.min()) and d["result"]["argmin"] == int(cat2.argmin()) and
+                  d["result"]["argmax"] == int(cat2.argmax()), "equals numpy"))
+sel = cat2[2:17, 1:6, ::2]
+d = run_json(3, "-k", "sum", "-p", "axis=0", *gfiles, "/v[2:17, 1:6, ::2]")
+check("a selection within rows over such files equals numpy", d and d["result"]["sum"] == sel.sum(0).tolist())
+for how in ("modified", "shrank"):
+    for i in range(12):
+        with h5py.File("m%02d.h5" % i, "w") as f:
+            f.create_dataset("v", data=np.full((3, 4), i, "f8"))
+    if os.path.exists("items.log"):
+        os.remove("items.log")
+    env = dict(os.environ, H5MR_TEST_DELAY_US="150000", H5MR_TEST_ITEM_LOG="items.log")
+    cmd = MPIRUN.replace("NP", "1").split() + [H5MR, "run", "-k", "sum", "--schedule", "static", "m*.h5", "/v"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):  # until the first item is mapped (30 s at most)
+        if os.path.exists("items.log") and os.path.getsize("items.log") > 0:
+            break
+        subprocess.run(["sleep", "0.05"])
+    if how == "modified":
+        with open("m11.h5", "ab") as f:
+            f.write(b"x")
+    else:
+        os.truncate("m11.h5", 1000)
+    out, err = proc.communicate(timeout=60)
+    want = "'m11.h5' was modified while it was read" if how == "modified" else "'m11.h5' shrank from"
+    check("a file %s during the job: exit 1 naming it (exit %d: %s)" % (how, proc.returncode, err.strip()[:200]),
+          proc.returncode == 1 and want in err)
+
 # patterns and lists
 d = run_json(2, "-k", "sum", "day*.h5", "/t")
 check("a quoted pattern is expanded, sorted", d and d["input"]["files"] == 6 and
