@@ -241,9 +241,27 @@ int h5mr__cf_packing(const h5mr__cf *cfs, size_t stride, size_t n, h5mr_dtype st
     return 1;
 }
 
+/* Integers of 32 bits or less with a valid range and at most two markers (the common
+ * case) compare in their own type, branch-free, vectorised: v < vmin is v < ceil(vmin) for
+ * an integer v, and a marker no stored value can equal becomes the marker written, so
+ * that matching it changes nothing. */
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI)                                                                             \
-    static void cf_normalize_##T(const h5mr__cf *cf, T *x, uint64_t n, T marker)                                       \
+    H5MR_HOT static void cf_normalize_##T(const h5mr__cf *cf, T *x, uint64_t n, T marker)                              \
     {                                                                                                                  \
+        double lo = cf->has_min ? ceil(cf->vmin) : (double)(LO), hi = cf->has_max ? floor(cf->vmax) : (double)(HI);    \
+        if (!(ISF) && (BITS) <= 32 && cf->nmissing <= 2 && lo <= (double)(HI) && hi >= (double)(LO) && lo <= hi) {    \
+            T l = lo < (double)(LO) ? (T)(LO) : (T)lo, h = hi > (double)(HI) ? (T)(HI) : (T)hi, m[2] = {marker, marker}; \
+            for (int k = 0; k < cf->nmissing; k++) {                                                                   \
+                double v = cf->missing[k];                                                                             \
+                if (v == floor(v) && v >= (double)(LO) && v <= (double)(HI)) m[k] = (T)v;                              \
+            }                                                                                                          \
+            for (uint64_t i = 0; i < n; i++) {                                                                         \
+                T v = x[i];                                                                                            \
+                int bad = (v < l) | (v > h) | (v == m[0]) | (v == m[1]);                                               \
+                x[i] = bad ? marker : v;                                                                               \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
         for (uint64_t i = 0; i < n; i++)                                                                               \
             if (cf_missing(cf, (double)x[i])) x[i] = marker;                                                           \
     }
