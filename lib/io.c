@@ -99,6 +99,13 @@ static int64_t direct_offset(const h5mr__dset *d, hid_t type)
         if (H5Dget_num_chunks(d->dset, d->space, &nchunks) < 0 || nchunks != 1 ||
             H5Dget_chunk_info(d->dset, d->space, 0, off, &mask, &addr, &stored) < 0)
             addr = HADDR_UNDEF;
+        /* A chunk's address counts from the superblock, after a user block if there is
+         * one (H5Dget_offset's counts from the start of the file). */
+        hid_t fcpl = H5Fget_create_plist(d->file);
+        hsize_t ub = 0;
+        if (fcpl < 0 || H5Pget_userblock(fcpl, &ub) < 0) addr = HADDR_UNDEF;
+        if (fcpl >= 0) H5Pclose(fcpl);
+        if (addr != HADDR_UNDEF) addr += ub;
     }
     H5Eclear2(H5E_DEFAULT);
     if (addr == HADDR_UNDEF || stored < bytes || (int64_t)(addr + bytes) > d->size0) return -1;

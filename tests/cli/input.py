@@ -92,7 +92,8 @@ for i, n in enumerate(rows2):
             nc.createDimension("t", None), nc.createDimension("y", 7), nc.createDimension("x", 3)
             nc.createVariable("v", "i4", ("t", "y", "x"), chunksizes=(n, 7, 3))[:] = a
         continue
-    with h5py.File("g%02d.h5" % i, "w") as f:
+    # files 1 and 2 begin with a user block: the data's offsets count from the file's start
+    with h5py.File("g%02d.h5" % i, "w", **({"userblock_size": 1024} if i in (1, 2) else {})) as f:
         if i % 2 == 0:  # one chunk, larger than the data
             f.create_dataset("v", data=a, chunks=(n + 2, 7, 3), maxshape=(None, 7, 3))
         else:
