@@ -26,6 +26,7 @@ typedef struct gstate {
     void **st;       /* [cap] the inner state of each slot */
     uint64_t tcap;   /* hash table size (a power of 2), entries slot + 1 (0: empty) */
     uint64_t *table;
+    uint64_t id; /* this state's number in the job (1, 2, ...): the slot cache's key */
 } gstate;
 
 typedef struct gconfig {
@@ -39,6 +40,13 @@ typedef struct gconfig {
     uint64_t *count, *offset; /* per slot */
     uint64_t count_cap;
     uint64_t *touched;
+    uint32_t *pix; /* a row of labels for every row: the row's elements label by label */
+    uint64_t *cur; /* a cursor per slot */
+    uint64_t pix_cap, cur_cap;
+    /* a row of labels for every row, as the last block had it (most jobs: one (Y, X) map
+       for the whole job): slot_of holds their slots in state cache_id */
+    int64_t *cache_lab;
+    uint64_t cache_n, cache_cap, cache_id, next_id;
     void *vals;
     double *wts;
     uint64_t vals_cap, wts_cap;
@@ -50,6 +58,9 @@ static void gconfig_free(void *p)
     if (!c) return;
     h5mr__ctx_release(&c->inner);
     free(c->slot_of);
+    free(c->pix);
+    free(c->cur);
+    free(c->cache_lab);
     free(c->count);
     free(c->offset);
     free(c->touched);
@@ -70,8 +81,10 @@ static uint64_t hash64(int64_t k)
 
 static void *gstate_new(h5mr_ctx *ctx)
 {
-    (void)ctx;
-    return calloc(1, sizeof(gstate));
+    gconfig *c = h5mr_ctx_config(ctx);
+    gstate *g = calloc(1, sizeof(gstate));
+    if (g && c) g->id = ++c->next_id;
+    return g;
 }
 
 static void gstate_free(h5mr_ctx *ctx, void *p)
@@ -256,13 +269,17 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
                              const h5mr_rows *w)
 {
     uint64_t E = b->row_elems, N = b->rows * E;
-    int per_row = lab->row_stride == 0; /* one row of labels for every row */
+    int per_row = lab->row_stride == 0;      /* one row of labels for every row */
+    int sorted = per_row && E <= UINT32_MAX; /* ... gathered label by label (pix) */
     uint64_t nl = per_row ? E : N;
     if (!grow((void **)&c->slot_of, &c->slot_cap, nl, sizeof *c->slot_of)) return oom(ctx);
     const int64_t *L = lab->data;
     int64_t last = H5MR__NO_LABEL;
     uint64_t last_slot = UINT64_MAX;
-    for (uint64_t i = 0; i < nl; i++) {
+    int cached =
+        per_row && g->id && c->cache_id == g->id && c->cache_n == nl && !memcmp(c->cache_lab, L, nl * sizeof *L);
+    c->cache_id = 0;
+    for (uint64_t i = 0; i < nl && !cached; i++) {
         int64_t k = L[i];
         if (k == H5MR__NO_LABEL) {
             c->slot_of[i] = UINT64_MAX;
@@ -274,6 +291,10 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
             last = k;
         }
         c->slot_of[i] = last_slot;
+    }
+    if (per_row && grow((void **)&c->cache_lab, &c->cache_cap, nl, sizeof *L)) {
+        if (!cached) memcpy(c->cache_lab, L, nl * sizeof *L);
+        c->cache_n = nl, c->cache_id = g->id; /* slots are never taken from a state: they hold */
     }
     if (g->n > c->count_cap) {
         uint64_t n = c->count_cap ? 2 * c->count_cap : 1024;
@@ -307,23 +328,63 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
     }
     if (!grow(&c->vals, &c->vals_cap, at, 8)) return oom(ctx);
     if (w && !grow((void **)&c->wts, &c->wts_cap, at, 8)) return oom(ctx);
-    /* Gather, in element order within each label. */
+    /* Gather, in element order within each label (row by row).  With one row of labels
+     * for every row, the row's elements are sorted by label once for the block (pix:
+     * label by label, ascending), and each label's part of a row is copied as one run:
+     * writes in sequence, reads from a group of rows that stays in cache, rather than
+     * a store per element to wherever its label's run has got to. */
     const char *x = b->data;
     char *v = c->vals;
     const double *wd = w ? w->data : NULL;
-#define GATHER(T)                                                                                                      \
-    for (uint64_t r = 0; r < b->rows; r++) {                                                                           \
-        const uint64_t *sl = c->slot_of + (per_row ? 0 : r * E);                                                       \
-        const T *xr = (const T *)x + r * E;                                                                            \
-        T *vv = (T *)v;                                                                                                \
-        for (uint64_t j = 0; j < E; j++) {                                                                             \
-            uint64_t s = sl[j];                                                                                        \
-            if (s == UINT64_MAX) continue;                                                                             \
-            uint64_t o = c->offset[s]++;                                                                               \
-            vv[o] = xr[j];                                                                                             \
-            if (w) c->wts[o] = wd[r * w->row_stride + j * w->elem_stride];                                             \
-        }                                                                                                              \
+    if (sorted) {
+        if (E > c->pix_cap || g->n > c->cur_cap) {
+            uint32_t *p = realloc(c->pix, E * sizeof *p);
+            if (!p) return oom(ctx);
+            c->pix = p, c->pix_cap = E;
+            uint64_t *q = realloc(c->cur, c->count_cap * sizeof *q);
+            if (!q) return oom(ctx);
+            c->cur = q, c->cur_cap = c->count_cap;
+        }
+        for (uint64_t t = 0; t < ntouched; t++) { /* where each label's pixels start in pix */
+            uint64_t s = c->touched[t];
+            c->cur[s] = c->offset[s] / b->rows;
+        }
+        for (uint64_t j = 0; j < E; j++)
+            if (c->slot_of[j] != UINT64_MAX) c->pix[c->cur[c->slot_of[j]]++] = (uint32_t)j;
     }
+    /* rows of a group: what stays in a core's cache while the labels take their parts */
+    uint64_t group = sorted ? (uint64_t)1 + (64 * 1024) / (E * vsize + (w ? E * 8 : 0) + 1) : 0;
+#define GATHER(T)                                                                                                      \
+    if (sorted)                                                                                                        \
+        for (uint64_t r0 = 0; r0 < b->rows; r0 += group) {                                                             \
+            uint64_t r1 = r0 + group < b->rows ? r0 + group : b->rows;                                                 \
+            for (uint64_t t = 0; t < ntouched; t++) {                                                                  \
+                uint64_t s = c->touched[t], m = c->count[s] / b->rows, o = c->offset[s];                               \
+                const uint32_t *pj = c->pix + o / b->rows;                                                             \
+                for (uint64_t r = r0; r < r1; r++) {                                                                   \
+                    const T *xr = (const T *)x + r * E;                                                                \
+                    T *vv = (T *)v + o + r * m;                                                                        \
+                    for (uint64_t i = 0; i < m; i++)                                                                   \
+                        vv[i] = xr[pj[i]];                                                                             \
+                    if (w)                                                                                             \
+                        for (uint64_t i = 0; i < m; i++)                                                               \
+                            c->wts[o + r * m + i] = wd[r * w->row_stride + pj[i] * w->elem_stride];                    \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    else                                                                                                               \
+        for (uint64_t r = 0; r < b->rows; r++) {                                                                       \
+            const uint64_t *sl = c->slot_of + (per_row ? 0 : r * E);                                                   \
+            const T *xr = (const T *)x + r * E;                                                                        \
+            T *vv = (T *)v;                                                                                            \
+            for (uint64_t j = 0; j < E; j++) {                                                                         \
+                uint64_t s = sl[j];                                                                                    \
+                if (s == UINT64_MAX) continue;                                                                         \
+                uint64_t o = c->offset[s]++;                                                                           \
+                vv[o] = xr[j];                                                                                         \
+                if (w) c->wts[o] = wd[r * w->row_stride + j * w->elem_stride];                                         \
+            }                                                                                                          \
+        }
     if (vsize == 4) {
         GATHER(uint32_t)
     } else if (vsize == 8) {
@@ -334,6 +395,9 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
         GATHER(uint8_t)
     }
 #undef GATHER
+    if (sorted) /* each label's end, as the running offsets leave it */
+        for (uint64_t t = 0; t < ntouched; t++)
+            c->offset[c->touched[t]] += c->count[c->touched[t]];
     h5mr_status st = H5MR_OK;
     for (uint64_t t = 0; t < ntouched; t++) {
         uint64_t s = c->touched[t], n = c->count[s], o = c->offset[s] - n;
