@@ -65,6 +65,17 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
     return (h5mr_v2d)(((h5mr_v2l)a & mask) | ((h5mr_v2l)b & ~mask));
 }
 
+/* Whether one of the first 64 of the n values at x is NaN.  A mask or a fill value shows
+ * early: such a block goes straight to a loop that skips NaN, not through a fast loop
+ * that finds a NaN only at its end and starts again. */
+#define H5MR_NAN_EARLY(x, n)                                                                                           \
+    __extension__({                                                                                                    \
+        int seen_ = 0;                                                                                                 \
+        for (uint64_t i_ = 0; i_ < (n) && i_ < 64; i_++)                                                               \
+            seen_ |= (x)[i_] != (x)[i_];                                                                               \
+        seen_;                                                                                                         \
+    })
+
 /* hi + v → hi (rounded) with the rounding error added to lo. */
 #define H5MR_TWOSUM_ACC(hi, lo, v)                                                                                     \
     do {                                                                                                               \

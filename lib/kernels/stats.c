@@ -181,9 +181,7 @@ typedef struct stats_state {
         uint64_t body = n - n % 8;                                                                                     \
         /* Both fast paths give the same bits on data without NaN: NaN early on (a mask)                               \
          * goes straight to the one that skips them. */                                                                \
-        int nan_seen = 0;                                                                                              \
-        for (uint64_t i = 0; i < body && i < 64; i++)                                                                  \
-            nan_seen |= x[i] != x[i];                                                                                  \
+        int nan_seen = H5MR_NAN_EARLY(x, body);                                                                        \
         if (body > 0 && ((!nan_seen && fast_##T(x, body, s, s1)) || fast_nan_##T(x, body, s, s1, NAN))) {              \
             squares_##T(x + body, n - body, s, s1, NAN);                                                               \
             return;                                                                                                    \
@@ -533,9 +531,7 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
                 ((__int128 *)s.s1)[p] += c->iacc[p];                                                                   \
         } else {                                                                                                       \
             minmax_##T##SFX(x, rows, P, mnT, mxT, m);                                                                  \
-            int nan_seen = MISS; /* NaN early on (a mask, a fill value): straight to the masked loop */                \
-            for (uint64_t i = 0; i < rows * P && i < 64; i++)                                                          \
-                nan_seen |= x[i] != x[i];                                                                              \
+            int nan_seen = MISS || H5MR_NAN_EARLY(x, rows * P);     /* straight to the masked loop */                  \
             if (!nan_seen && pairs_plain_##T##SFX(x, rows, P, c)) { /* the masked loop's bits, faster */               \
                 for (uint64_t p = 0; p < P; p++)                                                                       \
                     c->cnt[p] = (double)rows;                                                                          \

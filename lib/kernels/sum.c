@@ -288,9 +288,7 @@ static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) &
         uint64_t P = c->pixels;                                                                                        \
         int64_t *n = rows_count(state);                                                                                \
         h5mr_rsum *s = rows_sums(state, P);                                                                            \
-        int nan_seen = 0; /* NaN early on (a mask, a fill value): straight to the masked loop */                       \
-        for (uint64_t i = 0; i < rows * P && i < 64; i++)                                                              \
-            nan_seen |= x[i] != x[i];                                                                                  \
+        int nan_seen = H5MR_NAN_EARLY(x, rows * P);                  /* straight to the masked loop */                 \
         if (!nan_seen && rows_plain_##T(x, rows, P, c->hi, c->lo)) { /* the masked loop's bits, faster */              \
             for (uint64_t p = 0; p < P; p++) {                                                                         \
                 n[p] += (int64_t)rows;                                                                                 \
