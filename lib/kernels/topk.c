@@ -74,15 +74,40 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
     }
 }
 
+/* Once the heap is full, only a value at least as good as its worst can get in: blocks
+ * of TOPK_RUN values are first tested against that value, all at once (a loop without
+ * branches the compiler vectorises; NaN fails the test), and offered one by one only
+ * where one of them passes.  On data in no particular order almost none does. */
+#define TOPK_RUN 64
 #define TOPK_TYPE(T, F)                                                                                                \
     static void topk_##T(const T *x, uint64_t n, uint64_t base, const topk_config *c, topk_state *s)                   \
     {                                                                                                                  \
-        for (uint64_t i = 0; i < n; i++) {                                                                             \
+        uint64_t i = 0;                                                                                                \
+        for (; i < n && s->n < c->k; i++) {                                                                            \
             if (x[i] != x[i]) continue;                                                                                \
             topk_entry e;                                                                                              \
             e.v.F = x[i];                                                                                              \
             e.idx = base + i;                                                                                          \
             offer(c, s, &e);                                                                                           \
+        }                                                                                                              \
+        for (; i < n && c->k > 0; i += TOPK_RUN) {                                                                     \
+            uint64_t m = n - i < TOPK_RUN ? n - i : TOPK_RUN;                                                          \
+            const T *y = x + i;                                                                                        \
+            __typeof__(s->e[0].v.F) t = s->e[0].v.F;                                                                   \
+            int any = 0;                                                                                               \
+            if (c->largest)                                                                                            \
+                for (uint64_t j = 0; j < m; j++)                                                                       \
+                    any |= y[j] >= t;                                                                                  \
+            else                                                                                                       \
+                for (uint64_t j = 0; j < m; j++)                                                                       \
+                    any |= y[j] <= t;                                                                                  \
+            for (uint64_t j = 0; any && j < m; j++) {                                                                  \
+                if (y[j] != y[j]) continue;                                                                            \
+                topk_entry e;                                                                                          \
+                e.v.F = y[j];                                                                                          \
+                e.idx = base + i + j;                                                                                  \
+                offer(c, s, &e);                                                                                       \
+            }                                                                                                          \
         }                                                                                                              \
     }
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI) TOPK_TYPE(T, W)

@@ -153,6 +153,35 @@ mpi 3 "$H5MR" run -k valuecounts d.h5 /img > /dev/null 2> err.txt
 expect "valuecounts on float data: exit 2" test $? -eq 2
 expect "valuecounts on float data says so" grep -q "integer datasets only" err.txt
 
+# ---------------------------------------------------------------- topk past its threshold filter
+# Many ties at the k-th value, NaN, both orders, blocks longer than the filter's runs of
+# 64 values, several ranks: numpy's order (value, then the lower index).
+/usr/bin/python3 - <<'PY'
+import numpy as np, h5py
+rng = np.random.default_rng(3)
+a = np.round(rng.normal(0, 2, (5003, 3)) * 2) / 2
+a[rng.random(a.shape) < 0.03] = np.nan
+with h5py.File("ties.h5", "w") as f:
+    f.create_dataset("f4", data=a.astype("f4"), chunks=(37, 3))
+    f.create_dataset("i2", data=np.nan_to_num(a * 2).astype("i2"), chunks=(37, 3))
+PY
+for np in 1 3; do
+    for d in f4 i2; do
+        for job in "k=50" "k=50 -p largest=false" "k=1" "k=400"; do
+            mpi $np "$H5MR" run -k topk -p $job --chunk-rows 37 --json ties.h5 /$d > r.json
+            expect "topk -p $job on /$d with ties at $np ranks equals numpy's" /usr/bin/python3 - "$d" "$job" <<'PY'
+import json, sys, numpy as np, h5py
+x = h5py.File("ties.h5")[sys.argv[1]][:].ravel().astype("f8")
+job = sys.argv[2].split()
+k, big = int(job[0][2:]), "largest=false" not in job
+i = np.flatnonzero(~np.isnan(x))
+best = i[np.lexsort((i, -x[i] if big else x[i]))][:k]
+r = json.load(open("r.json"))["result"]
+assert r["indices"] == best.tolist() and r["values"] == x[best].tolist(), (r, best)
+PY
+        done
+    done
+done
 # ---------------------------------------------------------------- stats on small integers, exactly (tests/cli/ints.py)
 mkdir -p ints
 WORKDIR=$PWD/ints timeout -k 5 600 /usr/bin/python3 "$top_srcdir/tests/cli/ints.py"
