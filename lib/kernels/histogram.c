@@ -113,9 +113,9 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
         }                                                                                                              \
         /* Four sub-histograms, one per lane: consecutive values that fall in the same bin                             \
          * no longer wait on each other's increment (store-to-load forwarding). */                                     \
-        uint32_t sub[4][SUB_BINS_MAX + 1];                                                                             \
-        for (int j = 0; j < 4; j++) /* bins 0..nb-1, and nb for values outside */                                      \
-            memset(sub[j], 0, (size_t)(nb + 1) * sizeof sub[j][0]);                                                    \
+        uint32_t sub[4][SUB_BINS_MAX + 2];                                                                             \
+        for (int j = 0; j < 4; j++) /* bins 0..nb-1, and nb, nb + 1 for values outside */                              \
+            memset(sub[j], 0, (size_t)(nb + 2) * sizeof sub[j][0]);                                                    \
         uint64_t i = 0;                                                                                                \
         for (; i + 8 <= n; i += 8) {                                                                                   \
             /* Eight values at once: in range and away from an edge, the bin is the                                    \
@@ -129,11 +129,13 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
             h5mr_v4l ina = (va >= first) & (va <= last), inb = (vb >= first) & (vb <= last);                           \
             h5mr_v4l ok = (~ina | ((fa > 1e-9) & (fa < 1 - 1e-9))) & (~inb | ((fb > 1e-9) & (fb < 1 - 1e-9)));         \
             if ((ok[0] & ok[1] & ok[2] & ok[3]) != 0) {                                                                \
-                const h5mr_v4i32 out = {(int32_t)nb, (int32_t)nb, (int32_t)nb, (int32_t)nb};                           \
+                /* values outside: to slot nb from the first four, nb + 1 from the others (two                         \
+                 * counters a lane, not one both wait on, where most values are outside) */                            \
+                const h5mr_v4i32 outa = {(int32_t)nb, (int32_t)nb, (int32_t)nb, (int32_t)nb}, outb = outa + 1;         \
                 h5mr_v4i32 ma = __builtin_convertvector(ina, h5mr_v4i32),                                              \
                            mb = __builtin_convertvector(inb, h5mr_v4i32);                                              \
-                ka = (ka & ma) | (out & ~ma);                                                                          \
-                kb = (kb & mb) | (out & ~mb);                                                                          \
+                ka = (ka & ma) | (outa & ~ma);                                                                         \
+                kb = (kb & mb) | (outb & ~mb);                                                                         \
                 sub[0][ka[0]]++;                                                                                       \
                 sub[1][ka[1]]++;                                                                                       \
                 sub[2][ka[2]]++;                                                                                       \
