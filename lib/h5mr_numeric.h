@@ -110,13 +110,16 @@ static inline h5mr_v2d h5mr_v2_select(h5mr_v2l mask, h5mr_v2d a, h5mr_v2d b)
  * unless EXACT says v*v is exact already: 8- and 16-bit integers, f32).  Scalars and
  * vectors alike, with the same operations in the same order. */
 #define H5MR_FOLD_X_X2(EXACT, WITH_X, v, h1, l1, h2, l2)                                                               \
+    H5MR_FOLD_X_X2_SQ(EXACT, WITH_X, v, h1, l1, h2, l2, H5MR_EXACT_SQUARE)
+/* The same with the exact square made by SQUARE(x, p, e) (an FMA's, where valid). */
+#define H5MR_FOLD_X_X2_SQ(EXACT, WITH_X, v, h1, l1, h2, l2, SQUARE)                                                    \
     do {                                                                                                               \
         __typeof__(v) p_, e_;                                                                                          \
         if (EXACT) {                                                                                                   \
             p_ = (v) * (v);                                                                                            \
             e_ = (__typeof__(v)){0};                                                                                   \
         } else {                                                                                                       \
-            H5MR_EXACT_SQUARE(v, p_, e_);                                                                              \
+            SQUARE(v, p_, e_);                                                                                         \
         }                                                                                                              \
         if (WITH_X) H5MR_TWOSUM_ACC(h1, l1, v);                                                                        \
         H5MR_TWOSUM_ACC(h2, l2, p_);                                                                                   \

@@ -306,7 +306,7 @@ WFAST(double, fast, H5MR_HOT, H5MR_TWO_PROD)
 #define FMA_TARGET __attribute__((target("avx2,fma")))
 WFAST(float, fast_fma, FMA_TARGET, TWO_PROD_FMA)
 WFAST(double, fast_fma, FMA_TARGET, TWO_PROD_FMA)
-static int have_fma(void)
+int h5mr__have_fma(void)
 {
     static int known = -1;
     if (known < 0) {
@@ -319,7 +319,7 @@ static int have_fma(void)
 #else
 #define fast_fma_float fast_float
 #define fast_fma_double fast_double
-static int have_fma(void) { return 0; }
+int h5mr__have_fma(void) { return 0; }
 #endif
 
 h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, const h5mr_block *b, const h5mr_rows *w,
@@ -329,10 +329,10 @@ h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, c
         return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "weighted sums of %s values", h5mr_dtype_name(b->dtype));
     if (!over_rows) {
         if (b->dtype == H5MR_DTYPE_F32)
-            return (have_fma() ? fast_fma_float(state, b, w, squares) : fast_float(state, b, w, squares))
+            return (h5mr__have_fma() ? fast_fma_float(state, b, w, squares) : fast_float(state, b, w, squares))
                        ? H5MR_OK
                        : scalar_float(ctx, state, b, w, squares);
-        return (have_fma() ? fast_fma_double(state, b, w, squares) : fast_double(state, b, w, squares))
+        return (h5mr__have_fma() ? fast_fma_double(state, b, w, squares) : fast_double(state, b, w, squares))
                    ? H5MR_OK
                    : scalar_double(ctx, state, b, w, squares);
     }

@@ -21,6 +21,9 @@ typedef struct h5mr__wscratch {
 size_t h5mr__wstate_size(uint64_t P);
 void h5mr__winit(void *state, uint64_t P);
 void h5mr__wscratch_free(h5mr__wscratch *s);
+/* Whether this CPU has FMA (and H5MR_NO_FMA=1 is not set): the FMA paths of weighted.c
+ * and stats.c, which give the same bits as the portable ones. */
+int h5mr__have_fma(void);
 /* Fold block b with weights w (squares: Σw·x² too); a negative weight is EKERNEL. */
 h5mr_status h5mr__wfold(h5mr_ctx *ctx, void *state, uint64_t P, int over_rows, const h5mr_block *b, const h5mr_rows *w,
                         int squares, h5mr__wscratch *sc);

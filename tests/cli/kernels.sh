@@ -182,6 +182,39 @@ PY
         done
     done
 done
+# ---------------------------------------------------------------- f64 stats with FMA and without
+# The exact square's error by FMA (where the CPU has one) must give the bits of the
+# portable Veltkamp/Dekker split (H5MR_NO_FMA=1), on values of every exponent, tiny
+# ones and subnormals included (they leave the FMA path), and the numbers numpy gives.
+/usr/bin/python3 - <<'PY'
+import numpy as np, h5py
+rng = np.random.default_rng(21)
+with h5py.File("sq.h5", "w") as f:
+    f.create_dataset("n", data=rng.normal(3, 1e3, 20011), chunks=(999,))
+    # mean^2 >> var: the variance is made of the squares' errors (half of them wrong: 0.99697 for 0.99809)
+    f.create_dataset("off", data=1e8 + rng.normal(0, 1, 20011), chunks=(999,))
+    f.create_dataset("wide", data=rng.normal(0, 1, 40000) * np.exp2(rng.integers(-600, 600, 40000)), chunks=(2664,))
+    f.create_dataset("tiny", data=rng.normal(0, 1, 4000) * 1e-160, chunks=(500,))
+    f.create_dataset("sub", data=np.concatenate([rng.normal(0, 1, 3000), [5e-324, -5e-324, 1e-310],
+                                                 rng.normal(0, 1, 997) * 1e-160]), chunks=(256,))
+PY
+for np in 1 3; do
+    for d in n off wide tiny sub; do
+        a=$(mpi $np "$H5MR" run -k stats --json sq.h5 /$d | result)
+        b=$(H5MR_NO_FMA=1 mpi $np -x H5MR_NO_FMA "$H5MR" run -k stats --json sq.h5 /$d | result)
+        expect "stats of f64 /$d at $np ranks: the same bits with FMA and without" test -n "$a" -a "$a" = "$b"
+    done
+done
+for d in n off; do
+    mpi 2 "$H5MR" run -k stats --json sq.h5 /$d > r.json
+    expect "stats of f64 /$d equals numpy's" /usr/bin/python3 - "$d" <<'PY'
+import json, sys, numpy as np, h5py
+x = h5py.File("sq.h5")[sys.argv[1]][:]; r = json.load(open("r.json"))["result"]
+m = np.mean(x.astype(np.longdouble)); v = np.mean((x.astype(np.longdouble) - m) ** 2)
+assert r["count"] == x.size and r["min"] == x.min() and r["max"] == x.max(), r
+assert abs(r["mean"] - m) <= 1e-15 * abs(m) and abs(r["var"] - v) <= 1e-12 * v, (r, m, v)
+PY
+done
 # ---------------------------------------------------------------- stats on small integers, exactly (tests/cli/ints.py)
 mkdir -p ints
 WORKDIR=$PWD/ints timeout -k 5 600 /usr/bin/python3 "$top_srcdir/tests/cli/ints.py"
