@@ -12,6 +12,7 @@
  *     u64 fingerprint length, the fingerprint (text)
  *     i32 pass, i32 number of states, u64 items folded of the pass
  *     per state: u64 size, bytes
+ *     u64 size, bytes: what a compressed output's parts hold so far (0: none; store.c)
  *     u64 checksum of everything before (hash below: four FNV-style lanes over 64-bit
  *     words, several GB/s, so that a state of a gigabyte is written at disk speed)
  *
@@ -27,13 +28,13 @@
 
 #include "atomic.h"
 
-#define MAGIC "h5mr-checkpoint 2\n"
+#define MAGIC "h5mr-checkpoint 3\n"
 
 void h5mr__ckpt_clear(h5mr__ckpt *c)
 {
     for (int i = 0; i < c->nstates; i++)
         free(c->states[i]);
-    free(c->states), free(c->sizes), free(c->fingerprint);
+    free(c->states), free(c->sizes), free(c->fingerprint), free(c->parts);
     memset(c, 0, sizeof *c);
 }
 
@@ -135,6 +136,8 @@ h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *
         emit(&o, &n, 8);
         emit(&o, c->states[i], n);
     }
+    emit(&o, &c->parts_size, 8);
+    if (c->parts_size) emit(&o, c->parts, c->parts_size);
     uint64_t h = hash_end(&o.h);
     if (!o.e) o.e = atomic_pwrite(&o.a, &h, 8, o.off);
     if (o.e) {
@@ -201,6 +204,11 @@ h5mr_status h5mr__ckpt_read(const char *path, const char *fingerprint, h5mr__ckp
             st = H5MR_EUSAGE;
         TAKE(c->states[i], c->sizes[i]);
     }
+    TAKE(&c->parts_size, 8);
+    if (st == H5MR_OK && c->parts_size > 0 && (c->parts_size > b.n || !(c->parts = malloc(c->parts_size))))
+        st = H5MR_EUSAGE;
+    if (c->parts_size > 0) TAKE(c->parts, c->parts_size);
+    if (st == H5MR_OK && at != b.n - 8) st = H5MR_EUSAGE;
 #undef TAKE
     c->pass = pass;
     free(b.p);

@@ -522,6 +522,10 @@ typedef struct h5mr__store_req {
      * (.NAME.partial-h5mr), kept when the job stops or fails; resume: the one there is
      * taken as it is (its rows before the checkpoint's item are written). */
     int kept, resume;
+    /* Compressed, resumed: the checkpoint's record of the parts written before (rank 0;
+     * NULL: none, and parts of an earlier job of FILE left behind are removed). */
+    const void *parts;
+    uint64_t parts_size;
 } h5mr__store_req;
 /* Bytes of one chunk of that dataset (a chunk must stay under HDF5's 4 GiB). */
 uint64_t h5mr__store_chunk_bytes(const h5mr__store_ds *d);
@@ -540,6 +544,10 @@ void h5mr__store_temporaries_remove(void);
 void h5mr__stop_clear(void);
 /* Every rank: the rows it wrote are on disk (before a checkpoint counts them). */
 h5mr_status h5mr__store_sync(h5mr__store *s);
+/* COLLECTIVE, a job with a checkpoint: every row mapped so far on disk in the parts
+ * (compressed), and rank 0 gets the record of them a resumed job needs (*parts, malloc'd,
+ * *size bytes; NULL when the output is written in place).  EIO, ENOMEM. */
+h5mr_status h5mr__store_checkpoint(struct h5mr__run *run, h5mr__store *s, void **parts, uint64_t *size);
 
 /* output.c: the attributes h5mr writes on a result group or a map's dataset (in NULL:
  * only h5mr_version, marking a file of h5mr's own). */
@@ -555,6 +563,8 @@ typedef struct h5mr__ckpt {
     int nstates;       /* pass + 1: the final states of the passes before, then this pass's */
     void **states;
     uint64_t *sizes;
+    void *parts; /* a compressed output's parts so far (store.c's record), or NULL */
+    uint64_t parts_size;
 } h5mr__ckpt;
 /* Write c to path atomically.  EIO, ENOMEM. */
 h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *err);

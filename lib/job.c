@@ -747,8 +747,21 @@ static h5mr_status job_fold(void *arg, void *state)
         if (st == H5MR_OK && job->rank == 0 && done > lo) st = ctx->kernel->combine(ctx, state, part);
         h5mr__state_free(ctx, part);
         /* Written at most every --checkpoint-every seconds (the first segments are short,
-         * to learn the pace: they only reduce), and when asked to stop. */
-        if (st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written >= job->ckpt_every)) {
+         * to learn the pace: they only reduce), and when asked to stop.  A compressed
+         * output's parts are flushed and recorded with it, by every rank. */
+        int due = st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written >= job->ckpt_every);
+        if (job->run.store && job->store_set && (job->store.gzip >= 0 || job->store.shuffle)) {
+            if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
+            H5MR__MPI(&job->run, MPI_Bcast(&due, 1, MPI_INT, 0, job->comm));
+            void *parts = NULL;
+            uint64_t n = 0;
+            if (due && (st = step(job, st, ctx->err)) == H5MR_OK &&
+                (st = h5mr__store_checkpoint(&job->run, job->run.store, &parts, &n)) == H5MR_OK && job->rank == 0) {
+                free(job->ckpt.parts);
+                job->ckpt.parts = parts, job->ckpt.parts_size = n;
+            }
+        }
+        if (st == H5MR_OK && due && job->rank == 0) {
             st = write_checkpoint(job, state, done);
             job->ckpt_written = h5mr__now();
         }
@@ -812,6 +825,8 @@ static char *fingerprint(const h5mr_job *job)
         /* What the partial output holds, and where. */
         fprintf(f, "output %s object %s dtype %s\n", job->output, out_group(job) ? out_group(job) : "",
                 h5mr_dtype_name(job->out_dtype));
+        if (job->store_set && (job->store.gzip >= 0 || job->store.shuffle))
+            fprintf(f, "output gzip %d shuffle %d\n", job->store.gzip, job->store.shuffle);
         for (int i = 0; i < job->ctx.noutputs; i++) {
             fprintf(f, "output %d chunk", i);
             for (int k = 0; k < job->ctx.out_ndims[i]; k++)
@@ -829,10 +844,6 @@ static h5mr_status open_checkpoint(h5mr_job *job, h5mr_error *err)
     h5mr_status st = H5MR_OK;
     job->ckpt_found = 0, job->ckpt_pass = 0, job->ckpt_next = 0;
     job->ckpt_written = h5mr__now();
-    if (job->writes && job->store_set && (job->store.gzip >= 0 || job->store.shuffle))
-        st = h5mr__error_set(err, H5MR_EUSAGE,
-                             "--checkpoint of h5mr map: not with --gzip or --shuffle yet (compressed chunks are "
-                             "assembled at the end); an uncompressed output is kept as it is written");
     h5mr__ckpt_clear(&job->ckpt);
     char *fp = st == H5MR_OK && job->rank == 0 ? fingerprint(job) : NULL;
     if (st == H5MR_OK && job->rank == 0 && !fp) st = h5mr__error_set(err, H5MR_ENOMEM, "out of memory");
@@ -955,7 +966,9 @@ static h5mr_status open_store(h5mr_job *job, h5mr__store **store, h5mr_error *er
                            .info = &in,
                            .params = params,
                            .kept = job->ckpt_path != NULL,
-                           .resume = job->ckpt_found};
+                           .resume = job->ckpt_found,
+                           .parts = job->rank == 0 && job->ckpt_found ? job->ckpt.parts : NULL,
+                           .parts_size = job->rank == 0 && job->ckpt_found ? job->ckpt.parts_size : 0};
     for (int i = 0; i < c->noutputs; i++)
         req.ds[i] = (h5mr__store_ds){.object = job->out_grouped  ? c->out_name[i]
                                                : job->out_object ? job->out_object

@@ -98,6 +98,15 @@ struct h5mr__store {
     uint64_t part_off;
     rec *recs;
     uint64_t nrecs, caprecs;
+    /* A job with a checkpoint (kept): the part files have fixed names of the job's
+     * session `gen` and outlive a stop (part_keep), since a checkpoint names them; rank 0
+     * also holds what the parts of the sessions before hold (resumed). */
+    int ckpt; /* every rank: the job has a checkpoint */
+    uint64_t gen;
+    int part_keep;
+    char *old_names; /* nold names of PATH_MAX bytes */
+    uint64_t nold, nold_recs;
+    rec *old_recs; /* .rank: the file among old_names */
     /* scratch */
     unsigned char *comp;
     uint64_t comp_cap;
@@ -646,7 +655,7 @@ static h5mr_status open_partial(h5mr__store *s, const h5mr__store_req *req)
                                  "the partial output '%s' of the checkpoint is not this job's ('%s' differs): remove "
                                  "it and the checkpoint to start afresh",
                                  s->tmp, d->object);
-        else if (!d->empty)
+        else if (!d->empty && s->gzip < 0 && !s->shuffle)
             st = locate_chunks(s, d, ds, req->file);
         if (dcpl >= 0) H5Pclose(dcpl);
         if (t >= 0) H5Tclose(t);
@@ -755,28 +764,94 @@ static h5mr_status create_file(h5mr__store *s, const h5mr__store_req *req)
     return st;
 }
 
-/* This rank's part file, beside the output: a private temporary of the output's name. */
-static h5mr_status open_part(h5mr__store *s, const char *target)
+/* This rank's part file, beside the output: a private temporary of the output's name;
+ * for a job with a checkpoint, .NAME.partial-h5mr.part-GEN-RANK, which a signal and
+ * atomic_remove_stale leave (the checkpoint may name it). */
+static h5mr_status open_part(h5mr__store *s, const char *target, int kept)
 {
     char dir[PATH_MAX];
     const char *base;
-    int e = atomic_split(target, dir, sizeof dir, &base);
-    if (!e &&
-        snprintf(s->part, sizeof s->part, "%s/.%s.h5mr-%ld-XXXXXX", dir, base, (long)getpid()) >= (int)sizeof s->part)
-        e = ENAMETOOLONG;
-    if (!e) {
+    int e = atomic_split(target, dir, sizeof dir, &base), n = 0;
+    if (!e && kept)
+        n = snprintf(s->part, sizeof s->part, "%s/.%s.partial-h5mr.part-%llu-%d", dir, base, (unsigned long long)s->gen,
+                     s->rank);
+    else if (!e)
+        n = snprintf(s->part, sizeof s->part, "%s/.%s.h5mr-%ld-XXXXXX", dir, base, (long)getpid());
+    if (!e && n >= (int)sizeof s->part) e = ENAMETOOLONG;
+    if (!e && kept) {
+        s->part_fd = open(s->part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        e = s->part_fd < 0 ? errno : 0;
+    } else if (!e) {
         sigset_t old;
         atomic_block(&old);
         s->part_fd = mkstemp(s->part);
         e = s->part_fd < 0 ? errno : 0;
         if (!e) s->part_slot = atomic_register(s->part);
         sigprocmask(SIG_SETMASK, &old, NULL);
+        if (!e) fcntl(s->part_fd, F_SETFD, FD_CLOEXEC);
     }
     if (e) {
         s->part[0] = '\0';
         return sys_error(s, e, "a part file in the folder of", target);
     }
-    fcntl(s->part_fd, F_SETFD, FD_CLOEXEC);
+    return H5MR_OK;
+}
+
+/* Rank 0, a job with a checkpoint: what the parts of the sessions before hold (the
+ * checkpoint's record, h5mr__store_checkpoint's format), or, starting afresh, no part
+ * of an earlier job of this output left behind. */
+static h5mr_status take_parts(h5mr__store *s, const h5mr__store_req *req)
+{
+    char dir[PATH_MAX], prefix[NAME_MAX + 1];
+    const char *base;
+    int e = atomic_split(req->file, dir, sizeof dir, &base);
+    int np = e ? -1 : snprintf(prefix, sizeof prefix, ".%s.partial-h5mr.part-", base);
+    if (!req->parts) {
+        DIR *dp = np > 0 && np < (int)sizeof prefix ? opendir(dir) : NULL;
+        struct dirent *de;
+        while (dp && (de = readdir(dp)) != NULL) {
+            char path[PATH_MAX];
+            if (strncmp(de->d_name, prefix, (size_t)np) == 0 &&
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+                unlink(path);
+        }
+        if (dp) closedir(dp);
+        return H5MR_OK;
+    }
+    const unsigned char *p = req->parts;
+    uint64_t n = req->parts_size, at = 0, v[3] = {0};
+    int bad = n < sizeof v;
+    if (!bad) memcpy(v, p, sizeof v), at = sizeof v;
+    s->gen = v[0] + 1, s->nold = v[1], s->nold_recs = v[2];
+    bad |= s->nold > n / PATH_MAX || s->nold_recs > n / sizeof(rec) ||
+           n - at != s->nold * PATH_MAX + s->nold_recs * sizeof(rec);
+    if (!bad &&
+        (!(s->old_names = malloc(s->nold * PATH_MAX + 1)) || !(s->old_recs = malloc(s->nold_recs * sizeof(rec) + 1))))
+        return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+    if (!bad) {
+        memcpy(s->old_names, p + at, s->nold * PATH_MAX);
+        memcpy(s->old_recs, p + at + s->nold * PATH_MAX, s->nold_recs * sizeof(rec));
+    }
+    /* Every part there, as long as its records say. */
+    for (uint64_t i = 0; !bad && i < s->nold_recs; i++) {
+        rec *r = &s->old_recs[i];
+        bad = r->rank >= s->nold || r->ds >= (uint32_t)s->nds || (r->kind != REC_CHUNK && r->kind != REC_ROWS);
+    }
+    if (bad) return h5mr__error_set(s->err, H5MR_EUSAGE, "the checkpoint's record of the output's parts is damaged");
+    for (uint64_t f = 0; f < s->nold; f++) {
+        char *name = s->old_names + f * PATH_MAX;
+        name[PATH_MAX - 1] = '\0';
+        uint64_t end = 0;
+        for (uint64_t i = 0; i < s->nold_recs; i++)
+            if (s->old_recs[i].rank == f && s->old_recs[i].off + s->old_recs[i].size > end)
+                end = s->old_recs[i].off + s->old_recs[i].size;
+        struct stat sb;
+        if (end > 0 && (stat(name, &sb) != 0 || (uint64_t)sb.st_size < end))
+            return h5mr__error_set(s->err, H5MR_EUSAGE,
+                                   "the part '%s' of the checkpoint's output is %s: remove the checkpoint to start "
+                                   "afresh",
+                                   name, stat(name, &sb) != 0 ? "missing" : "shorter than it was");
+    }
     return H5MR_OK;
 }
 
@@ -784,7 +859,7 @@ static void release(h5mr__store *s)
 {
     if (s->fd >= 0 && (s->rank != 0 || s->fd != s->a.fd)) close(s->fd);
     if (s->part_fd >= 0) close(s->part_fd);
-    if (s->part[0]) unlink(s->part);
+    if (s->part[0] && !s->part_keep) unlink(s->part);
     atomic_unregister(s->part_slot);
     for (int k = 0; k < s->nds; k++) {
         sds *d = &s->ds[k];
@@ -796,6 +871,7 @@ static void release(h5mr__store *s)
     if (s->ld) libdeflate_free_compressor(s->ld);
 #endif
     free(s->recs), free(s->comp);
+    free(s->old_names), free(s->old_recs);
     free(s);
 }
 
@@ -818,16 +894,19 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
         s->fd = s->part_fd = s->a.fd = s->a.dirfd = -1;
         s->part_slot = s->a.slot = -1;
         s->gzip = req->gzip, s->shuffle = req->shuffle;
+        s->ckpt = req->kept;
         s->nds = st == H5MR_OK ? req->nds : 0;
         for (int i = 0; i < s->nds; i++)
             geometry(&s->ds[i], &req->ds[i]);
     }
     int filtered = req->gzip >= 0 || req->shuffle;
+    if (st == H5MR_OK && s->rank == 0 && filtered && req->kept) st = take_parts(s, req);
     if (st == H5MR_OK && s->rank == 0) st = create_file(s, req);
     if ((st = agree(run, st)) != H5MR_OK) {
         if (s) release(s);
         return st;
     }
+    H5MR__MPI(run, MPI_Bcast(&s->gen, 1, MPI_UINT64_T, 0, run->comm));
     /* Where every rank writes: the new file's name, and the chunks' addresses. */
     H5MR__MPI(run, MPI_Bcast(s->tmp, (int)sizeof s->tmp, MPI_CHAR, 0, run->comm));
     int any = 0;
@@ -855,7 +934,7 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
             s->fd = s->rank == 0 ? s->a.fd : open(s->tmp, O_WRONLY | O_CLOEXEC);
             if (s->fd < 0) st = sys_error(s, errno, "opening", s->tmp);
         } else {
-            st = open_part(s, req->file);
+            st = open_part(s, req->file, req->kept);
         }
         if (st == H5MR_OK && filtered) {
             s->comp_cap = compressBound((uLong)maxchunk) + 64;
@@ -880,36 +959,45 @@ h5mr_status h5mr__store_open(h5mr__run *run, const h5mr__store_req *req, h5mr__s
     return H5MR_OK;
 }
 
-/* Rank 0: the records of every rank, then every compressed chunk and partial band
- * into the output. */
-static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const char *names, const char *group)
+/* Rank 0: the records of every part file (all, total; .rank: the file among nfiles
+ * names), then every compressed chunk and partial band into the output.  A resumed job
+ * may hold a chunk twice, or a band both whole and in rows (items after its
+ * checkpoint's done before a stop, and done again): the same bytes, taken once. */
+static h5mr_status join(h5mr__store *s, rec *all, uint64_t total, uint64_t nfiles, const char *names, const char *group)
 {
     h5mr_status st = H5MR_OK;
-    int *fds = malloc((size_t)s->size * sizeof *fds);
+    int *fds = malloc((nfiles ? nfiles : 1) * sizeof *fds);
+    uint64_t *seen[H5MR__STORE_MAX] = {NULL};
     hid_t dsets[H5MR__STORE_MAX];
     for (int i = 0; i < H5MR__STORE_MAX; i++)
         dsets[i] = H5I_INVALID_HID;
     if (!fds) return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
-    for (int r = 0; r < s->size; r++) {
+    for (uint64_t r = 0; r < nfiles; r++)
         fds[r] = -1;
-        if (counts[r] && st == H5MR_OK && (fds[r] = open(names + (size_t)r * PATH_MAX, O_RDONLY | O_CLOEXEC)) < 0)
+    for (uint64_t i = 0; i < total && st == H5MR_OK; i++) {
+        uint32_t r = all[i].rank;
+        if (fds[r] < 0 && (fds[r] = open(names + (size_t)r * PATH_MAX, O_RDONLY | O_CLOEXEC)) < 0)
             st = sys_error(s, errno, "reading the part file", names + (size_t)r * PATH_MAX);
     }
+    /* Which chunks are written, a bit each. */
+    for (int i = 0; i < s->nds && st == H5MR_OK; i++)
+        if (!(seen[i] = calloc((s->ds[i].nbands * s->ds[i].grid + 63) / 64 + 1, sizeof **seen)))
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+#define SEEN(ds, c) ((seen[ds][(c) >> 6] >> ((c)&63)) & 1)
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
     if (st == H5MR_OK && (f = H5Fopen(s->tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0) st = hdf5_fail(s, "reopening it");
     if (st == H5MR_OK && group && (g = H5Gopen2(f, group, H5P_DEFAULT)) < 0) st = hdf5_fail(s, "reopening it");
     for (int i = 0; i < s->nds && st == H5MR_OK; i++)
         if (!s->ds[i].empty && (dsets[i] = H5Dopen2(g >= 0 ? g : f, s->ds[i].object, H5P_DEFAULT)) < 0)
             st = hdf5_fail(s, "reopening it");
-    uint64_t total = 0, cap = 0, bcap = 0;
-    for (int r = 0; r < s->size; r++)
-        total += counts[r];
+    uint64_t cap = 0, bcap = 0;
     unsigned char *buf = NULL, *band = NULL;
     uint8_t *have = NULL;
     /* Compressed chunks first, in each part file's order (sequential reads). */
     for (uint64_t i = 0; i < total && st == H5MR_OK; i++) {
         rec *c = &all[i];
-        if (c->kind != REC_CHUNK) continue;
+        if (c->kind != REC_CHUNK || SEEN(c->ds, c->index)) continue;
+        seen[c->ds][c->index >> 6] |= (uint64_t)1 << (c->index & 63);
         if (c->size > cap) {
             free(buf);
             cap = c->size;
@@ -924,6 +1012,10 @@ static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const 
         if (all[i].kind != REC_ROWS) continue;
         sds *d = &s->ds[all[i].ds];
         uint64_t rb = d->row_elems * d->esize, b = all[i].index / d->c0, nb = band_rows(d, b), got = 0;
+        if (SEEN(all[i].ds, b * d->grid)) { /* written whole */
+            all[i].kind = UINT64_MAX;
+            continue;
+        }
         if (d->c0 * rb > bcap || d->c0 > bcap) {
             free(band), free(have);
             bcap = d->c0 * rb > d->c0 ? d->c0 * rb : d->c0;
@@ -950,12 +1042,15 @@ static h5mr_status join(h5mr__store *s, rec *all, const uint64_t *counts, const 
                                  (unsigned long long)b, (unsigned long long)got, (unsigned long long)nb);
         if (st == H5MR_OK) st = emit_band(s, d, b, band, nb, dsets[all[i].ds]);
     }
+#undef SEEN
     free(buf), free(band), free(have);
-    for (int i = 0; i < s->nds; i++)
+    for (int i = 0; i < s->nds; i++) {
+        free(seen[i]);
         if (dsets[i] >= 0 && H5Dclose(dsets[i]) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its dataset");
+    }
     if (g >= 0 && H5Gclose(g) < 0 && st == H5MR_OK) st = hdf5_fail(s, "closing its group");
     st = close_file(s, f, st);
-    for (int r = 0; r < s->size; r++)
+    for (uint64_t r = 0; r < nfiles; r++)
         if (fds[r] >= 0) close(fds[r]);
     free(fds);
     return st;
@@ -965,6 +1060,108 @@ h5mr_status h5mr__store_sync(h5mr__store *s)
 {
     if (s && s->fd >= 0 && fdatasync(s->fd) != 0) return sys_error(s, errno, "flushing", s->tmp);
     return H5MR_OK;
+}
+
+/* COLLECTIVE (filtered): rank 0 learns every rank's records and part file: *all (each
+ * record's .rank its file, 0..size-1), *names (size names of PATH_MAX), *total. */
+static h5mr_status gather_recs(h5mr__run *run, h5mr__store *s, rec **all, char **names, uint64_t *total)
+{
+    h5mr_status st = H5MR_OK;
+    uint64_t *counts = NULL;
+    int *rc = NULL, *displ = NULL;
+    *all = NULL, *names = NULL, *total = 0;
+    if (s->rank == 0 &&
+        (!(counts = calloc((size_t)s->size, sizeof *counts)) || !(*names = calloc((size_t)s->size, PATH_MAX))))
+        st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+    if ((st = agree(run, st)) == H5MR_OK) {
+        H5MR__MPI(run, MPI_Gather(&s->nrecs, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, 0, run->comm));
+        H5MR__MPI(run, MPI_Gather(s->part, PATH_MAX, MPI_CHAR, *names, PATH_MAX, MPI_CHAR, 0, run->comm));
+        if (s->rank == 0) {
+            for (int r = 0; r < s->size; r++)
+                *total += counts[r];
+            rc = malloc((size_t)s->size * sizeof *rc), displ = malloc((size_t)s->size * sizeof *displ);
+            *all = malloc((*total ? *total : 1) * sizeof **all);
+            if (!rc || !displ || !*all)
+                st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+            else if (*total * sizeof **all > INT_MAX)
+                st = h5mr__error_set(s->err, H5MR_ELIMIT, "%llu chunks are more than one output takes here",
+                                     (unsigned long long)*total);
+            for (int r = 0, at = 0; st == H5MR_OK && r < s->size; r++) {
+                rc[r] = (int)(counts[r] * sizeof **all);
+                displ[r] = at;
+                at += rc[r];
+            }
+        }
+        if ((st = agree(run, st)) == H5MR_OK)
+            H5MR__MPI(run, MPI_Gatherv(s->recs, (int)(s->nrecs * sizeof *s->recs), MPI_BYTE, *all, rc, displ, MPI_BYTE,
+                                       0, run->comm));
+        if (st == H5MR_OK && s->rank == 0)
+            for (int r = 0, at = 0; r < s->size; r++)
+                for (uint64_t k = 0; k < counts[r]; k++)
+                    (*all)[at++].rank = (uint32_t)r;
+        st = agree(run, st);
+    }
+    free(rc), free(displ), free(counts);
+    if (st != H5MR_OK) {
+        free(*all), free(*names);
+        *all = NULL, *names = NULL, *total = 0;
+    }
+    return st;
+}
+
+/* Rank 0: the parts of the sessions before ahead of this session's (all, names, total
+ * as gather_recs gives them): the files renumbered, *nfiles of them. */
+static h5mr_status with_old(h5mr__store *s, rec **all, char **names, uint64_t *total, uint64_t *nfiles)
+{
+    *nfiles = (uint64_t)s->size;
+    if (s->nold == 0) return H5MR_OK;
+    rec *a = malloc((s->nold_recs + *total + 1) * sizeof *a);
+    char *n = malloc((s->nold + (uint64_t)s->size) * PATH_MAX);
+    if (!a || !n) {
+        free(a), free(n);
+        return h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
+    }
+    memcpy(a, s->old_recs, s->nold_recs * sizeof *a);
+    for (uint64_t i = 0; i < *total; i++) {
+        a[s->nold_recs + i] = (*all)[i];
+        a[s->nold_recs + i].rank += (uint32_t)s->nold;
+    }
+    memcpy(n, s->old_names, s->nold * PATH_MAX);
+    memcpy(n + s->nold * PATH_MAX, *names, (size_t)s->size * PATH_MAX);
+    free(*all), free(*names);
+    *all = a, *names = n, *total += s->nold_recs, *nfiles += s->nold;
+    return H5MR_OK;
+}
+
+h5mr_status h5mr__store_checkpoint(h5mr__run *run, h5mr__store *s, void **parts, uint64_t *size)
+{
+    *parts = NULL, *size = 0;
+    if (!s || !s->ckpt || (s->gzip < 0 && !s->shuffle)) return H5MR_OK;
+    h5mr_status st = H5MR_OK;
+    /* Every row mapped so far in a part: the bands held partly too, as plain rows. */
+    for (int k = 0; k < s->nds; k++)
+        for (int i = 0; st == H5MR_OK && i < NPEND; i++)
+            if (s->ds[k].pend[i].band >= 0) st = spill(s, &s->ds[k], &s->ds[k].pend[i]);
+    if (st == H5MR_OK && s->part_fd >= 0 && fdatasync(s->part_fd) != 0) st = sys_error(s, errno, "flushing", s->part);
+    if ((st = agree(run, st)) != H5MR_OK) return st;
+    rec *all = NULL;
+    char *names = NULL;
+    uint64_t total = 0, nfiles = 0;
+    if ((st = gather_recs(run, s, &all, &names, &total)) != H5MR_OK) return st;
+    if (s->rank == 0 && (st = with_old(s, &all, &names, &total, &nfiles)) == H5MR_OK) {
+        uint64_t head[3] = {s->gen, nfiles, total}, n = sizeof head + nfiles * PATH_MAX + total * sizeof *all;
+        unsigned char *p = malloc(n);
+        if (!p) {
+            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory for a checkpoint");
+        } else {
+            memcpy(p, head, sizeof head);
+            memcpy(p + sizeof head, names, nfiles * PATH_MAX);
+            memcpy(p + sizeof head + nfiles * PATH_MAX, all, total * sizeof *all);
+            *parts = p, *size = n;
+        }
+    }
+    free(all), free(names);
+    return st;
 }
 
 h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group, uint64_t *stored)
@@ -983,45 +1180,12 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
         st = sys_error(s, errno, "flushing", s->tmp);
     st = agree(run, st);
     rec *all = NULL;
-    uint64_t *counts = NULL;
     char *names = NULL;
     if (st == H5MR_OK && filtered && any) {
-        /* Rank 0 learns every rank's records and part file. */
-        if (s->rank == 0 &&
-            (!(counts = calloc((size_t)s->size, sizeof *counts)) || !(names = calloc((size_t)s->size, PATH_MAX))))
-            st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
-        if ((st = agree(run, st)) == H5MR_OK) {
-            H5MR__MPI(run, MPI_Gather(&s->nrecs, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, 0, run->comm));
-            H5MR__MPI(run, MPI_Gather(s->part, PATH_MAX, MPI_CHAR, names, PATH_MAX, MPI_CHAR, 0, run->comm));
-            uint64_t total = 0;
-            int *rc = NULL, *displ = NULL;
-            if (s->rank == 0) {
-                for (int r = 0; r < s->size; r++)
-                    total += counts[r];
-                rc = malloc((size_t)s->size * sizeof *rc), displ = malloc((size_t)s->size * sizeof *displ);
-                all = malloc((total ? total : 1) * sizeof *all);
-                if (!rc || !displ || !all)
-                    st = h5mr__error_set(s->err, H5MR_ENOMEM, "out of memory");
-                else if (total * sizeof *all > INT_MAX)
-                    st = h5mr__error_set(s->err, H5MR_ELIMIT, "%llu chunks are more than one output takes here",
-                                         (unsigned long long)total);
-                for (int r = 0, at = 0; st == H5MR_OK && r < s->size; r++) {
-                    rc[r] = (int)(counts[r] * sizeof *all);
-                    displ[r] = at;
-                    at += rc[r];
-                }
-            }
-            if ((st = agree(run, st)) == H5MR_OK)
-                H5MR__MPI(run, MPI_Gatherv(s->recs, (int)(s->nrecs * sizeof *s->recs), MPI_BYTE, all, rc, displ,
-                                           MPI_BYTE, 0, run->comm));
-            free(rc), free(displ);
-            if (st == H5MR_OK && s->rank == 0) {
-                for (int r = 0, at = 0; r < s->size; r++)
-                    for (uint64_t k = 0; k < counts[r]; k++)
-                        all[at++].rank = (uint32_t)r;
-                st = join(s, all, counts, names, group);
-            }
-        }
+        uint64_t total = 0, nfiles = 0;
+        st = gather_recs(run, s, &all, &names, &total);
+        if (st == H5MR_OK && s->rank == 0) st = with_old(s, &all, &names, &total, &nfiles);
+        if (st == H5MR_OK && s->rank == 0) st = join(s, all, total, nfiles, names, group);
         st = agree(run, st);
     }
     if (s->rank == 0 && st == H5MR_OK && !filtered)
@@ -1046,8 +1210,14 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
         }
     }
     if (stored) *stored = s->stored_bytes;
-    free(all), free(counts), free(names);
+    free(all), free(names);
     st = agree(run, st);
+    /* A job with a checkpoint keeps its parts when it does not end (the checkpoint may
+     * name them); when it ends, they go, the sessions' before too. */
+    s->part_keep = s->ckpt && st != H5MR_OK;
+    if (s->rank == 0 && st == H5MR_OK)
+        for (uint64_t f = 0; f < s->nold; f++)
+            unlink(s->old_names + f * PATH_MAX);
     release(s);
     return st;
 }

@@ -33,7 +33,6 @@ result() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open
 # ---------------------------------------------------------------- usage and another job's file
 expect_error 2 "--resume needs --checkpoint FILE" run --resume ck.h5 /x
 expect_error 2 "--checkpoint-every '0' is not a positive number" run --checkpoint c.ck --checkpoint-every 0 ck.h5 /x
-expect_error 2 "not with --gzip or --shuffle yet" map --checkpoint c.ck --gzip 4 ck.h5 /x -o m.h5
 # A job that fails on item 2 keeps the checkpoint of what it folded before.
 mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint c.ck --checkpoint-every 0.000001 ck.h5 /x \
     > /dev/null 2>&1
@@ -263,12 +262,39 @@ chaos_map() { # DATASET ARGS...: a map job killed up to 3 times, then resumed to
     expect "$desc: interrupted $kills times, resumed at 1-3 ranks: the values of an uninterrupted run" \
         same_dataset m.h5 mref.h5 "$obj"
     expect "$desc: the checkpoint and the partial output are gone" test ! -e job.ck -a ! -e .m.h5.partial-h5mr
+    expect "$desc: no part of the output left" test -z "$(find . -name '.m.h5.*')"
 }
 chaos_map /x -k anomaly --dtype f32
+# Compressed: each rank's compressed chunks (and the rows of bands it holds only partly:
+# chunks of 6 rows, items of 4) are in part files of fixed names that a checkpoint
+# records; a resumed job, at another number of ranks, joins those with its own.
+chaos_map /x -k anomaly --dtype f32 --gzip 4 --chunk 6x40
 if [ -z "${H5MR_IN_SANITIZER_BUILD:-}" ]; then
     chaos_map /x -k scale -p a=2 -p b=1
     chaos_map /x -k convert --dtype f64 --chunk 7x40
+    chaos_map /x -k scale -p a=3 --shuffle --gzip 1 --chunk 3x7
 fi
+# A compressed job stopped by a signal keeps its parts; a part the checkpoint names that
+# is gone is exit 2 at the resume (not a wrong file at the end), the checkpoint kept.
+rm -f job.ck .m.h5.* m.h5 items.log
+H5MR_TEST_DELAY_US=20000 H5MR_TEST_ITEM_LOG=items.log timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" map \
+    --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint job.ck --checkpoint-every 1000 ck.h5 /x -o m.h5 \
+    > /dev/null 2> err.txt &
+mp=$!
+await_items 30
+pkill -USR1 -P $mp
+wait $mp
+expect "a stopped compressed map: exit 1, the checkpoint and its parts kept" \
+    test $? -eq 1 -a -s job.ck -a -s .m.h5.partial-h5mr.part-0-0 -a -s .m.h5.partial-h5mr.part-0-1 -a ! -e m.h5
+mv .m.h5.partial-h5mr.part-0-1 part.saved
+expect_error 2 "the part '.*part-0-1' of the checkpoint's output is missing" map --chunk-rows 4 -k scale --gzip 4 \
+    --chunk 6x40 --checkpoint job.ck --resume ck.h5 /x -o m.h5
+mv part.saved .m.h5.partial-h5mr.part-0-1
+mpi 3 "$H5MR" map --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint job.ck --resume ck.h5 /x -o m.h5 \
+    > /dev/null 2> err.txt || fail "the resume of the stopped compressed map: $(head -c 300 err.txt)"
+mpi 1 "$H5MR" map --chunk-rows 4 -k scale ck.h5 /x -o mref.h5 --force > /dev/null
+expect "the stopped compressed map, resumed: the values of an uninterrupted run" same_dataset m.h5 mref.h5 /x
+expect "its parts are gone" test -z "$(find . -name '.m.h5.*')"
 # A partial output that is not this job's is refused (exit 2), and left alone.
 rm -f job.ck .m.h5.partial-h5mr m.h5
 H5MR_TEST_DELAY_US=8000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" map --chunk-rows 4 --checkpoint job.ck \
