@@ -337,14 +337,9 @@ static h5mr_status map_elems(h5mr_ctx *ctx, gconfig *c, gstate *g, const h5mr_bl
     char *v = c->vals;
     const double *wd = w ? w->data : NULL;
     if (sorted) {
-        if (E > c->pix_cap || g->n > c->cur_cap) {
-            uint32_t *p = realloc(c->pix, E * sizeof *p);
-            if (!p) return oom(ctx);
-            c->pix = p, c->pix_cap = E;
-            uint64_t *q = realloc(c->cur, c->count_cap * sizeof *q);
-            if (!q) return oom(ctx);
-            c->cur = q, c->cur_cap = c->count_cap;
-        }
+        if (!grow((void **)&c->pix, &c->pix_cap, E, sizeof *c->pix) ||
+            !grow((void **)&c->cur, &c->cur_cap, c->count_cap, sizeof *c->cur))
+            return oom(ctx);
         for (uint64_t t = 0; t < ntouched; t++) { /* where each label's pixels start in pix */
             uint64_t s = c->touched[t];
             c->cur[s] = c->offset[s] / b->rows;

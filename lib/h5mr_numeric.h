@@ -52,10 +52,24 @@ static inline h5mr_v4d h5mr_v4_select(h5mr_v4l mask, h5mr_v4d a, h5mr_v4d b)
     return (h5mr_v4d)(((h5mr_v4l)a & mask) | ((h5mr_v4l)b & ~mask));
 }
 
-/* Build a hot loop for AVX2 and for plain x86-64, picked at load time (same bits). */
+/* Build a hot loop for AVX2 and for plain x86-64, picked at load time (same bits).
+ * H5MR_X86_PATHS: where loops of their own for AVX2 + FMA are built (x86-64, GCC, not
+ * under AddressSanitizer), with H5MR_FMA_TARGET and H5MR_TWO_PROD_FMA: a*b = p + e
+ * exactly, e in one instruction (a*b - p, unrounded), the e of Dekker's product
+ * wherever both are exact (the callers keep the cases where Dekker's is not to the
+ * portable path). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define H5MR_X86_PATHS 1
 #define H5MR_HOT __attribute__((target_clones("avx2", "default")))
+#include <immintrin.h>
+#define H5MR_FMA_TARGET __attribute__((target("avx2,fma")))
+#define H5MR_TWO_PROD_FMA(a, b, p, e)                                                                                  \
+    do {                                                                                                               \
+        (p) = (a) * (b);                                                                                               \
+        (e) = (h5mr_v4d)_mm256_fmsub_pd((__m256d)(a), (__m256d)(b), (__m256d)(p));                                     \
+    } while (0)
 #else
+#define H5MR_X86_PATHS 0
 #define H5MR_HOT
 #endif
 

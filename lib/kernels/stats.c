@@ -316,14 +316,9 @@ typedef struct stats_state {
  * same e as Dekker's wherever both are exact: a block with a value below 2^-400 in
  * magnitude (where the parts of Dekker's product could fall under the normal range)
  * is left to the portable path. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#include <immintrin.h>
-#define SQUARE_FMA(x, p, e)                                                                                            \
-    do {                                                                                                               \
-        (p) = (x) * (x);                                                                                               \
-        (e) = (h5mr_v4d)_mm256_fmsub_pd((__m256d)(x), (__m256d)(x), (__m256d)(p));                                     \
-    } while (0)
-FAST_SQ(double, 0, fast_fma, __attribute__((target("avx2,fma"))), SQUARE_FMA, 1)
+#if H5MR_X86_PATHS
+#define SQUARE_FMA(x, p, e) H5MR_TWO_PROD_FMA(x, x, p, e)
+FAST_SQ(double, 0, fast_fma, H5MR_FMA_TARGET, SQUARE_FMA, 1)
 #else
 #define fast_fma_double fast_double
 #endif

@@ -79,17 +79,22 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
  * branches the compiler vectorises; NaN fails the test), and offered one by one only
  * where one of them passes.  On data in no particular order almost none does. */
 #define TOPK_RUN 64
+/* Value val (not NaN) at element `at` offered to the heap. */
+#define TOPK_OFFER(F, val, at)                                                                                         \
+    do {                                                                                                               \
+        if ((val) == (val)) {                                                                                          \
+            topk_entry e_;                                                                                             \
+            e_.v.F = (val);                                                                                            \
+            e_.idx = (at);                                                                                             \
+            offer(c, s, &e_);                                                                                          \
+        }                                                                                                              \
+    } while (0)
 #define TOPK_TYPE(T, F)                                                                                                \
     static void topk_##T(const T *x, uint64_t n, uint64_t base, const topk_config *c, topk_state *s)                   \
     {                                                                                                                  \
         uint64_t i = 0;                                                                                                \
-        for (; i < n && s->n < c->k; i++) {                                                                            \
-            if (x[i] != x[i]) continue;                                                                                \
-            topk_entry e;                                                                                              \
-            e.v.F = x[i];                                                                                              \
-            e.idx = base + i;                                                                                          \
-            offer(c, s, &e);                                                                                           \
-        }                                                                                                              \
+        for (; i < n && s->n < c->k; i++)                                                                              \
+            TOPK_OFFER(F, x[i], base + i);                                                                             \
         for (; i < n && c->k > 0; i += TOPK_RUN) {                                                                     \
             uint64_t m = n - i < TOPK_RUN ? n - i : TOPK_RUN;                                                          \
             const T *y = x + i;                                                                                        \
@@ -101,13 +106,8 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
             else                                                                                                       \
                 for (uint64_t j = 0; j < m; j++)                                                                       \
                     any |= y[j] <= t;                                                                                  \
-            for (uint64_t j = 0; any && j < m; j++) {                                                                  \
-                if (y[j] != y[j]) continue;                                                                            \
-                topk_entry e;                                                                                          \
-                e.v.F = y[j];                                                                                          \
-                e.idx = base + i + j;                                                                                  \
-                offer(c, s, &e);                                                                                       \
-            }                                                                                                          \
+            for (uint64_t j = 0; any && j < m; j++)                                                                    \
+                TOPK_OFFER(F, y[j], base + i + j);                                                                     \
         }                                                                                                              \
     }
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI) TOPK_TYPE(T, W)

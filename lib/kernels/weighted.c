@@ -296,16 +296,9 @@ WFAST(double, fast, H5MR_HOT, H5MR_TWO_PROD)
 
 /* With FMA the exact product's error is one instruction (a*b - p, unrounded): the
  * same e as Dekker's, so the same bits, at a fraction of the cost. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#include <immintrin.h>
-#define TWO_PROD_FMA(a, b, p, e)                                                                                       \
-    do {                                                                                                               \
-        (p) = (a) * (b);                                                                                               \
-        (e) = (h5mr_v4d)_mm256_fmsub_pd((__m256d)(a), (__m256d)(b), (__m256d)(p));                                     \
-    } while (0)
-#define FMA_TARGET __attribute__((target("avx2,fma")))
-WFAST(float, fast_fma, FMA_TARGET, TWO_PROD_FMA)
-WFAST(double, fast_fma, FMA_TARGET, TWO_PROD_FMA)
+#if H5MR_X86_PATHS
+WFAST(float, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA)
+WFAST(double, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA)
 int h5mr__have_fma(void)
 {
     static int known = -1;
