@@ -1,7 +1,11 @@
 /* minmax.c: the `minmax` kernel — min, max, argmin, argmax (first occurrence, flat
  * C-order index), or per pixel over dimension 0 with -p axis=0 (indices along it).
  * Values compare in their own type (widened), NaN is skipped, ties go to the lower
- * index in map and in combine alike, so the result does not depend on the order. */
+ * index in map and in combine alike, so the result does not depend on the order.
+ * CF-packed integers are taken as stored (h5mr_ctx_accept_packed) where unpacking is
+ * strictly monotonic over the stored type's whole range: then the unpacked min and max
+ * are the stored ones unpacked (swapped, with their indices, for a negative scale) and
+ * occur exactly where those do, so the first occurrence is the same too. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@ _Static_assert(sizeof(mm_scalar) == 40, "mm_scalar is five 8-byte fields");
 typedef struct mm_config {
     int over_rows;
     uint64_t pixels;
+    const h5mr_packing *pk; /* packed integers taken as stored, or NULL */
 } mm_config;
 
 /* Per-pixel state: five arrays of `pixels` entries, one after the other. */
@@ -35,12 +40,44 @@ typedef struct mm_config {
 #define MM_BLOCK 2048
 
 /* F: the union member for the type; ISF: whether NaN can occur. */
+/* OK(v): whether element v counts in the lanes (not NaN: NaN compares false, so the
+ * min and max need no check of their own; PICK below);
+ * NOT_COUNTED(y, m): how many of the m values at y count not (the markers, counted in
+ * a loop of their own, so that the lanes of the min and max stay of the type's width). */
+#define MM_NOT_NAN(v) ((v) == (v))
+#define MM_NOT_MK(v) ((v) != mk)
+#define MM_ANY(v) 1
+/* PICK(v, e): v where it counts for a min or max, else e (for a marker, in bit masks:
+ * integer lanes the compiler vectorises). */
+#define MM_SAME(v, e) (v)
+#define MM_UNLESS_MK(v, e)                                                                                             \
+    __extension__({                                                                                                    \
+        __typeof__(v) k_ = (__typeof__(v))-((v) != mk);                                                                \
+        (__typeof__(v))(((v)&k_) | ((e) & (__typeof__(v))~k_));                                                        \
+    })
+#define MM_NONE(y, m) 0
+#define MM_MARKERS(y, m)                                                                                               \
+    __extension__({                                                                                                    \
+        uint32_t c_ = 0;                                                                                               \
+        for (uint64_t j_ = 0; j_ < (m); j_++)                                                                          \
+            c_ += (y)[j_] == mk;                                                                                       \
+        (int64_t) c_;                                                                                                  \
+    })
 #define MM_TYPE(T, F, ISF, LO, HI)                                                                                     \
+    MM_SCALAR(T, F, LO, HI, scalar_##T, MM_NOT_NAN, MM_SAME, MM_NONE)                                                  \
+    MM_ROWS(T, F, rows_##T, ISF &&, MM_NOT_NAN)                                                                        \
+    MM_MERGE(T, F)
+/* The stored integers of a packing with a marker of missing values. */
+#define MM_MISS(T, F, LO, HI)                                                                                          \
+    MM_SCALAR(T, F, LO, HI, scalar_miss_##T, MM_ANY, MM_UNLESS_MK, MM_MARKERS)                                         \
+    MM_ROWS(T, F, rows_miss_##T, , MM_NOT_MK)
+#define MM_SCALAR(T, F, LO, HI, NAME, OK, PICK, NOT_COUNTED)                                                           \
     /* One pass in blocks that stay in L1: each block's min and max (8 lanes, no                                       \
      * branch), remembering the first block that holds the best of each; then the first                                \
-     * occurrence is looked for in that block only. */                                                                 \
-    H5MR_HOT static void scalar_##T(const T *x, uint64_t n, uint64_t base, mm_scalar *s)                               \
+     * occurrence is looked for in that block only (a counted value: the best is one). */                              \
+    H5MR_HOT static void NAME(const T *x, uint64_t n, uint64_t base, mm_scalar *s, T mk)                               \
     {                                                                                                                  \
+        (void)mk;                                                                                                      \
         T mn = HI, mx = LO;                                                                                            \
         int64_t valid = 0;                                                                                             \
         uint64_t bmn = 0, bmx = 0;                                                                                     \
@@ -56,15 +93,17 @@ typedef struct mm_config {
             for (; i + 8 <= m; i += 8)                                                                                 \
                 for (int k = 0; k < 8; k++) {                                                                          \
                     T v = y[i + (uint64_t)k];                                                                          \
-                    lv[k] += v == v;                                                                                   \
-                    lmn[k] = v < lmn[k] ? v : lmn[k];                                                                  \
-                    lmx[k] = v > lmx[k] ? v : lmx[k];                                                                  \
+                    lv[k] += OK(v);                                                                                    \
+                    T wn = PICK(v, (T)HI), wx = PICK(v, (T)LO);                                                        \
+                    lmn[k] = wn < lmn[k] ? wn : lmn[k];                                                                \
+                    lmx[k] = wx > lmx[k] ? wx : lmx[k];                                                                \
                 }                                                                                                      \
             for (; i < m; i++) {                                                                                       \
                 T v = y[i];                                                                                            \
-                lv[0] += v == v;                                                                                       \
-                lmn[0] = v < lmn[0] ? v : lmn[0];                                                                      \
-                lmx[0] = v > lmx[0] ? v : lmx[0];                                                                      \
+                lv[0] += OK(v);                                                                                        \
+                T wn = PICK(v, (T)HI), wx = PICK(v, (T)LO);                                                            \
+                lmn[0] = wn < lmn[0] ? wn : lmn[0];                                                                    \
+                lmx[0] = wx > lmx[0] ? wx : lmx[0];                                                                    \
             }                                                                                                          \
             T bn = lmn[0], bx = lmx[0];                                                                                \
             int64_t bv = lv[0];                                                                                        \
@@ -73,6 +112,7 @@ typedef struct mm_config {
                 bx = lmx[k] > bx ? lmx[k] : bx;                                                                        \
                 bv += lv[k];                                                                                           \
             }                                                                                                          \
+            bv -= NOT_COUNTED(y, m);                                                                                   \
             if (bv == 0) continue;                                                                                     \
             if (!seen || bn < mn) mn = bn, bmn = b0;                                                                   \
             if (!seen || bx > mx) mx = bx, bmx = b0;                                                                   \
@@ -93,9 +133,12 @@ typedef struct mm_config {
         if (s->n == 0 || wmn.F < s->min.F || (wmn.F == s->min.F && imn < s->amin)) s->min = wmn, s->amin = imn;        \
         if (s->n == 0 || wmx.F > s->max.F || (wmx.F == s->max.F && imx < s->amax)) s->max = wmx, s->amax = imx;        \
         s->n += valid;                                                                                                 \
-    }                                                                                                                  \
-    static void rows_##T(const T *x, uint64_t rows, uint64_t first, uint64_t P, void *s)                               \
+    }
+/* CHECK: whether an element may not count (a float type's NaN; a marker always). */
+#define MM_ROWS(T, F, NAME, CHECK, OK)                                                                                 \
+    static void NAME(const T *x, uint64_t rows, uint64_t first, uint64_t P, void *s, T mk)                             \
     {                                                                                                                  \
+        (void)mk;                                                                                                      \
         int64_t *cnt = MM_N(s, P);                                                                                     \
         h5mr_wide *mn = MM_MIN(s, P), *mx = MM_MAX(s, P);                                                              \
         uint64_t *amn = MM_AMIN(s, P), *amx = MM_AMAX(s, P);                                                           \
@@ -103,13 +146,14 @@ typedef struct mm_config {
             const T *row = x + r * P;                                                                                  \
             for (uint64_t p = 0; p < P; p++) {                                                                         \
                 T v = row[p];                                                                                          \
-                if (ISF && v != v) continue;                                                                           \
+                if (CHECK !OK(v)) continue;                                                                            \
                 if (cnt[p] == 0 || v < mn[p].F) mn[p].F = v, amn[p] = first + r;                                       \
                 if (cnt[p] == 0 || v > mx[p].F) mx[p].F = v, amx[p] = first + r;                                       \
                 cnt[p]++;                                                                                              \
             }                                                                                                          \
         }                                                                                                              \
-    }                                                                                                                  \
+    }
+#define MM_MERGE(T, F)                                                                                                 \
     static void merge_##T(void *a, const void *b, uint64_t P)                                                          \
     {                                                                                                                  \
         int64_t *na = MM_N(a, P);                                                                                      \
@@ -131,6 +175,24 @@ typedef struct mm_config {
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI) MM_TYPE(T, W, ISF, LO, HI)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
+MM_MISS(int8_t, i, INT8_MIN, INT8_MAX)
+MM_MISS(uint8_t, u, 0, UINT8_MAX)
+MM_MISS(int16_t, i, INT16_MIN, INT16_MAX)
+MM_MISS(uint16_t, u, 0, UINT16_MAX)
+MM_MISS(int32_t, i, INT32_MIN, INT32_MAX)
+MM_MISS(uint32_t, u, 0, UINT32_MAX)
+
+/* Whether unpacking (x * scale, rounded, + offset, rounded) is strictly monotonic over
+ * the integers of any stored type a packing comes in (|x| <= 2^32): consecutive
+ * integers' products differ by |scale|, each rounded by at most 2^-53 of their
+ * magnitude, and two values further apart than the spacing of doubles where they lie
+ * never round to one; so |scale| > 2^-49 (2^33 |scale| + |offset|) is enough, with
+ * the products kept well inside the normal range. */
+static int unpacking_monotonic(const h5mr_packing *pk)
+{
+    double a = fabs(pk->scale), b = fabs(pk->offset);
+    return isfinite(a) && isfinite(b) && a >= 0x1p-900 && 0x1p33 * a + b < 0x1p1000 && a > 0x1p-49 * (0x1p33 * a + b);
+}
 
 static h5mr_status mm_setup(h5mr_ctx *ctx)
 {
@@ -143,6 +205,11 @@ static h5mr_status mm_setup(h5mr_ctx *ctx)
     const uint64_t *shape;
     int nd;
     c->pixels = h5mr_trailing(ctx, &shape, &nd);
+    const h5mr_packing *pk = h5mr_ctx_packing(ctx);
+    if (pk && unpacking_monotonic(pk)) {
+        h5mr_ctx_accept_packed(ctx);
+        c->pk = pk;
+    }
     h5mr_ctx_set_state_size(ctx, c->over_rows ? 40 * (c->pixels ? c->pixels : 1) : sizeof(mm_scalar));
     return H5MR_OK;
 }
@@ -151,11 +218,30 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const mm_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
+    if (c->pk && c->pk->has_missing) { /* the stored integers of a packing, one marker */
+        int64_t mk = c->pk->missing;
 #define H5MR_CASE(T, W)                                                                                                \
     if (c->over_rows)                                                                                                  \
-        rows_##T(b->data, b->rows, b->first_row, c->pixels, state);                                                    \
+        rows_miss_##T(b->data, b->rows, b->first_row, c->pixels, state, (T)mk);                                        \
     else                                                                                                               \
-        scalar_##T(b->data, n, base, state);                                                                           \
+        scalar_miss_##T(b->data, n, base, state, (T)mk);
+        switch (b->dtype) {
+        case H5MR_DTYPE_I8: H5MR_CASE(int8_t, i) break;
+        case H5MR_DTYPE_U8: H5MR_CASE(uint8_t, u) break;
+        case H5MR_DTYPE_I16: H5MR_CASE(int16_t, i) break;
+        case H5MR_DTYPE_U16: H5MR_CASE(uint16_t, u) break;
+        case H5MR_DTYPE_I32: H5MR_CASE(int32_t, i) break;
+        case H5MR_DTYPE_U32: H5MR_CASE(uint32_t, u) break;
+        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "minmax: a packing of an unexpected stored type");
+        }
+#undef H5MR_CASE
+        return H5MR_OK;
+    }
+#define H5MR_CASE(T, W)                                                                                                \
+    if (c->over_rows)                                                                                                  \
+        rows_##T(b->data, b->rows, b->first_row, c->pixels, state, 0);                                                 \
+    else                                                                                                               \
+        scalar_##T(b->data, n, base, state, 0);                                                                        \
     if (b->first_row == H5MR_ROW_UNKNOWN && !c->over_rows) { /* gathered elements: no positions */                     \
         mm_scalar *s_ = state;                                                                                         \
         s_->amin = s_->amax = UINT64_MAX;                                                                              \
@@ -242,6 +328,27 @@ static h5mr_status set_index(h5mr_result *r, const char *name, int nd, const uin
     return st;
 }
 
+/* Packed: the stored min and max (as `t`) unpacked into doubles, swapped with their
+ * indices for a negative scale.  *mn etc. point into the new arrays (or the state's). */
+static h5mr_status unpack_extremes(const h5mr_packing *pk, h5mr_dtype t, const void *s, uint64_t P, h5mr_wide **mn,
+                                   h5mr_wide **mx, const uint64_t **amn, const uint64_t **amx)
+{
+    h5mr_wide *a = malloc(2 * P * sizeof *a + 1);
+    if (!a) return H5MR_ENOMEM;
+    const h5mr_wide *smn = MM_MIN(s, P), *smx = MM_MAX(s, P);
+    int neg = pk->scale < 0;
+    for (uint64_t p = 0; p < P; p++) {
+        double lo = h5mr_dtype_is_signed(t) ? (double)smn[p].i : (double)smn[p].u;
+        double hi = h5mr_dtype_is_signed(t) ? (double)smx[p].i : (double)smx[p].u;
+        a[p].f = h5mr_unpack(pk, neg ? hi : lo);
+        a[P + p].f = h5mr_unpack(pk, neg ? lo : hi);
+    }
+    *mn = a, *mx = a + P;
+    *amn = neg ? MM_AMAX(s, P) : MM_AMIN(s, P);
+    *amx = neg ? MM_AMIN(s, P) : MM_AMAX(s, P);
+    return H5MR_OK;
+}
+
 static h5mr_status mm_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
 {
     const mm_config *c = h5mr_ctx_config(ctx);
@@ -251,10 +358,18 @@ static h5mr_status mm_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
     uint64_t P = c->over_rows ? h5mr_trailing(ctx, &shape, &nd) : 1;
     const void *s = state;
     int integral = h5mr_ctx_values_integral(ctx);
-    h5mr_status st = set_values(r, "min", t, integral, nd, shape, MM_MIN(s, P), MM_N(s, P), P);
-    if (st == H5MR_OK) st = set_values(r, "max", t, integral, nd, shape, MM_MAX(s, P), MM_N(s, P), P);
-    if (st == H5MR_OK) st = set_index(r, "argmin", nd, shape, MM_AMIN(s, P), MM_N(s, P), P);
-    if (st == H5MR_OK) st = set_index(r, "argmax", nd, shape, MM_AMAX(s, P), MM_N(s, P), P);
+    h5mr_wide *mn = MM_MIN(s, P), *mx = MM_MAX(s, P), *made = NULL;
+    const uint64_t *amn = MM_AMIN(s, P), *amx = MM_AMAX(s, P);
+    h5mr_status st = H5MR_OK;
+    if (c->pk && c->pk->packed) { /* (a fill value only: the stored integers are the values) */
+        if ((st = unpack_extremes(c->pk, t, s, P, &mn, &mx, &amn, &amx)) != H5MR_OK) return st;
+        made = mn, t = H5MR_DTYPE_F64, integral = 0;
+    }
+    st = set_values(r, "min", t, integral, nd, shape, mn, MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_values(r, "max", t, integral, nd, shape, mx, MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_index(r, "argmin", nd, shape, amn, MM_N(s, P), P);
+    if (st == H5MR_OK) st = set_index(r, "argmax", nd, shape, amx, MM_N(s, P), P);
+    free(made);
     return st;
 }
 

@@ -374,6 +374,26 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
                lambda d, ref=ref: (d["result"]["count"] == int(np.sum(~np.isnan(ref))) and
                                    close(d["result"]["sum"], float(np.nansum(ref)), 1e-11), "sum %r count %r" %
                                    (d["result"]["sum"], d["result"]["count"])))
+    # minmax takes the stored integers too (unpacking is monotonic for these packings):
+    # the unpacked extremes and their first occurrences, a negative scale swapping them.
+    mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
+    matrix("packed %s: minmax" % name, ["-k", "minmax"] + paths + ["/v"],
+           lambda d, w=mm_want: (tuple(d["result"][f] for f in ("min", "max", "argmin", "argmax")) == w,
+                                 "minmax %r, netCDF4 %r" % (d["result"], w)))
+    d = matrix("packed %s: minmax axis=0" % name, ["-k", "minmax", "-p", "axis=0"] + paths + ["/v"],
+               lambda d: (True, "ran"))
+    if d:
+        flat = ref.reshape(ref.shape[0], -1)
+        allnan = np.all(np.isnan(flat), axis=0)
+        filled = np.where(np.isnan(flat), np.inf, flat)
+        want = {"min": np.where(allnan, np.nan, np.min(filled, axis=0)),
+                "argmin": np.where(allnan, np.nan, np.argmin(filled, axis=0)),
+                "max": np.where(allnan, np.nan, np.max(np.where(np.isnan(flat), -np.inf, flat), axis=0)),
+                "argmax": np.where(allnan, np.nan, np.argmax(np.where(np.isnan(flat), -np.inf, flat), axis=0))}
+        for f, w in want.items():
+            g = np.array([[np.nan if x is None else x for x in row] for row in d["result"][f]], dtype=float)
+            check("packed %s: minmax axis=0 %s agrees with netCDF4" % (name, f),
+                  np.array_equal(g.reshape(-1), w, equal_nan=True))
     for kern in ("stats", "sum"):
         d = matrix("packed %s: %s axis=0" % (name, kern), ["-k", kern, "-p", "axis=0"] + paths + ["/v"],
                    lambda d: (True, "ran"))
@@ -393,6 +413,26 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
                                                                                      equal_nan=True)
             check("packed %s: %s axis=0 %s agrees with netCDF4" % (name, kern, f), ok)
         check("packed %s: the all-missing pixel has count 0" % name, got["count"][2, 4] == 0)
+
+# minmax of packed integers over blocks of many thousand elements (the kernel's blocks
+# of 2048, markers among them, one block all markers, the extremes tied across blocks).
+with netCDF4.Dataset("pkbig.nc", "w") as nc:
+    nc.createDimension("time", None)
+    nc.createDimension("x", 7)
+    v = nc.createVariable("v", "i2", ("time", "x"), fill_value=-32767, chunksizes=(500, 7))
+    v.scale_factor, v.add_offset = -0.05, 10.0
+    v.set_auto_maskandscale(False)
+    raw = np.random.default_rng(77).integers(-3000, 3000, size=(5003, 7)).astype("i2")
+    raw[np.random.default_rng(78).random(raw.shape) < 0.2] = -32767
+    raw[1000:1400] = -32767
+    raw[4321, 5] = raw[77, 2] = 3001  # the max stored (the unpacked min), twice
+    raw[2999, 0] = raw[4999, 6] = -3001
+    v[:] = raw
+ref = masked(["pkbig.nc"], "v")
+mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
+matrix("packed, 35,021 elements: minmax", ["-k", "minmax", "pkbig.nc", "/v"],
+       lambda d, w=mm_want: (tuple(d["result"][f] for f in ("min", "max", "argmin", "argmax")) == w,
+                             "minmax %r, netCDF4 %r" % (d["result"], w)))
 
 # ------------------------------------------------------------------ errors: one line, one code, every rank
 with h5py.File("other_type.h5", "w") as f:
