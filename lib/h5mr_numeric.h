@@ -196,6 +196,18 @@ static inline double h5mr_unpack(const h5mr_packing *pk, double v)
     return t + pk->offset;
 }
 
+/* Whether unpacking (x * scale, rounded, + offset, rounded) is strictly monotonic over
+ * the integers of any stored type a packing comes in (|x| <= 2^32): consecutive
+ * integers' products differ by |scale|, each rounded by at most 2^-53 of their
+ * magnitude, and two values further apart than the spacing of doubles where they lie
+ * never round to one; so |scale| > 2^-49 (2^33 |scale| + |offset|) is enough, with
+ * the products kept well inside the normal range. */
+static inline int h5mr_unpack_monotonic(const h5mr_packing *pk)
+{
+    double a = fabs(pk->scale), b = fabs(pk->offset);
+    return isfinite(a) && isfinite(b) && a >= 0x1p-900 && 0x1p33 * a + b < 0x1p1000 && a > 0x1p-49 * (0x1p33 * a + b);
+}
+
 /* -p axis: absent or "none" → 0 (reduce everything), "0" → 1 (over dimension 0). */
 static inline h5mr_status h5mr_param_axis(h5mr_ctx *ctx, const char *kernel, int *over_rows)
 {

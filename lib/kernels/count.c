@@ -1,5 +1,9 @@
 /* count.c: the `count` kernel — how many non-NaN elements satisfy every comparison
- * given (gt ge lt le eq ne, compared in double), and how many non-NaN there are. */
+ * given (gt ge lt le eq ne, compared in double), and how many non-NaN there are.
+ * CF-packed integers are taken as stored where unpacking is strictly monotonic: the
+ * comparisons become an interval of stored integers (found by bisection on the
+ * unpacked values, computed as a netCDF reader computes them), less at most one
+ * integer (ne) and the marker of missing values. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +24,9 @@ static const char *const op_names[NOPS] = {"gt", "ge", "lt", "le", "eq", "ne"};
 typedef struct count_config {
     double lo, hi, ne;
     int lo_open, hi_open, has_ne;
+    /* packed integers taken as stored: a <= x <= b (empty: none), x != e (has_e), x != mk */
+    int packed, empty, has_e, has_mk;
+    int64_t a, b, e, mk;
 } count_config;
 
 #define COUNT_TYPE(T)                                                                                                  \
@@ -41,6 +48,78 @@ typedef struct count_config {
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI) COUNT_TYPE(T)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
+
+/* The stored integers of a packing, in their own type. */
+#define COUNT_PK(T)                                                                                                    \
+    H5MR_HOT static void count_pk_##T(const T *restrict x, uint64_t n, const count_config *c, count_state *s)          \
+    {                                                                                                                  \
+        const T a = (T)c->a, b = (T)c->b, e = (T)c->e, mk = (T)c->mk;                                                  \
+        const int any_e = !c->has_e, any_mk = !c->has_mk, none = c->empty;                                             \
+        int64_t hits = 0, total = 0;                                                                                   \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            T v = x[i];                                                                                                \
+            int counts = (v != mk) | any_mk;                                                                           \
+            total += counts;                                                                                           \
+            hits += (v >= a) & (v <= b) & ((v != e) | any_e) & counts;                                                 \
+        }                                                                                                              \
+        s->count += none ? 0 : hits;                                                                                   \
+        s->total += total;                                                                                             \
+    }
+COUNT_PK(int8_t)
+COUNT_PK(uint8_t)
+COUNT_PK(int16_t)
+COUNT_PK(uint16_t)
+COUNT_PK(int32_t)
+COUNT_PK(uint32_t)
+
+/* Whether unpacked value u passes the lower (which 0) or upper (1) bound. */
+static int passes(const count_config *c, int which, double u)
+{
+    return which == 0 ? u > c->lo || (u == c->lo && !c->lo_open) : u < c->hi || (u == c->hi && !c->hi_open);
+}
+
+/* The first stored x in [lo, hi] where f goes from false to true (f monotonic), or hi + 1. */
+typedef int (*xpred)(const count_config *c, const h5mr_packing *pk, int arg, int64_t x);
+static int64_t first_true(const count_config *c, const h5mr_packing *pk, int arg, xpred f, int64_t lo, int64_t hi)
+{
+    int64_t end = hi + 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (f(c, pk, arg, mid))
+            end = mid, hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return end;
+}
+/* arg bit 0: the bound; bit 1: negated (for the predicates that go from true to false) */
+static int bound_at(const count_config *c, const h5mr_packing *pk, int arg, int64_t x)
+{
+    return passes(c, arg & 1, h5mr_unpack(pk, (double)x)) != (arg >> 1);
+}
+/* arg: 1 with a negative scale */
+static int reaches_ne(const count_config *c, const h5mr_packing *pk, int arg, int64_t x)
+{
+    double u = h5mr_unpack(pk, (double)x);
+    return arg ? u <= c->ne : u >= c->ne;
+}
+
+/* The comparisons as an interval of stored integers of type t in [tlo, thi]. */
+static void to_stored(count_config *c, const h5mr_packing *pk, int64_t tlo, int64_t thi)
+{
+    int neg = pk->scale < 0;
+    /* increasing: lower bound false -> true, upper true -> false; decreasing: reversed */
+    int64_t a = first_true(c, pk, neg ? 1 : 0, bound_at, tlo, thi);
+    int64_t b = first_true(c, pk, neg ? 0 | 2 : 1 | 2, bound_at, tlo, thi) - 1;
+    c->a = a > tlo ? a : tlo, c->b = b < thi ? b : thi;
+    c->empty = a > b;
+    c->has_e = 0;
+    if (c->has_ne) {
+        int64_t x = first_true(c, pk, neg, reaches_ne, tlo, thi);
+        if (x <= thi && h5mr_unpack(pk, (double)x) == c->ne) c->e = x, c->has_e = 1;
+    }
+    c->has_mk = pk->has_missing, c->mk = pk->missing;
+}
 
 /* Tighten [lo, hi] by one comparison. */
 static void bound_lo(count_config *c, double v, int open)
@@ -73,6 +152,22 @@ static h5mr_status count_setup(h5mr_ctx *ctx)
         default: c->ne = v, c->has_ne = 1; break;
         }
     }
+    const h5mr_packing *pk = h5mr_ctx_packing(ctx);
+    if (pk && h5mr_unpack_monotonic(pk)) {
+        h5mr_ctx_accept_packed(ctx);
+        int64_t tlo = 0, thi = 0;
+        switch (h5mr_ctx_dtype(ctx)) {
+        case H5MR_DTYPE_I8: tlo = INT8_MIN, thi = INT8_MAX; break;
+        case H5MR_DTYPE_U8: thi = UINT8_MAX; break;
+        case H5MR_DTYPE_I16: tlo = INT16_MIN, thi = INT16_MAX; break;
+        case H5MR_DTYPE_U16: thi = UINT16_MAX; break;
+        case H5MR_DTYPE_I32: tlo = INT32_MIN, thi = INT32_MAX; break;
+        case H5MR_DTYPE_U32: thi = UINT32_MAX; break;
+        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");
+        }
+        to_stored(c, pk, tlo, thi);
+        c->packed = 1;
+    }
     h5mr_ctx_set_state_size(ctx, sizeof(count_state));
     return H5MR_OK;
 }
@@ -81,6 +176,18 @@ static h5mr_status count_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     uint64_t n = b->rows * b->row_elems;
     const count_config *c = h5mr_ctx_config(ctx);
+    if (c->packed) {
+        switch (b->dtype) {
+        case H5MR_DTYPE_I8: count_pk_int8_t(b->data, n, c, state); break;
+        case H5MR_DTYPE_U8: count_pk_uint8_t(b->data, n, c, state); break;
+        case H5MR_DTYPE_I16: count_pk_int16_t(b->data, n, c, state); break;
+        case H5MR_DTYPE_U16: count_pk_uint16_t(b->data, n, c, state); break;
+        case H5MR_DTYPE_I32: count_pk_int32_t(b->data, n, c, state); break;
+        case H5MR_DTYPE_U32: count_pk_uint32_t(b->data, n, c, state); break;
+        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");
+        }
+        return H5MR_OK;
+    }
 #define H5MR_CASE(T, W) count_##T(b->data, n, c, state);
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "count: unsupported type");)
 #undef H5MR_CASE

@@ -182,18 +182,6 @@ MM_MISS(uint16_t, u, 0, UINT16_MAX)
 MM_MISS(int32_t, i, INT32_MIN, INT32_MAX)
 MM_MISS(uint32_t, u, 0, UINT32_MAX)
 
-/* Whether unpacking (x * scale, rounded, + offset, rounded) is strictly monotonic over
- * the integers of any stored type a packing comes in (|x| <= 2^32): consecutive
- * integers' products differ by |scale|, each rounded by at most 2^-53 of their
- * magnitude, and two values further apart than the spacing of doubles where they lie
- * never round to one; so |scale| > 2^-49 (2^33 |scale| + |offset|) is enough, with
- * the products kept well inside the normal range. */
-static int unpacking_monotonic(const h5mr_packing *pk)
-{
-    double a = fabs(pk->scale), b = fabs(pk->offset);
-    return isfinite(a) && isfinite(b) && a >= 0x1p-900 && 0x1p33 * a + b < 0x1p1000 && a > 0x1p-49 * (0x1p33 * a + b);
-}
-
 static h5mr_status mm_setup(h5mr_ctx *ctx)
 {
     h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
@@ -206,7 +194,7 @@ static h5mr_status mm_setup(h5mr_ctx *ctx)
     int nd;
     c->pixels = h5mr_trailing(ctx, &shape, &nd);
     const h5mr_packing *pk = h5mr_ctx_packing(ctx);
-    if (pk && unpacking_monotonic(pk)) {
+    if (pk && h5mr_unpack_monotonic(pk)) {
         h5mr_ctx_accept_packed(ctx);
         c->pk = pk;
     }

@@ -374,6 +374,16 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
                lambda d, ref=ref: (d["result"]["count"] == int(np.sum(~np.isnan(ref))) and
                                    close(d["result"]["sum"], float(np.nansum(ref)), 1e-11), "sum %r count %r" %
                                    (d["result"]["sum"], d["result"]["count"])))
+    # count too: the comparisons become an interval of stored integers (thresholds at
+    # values present, so ties are at stake), ne one integer out, the markers out.
+    vals = np.sort(ref[~np.isnan(ref)])
+    thr, some = float(vals[len(vals) // 2]), float(vals[len(vals) // 3])
+    for ps, want in ((["gt=%r" % thr], vals > thr), (["ge=%r" % some, "le=%r" % thr], (vals >= some) & (vals <= thr)),
+                     (["eq=%r" % some], vals == some), (["ne=%r" % some, "lt=%r" % thr], (vals != some) & (vals < thr))):
+        args = ["-k", "count"] + [a for q in ps for a in ("-p", q)] + paths + ["/v"]
+        w = (int(np.sum(want)), int(vals.size))
+        matrix("packed %s: count %s" % (name, " ".join(ps)), args,
+               lambda d, w=w: ((d["result"]["count"], d["result"]["total"]) == w, "count %r, netCDF4 %r" % (d["result"], w)))
     # minmax takes the stored integers too (unpacking is monotonic for these packings):
     # the unpacked extremes and their first occurrences, a negative scale swapping them.
     mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
