@@ -24,8 +24,10 @@ typedef struct topk_state {
 
 typedef struct topk_config {
     int64_t k;
-    int largest;
-    int kind; /* 0 float, 1 signed, 2 unsigned */
+    int largest;            /* of the values compared: the stored ones when packed (a negative scale: the other way) */
+    int kind;               /* 0 float, 1 signed, 2 unsigned */
+    const h5mr_packing *pk; /* packed integers taken as stored (unpacked at finish), or NULL */
+    int64_t mk;             /* pk->has_missing: the marker */
 } topk_config;
 
 /* Is a better than b?  Larger (or smaller) value first, then the lower index. */
@@ -79,22 +81,26 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
  * branches the compiler vectorises; NaN fails the test), and offered one by one only
  * where one of them passes.  On data in no particular order almost none does. */
 #define TOPK_RUN 64
-/* Value val (not NaN) at element `at` offered to the heap. */
-#define TOPK_OFFER(F, val, at)                                                                                         \
+/* Value val at element `at` offered to the heap if OK(val) (not NaN; not the marker). */
+#define TOPK_NOT_NAN(v) ((v) == (v))
+#define TOPK_NOT_MK(v) ((v) != mk)
+#define TOPK_OFFER(F, val, at, OK)                                                                                     \
     do {                                                                                                               \
-        if ((val) == (val)) {                                                                                          \
+        if (OK(val)) {                                                                                                 \
             topk_entry e_;                                                                                             \
             e_.v.F = (val);                                                                                            \
             e_.idx = (at);                                                                                             \
             offer(c, s, &e_);                                                                                          \
         }                                                                                                              \
     } while (0)
-#define TOPK_TYPE(T, F)                                                                                                \
-    static void topk_##T(const T *x, uint64_t n, uint64_t base, const topk_config *c, topk_state *s)                   \
+#define TOPK_TYPE(T, F, NAME, OK)                                                                                      \
+    static void NAME(const T *x, uint64_t n, uint64_t base, const topk_config *c, topk_state *s)                       \
     {                                                                                                                  \
+        const T mk = (T)c->mk;                                                                                         \
+        (void)mk;                                                                                                      \
         uint64_t i = 0;                                                                                                \
         for (; i < n && s->n < c->k; i++)                                                                              \
-            TOPK_OFFER(F, x[i], base + i);                                                                             \
+            TOPK_OFFER(F, x[i], base + i, OK);                                                                         \
         for (; i < n && c->k > 0; i += TOPK_RUN) {                                                                     \
             uint64_t m = n - i < TOPK_RUN ? n - i : TOPK_RUN;                                                          \
             const T *y = x + i;                                                                                        \
@@ -107,12 +113,18 @@ static void offer(const topk_config *c, topk_state *s, const topk_entry *x)
                 for (uint64_t j = 0; j < m; j++)                                                                       \
                     any |= y[j] <= t;                                                                                  \
             for (uint64_t j = 0; any && j < m; j++)                                                                    \
-                TOPK_OFFER(F, y[j], base + i + j);                                                                     \
+                TOPK_OFFER(F, y[j], base + i + j, OK);                                                                 \
         }                                                                                                              \
     }
-#define H5MR_EACH(T, W, ISF, BITS, LO, HI) TOPK_TYPE(T, W)
+#define H5MR_EACH(T, W, ISF, BITS, LO, HI) TOPK_TYPE(T, W, topk_##T, TOPK_NOT_NAN)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
+TOPK_TYPE(int8_t, i, topk_miss_int8_t, TOPK_NOT_MK)
+TOPK_TYPE(uint8_t, u, topk_miss_uint8_t, TOPK_NOT_MK)
+TOPK_TYPE(int16_t, i, topk_miss_int16_t, TOPK_NOT_MK)
+TOPK_TYPE(uint16_t, u, topk_miss_uint16_t, TOPK_NOT_MK)
+TOPK_TYPE(int32_t, i, topk_miss_int32_t, TOPK_NOT_MK)
+TOPK_TYPE(uint32_t, u, topk_miss_uint32_t, TOPK_NOT_MK)
 
 static h5mr_status topk_setup(h5mr_ctx *ctx)
 {
@@ -127,6 +139,13 @@ static h5mr_status topk_setup(h5mr_ctx *ctx)
     if (c->k < 0 || c->k > TOPK_MAX)
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel topk: k=%lld must be from 0 to %lld", (long long)c->k,
                               (long long)TOPK_MAX);
+    const h5mr_packing *pk = h5mr_ctx_packing(ctx);
+    if (pk && h5mr_unpack_monotonic(pk)) {
+        h5mr_ctx_accept_packed(ctx);
+        c->pk = pk;
+        c->mk = pk->missing;
+        c->largest = c->largest != (pk->scale < 0);
+    }
     h5mr_dtype t = h5mr_ctx_dtype(ctx);
     c->kind = h5mr_dtype_is_float(t) ? 0 : h5mr_dtype_is_signed(t) ? 1 : 2;
     h5mr_ctx_set_state_size(ctx, sizeof(topk_state) + (size_t)c->k * sizeof(topk_entry));
@@ -137,6 +156,18 @@ static h5mr_status topk_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
 {
     const topk_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
+    if (c->pk && c->pk->has_missing) {
+        switch (b->dtype) {
+        case H5MR_DTYPE_I8: topk_miss_int8_t(b->data, n, base, c, state); break;
+        case H5MR_DTYPE_U8: topk_miss_uint8_t(b->data, n, base, c, state); break;
+        case H5MR_DTYPE_I16: topk_miss_int16_t(b->data, n, base, c, state); break;
+        case H5MR_DTYPE_U16: topk_miss_uint16_t(b->data, n, base, c, state); break;
+        case H5MR_DTYPE_I32: topk_miss_int32_t(b->data, n, base, c, state); break;
+        case H5MR_DTYPE_U32: topk_miss_uint32_t(b->data, n, base, c, state); break;
+        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "topk: a packing of an unexpected stored type");
+        }
+        return H5MR_OK;
+    }
 #define H5MR_CASE(T, W) topk_##T(b->data, n, base, c, state);
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EINPUT, "topk: unsupported type");)
 #undef H5MR_CASE
@@ -174,10 +205,13 @@ static h5mr_status topk_finish(h5mr_ctx *ctx, const void *state, h5mr_result *r)
         int big = 0;
         for (uint64_t i = 0; c->kind == 2 && i < n; i++)
             big |= e[i].v.u > INT64_MAX;
-        h5mr_field_type type = c->kind == 0 ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64;
+        /* packed: the values unpacked (as f64 even with a fill value only, as before) */
+        h5mr_field_type type = c->kind == 0 || c->pk ? H5MR_FIELD_F64 : big ? H5MR_FIELD_U64 : H5MR_FIELD_I64;
         for (uint64_t i = 0; i < n; i++) {
             idx[i] = (int64_t)e[i].idx;
-            if (c->kind == 0)
+            if (c->pk)
+                ((double *)vals)[i] = h5mr_unpack(c->pk, c->kind == 1 ? (double)e[i].v.i : (double)e[i].v.u);
+            else if (c->kind == 0)
                 ((double *)vals)[i] = e[i].v.f;
             else if (big)
                 ((uint64_t *)vals)[i] = e[i].v.u;

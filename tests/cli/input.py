@@ -383,15 +383,27 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
         args = ["-k", "count"] + [a for q in ps for a in ("-p", q)] + paths + ["/v"]
         w = (int(np.sum(want)), int(vals.size))
         matrix("packed %s: count %s" % (name, " ".join(ps)), args,
-               lambda d, w=w: ((d["result"]["count"], d["result"]["total"]) == w, "count %r, netCDF4 %r" % (d["result"], w)))
+               lambda d, w=w: ((d["result"]["count"], d["result"]["total"]) == w, "count %r, netCDF4 %r" % (d["result"], w)),
+               few=True)
+    # topk too: the order of the stored values (reversed for a negative scale), ties by index.
+    flat = ref.reshape(-1)
+    ids = np.nonzero(~np.isnan(flat))[0]
+    vv = flat[ids]
+    for kk, largest in ((10, True), (25, False)):
+        order = np.lexsort((ids, -vv if largest else vv))[:kk]
+        w = ([float(x) for x in vv[order]], [int(x) for x in ids[order]])
+        matrix("packed %s: topk k=%d largest=%s" % (name, kk, largest),
+               ["-k", "topk", "-p", "k=%d" % kk, "-p", "largest=%s" % str(largest).lower()] + paths + ["/v"],
+               lambda d, w=w: ((d["result"]["values"], d["result"]["indices"]) == w, "topk %r, netCDF4 %r" % (d["result"], w)),
+               few=True)
     # minmax takes the stored integers too (unpacking is monotonic for these packings):
     # the unpacked extremes and their first occurrences, a negative scale swapping them.
     mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
     matrix("packed %s: minmax" % name, ["-k", "minmax"] + paths + ["/v"],
            lambda d, w=mm_want: (tuple(d["result"][f] for f in ("min", "max", "argmin", "argmax")) == w,
-                                 "minmax %r, netCDF4 %r" % (d["result"], w)))
+                                 "minmax %r, netCDF4 %r" % (d["result"], w)), few=True)
     d = matrix("packed %s: minmax axis=0" % name, ["-k", "minmax", "-p", "axis=0"] + paths + ["/v"],
-               lambda d: (True, "ran"))
+               lambda d: (True, "ran"), few=True)
     if d:
         flat = ref.reshape(ref.shape[0], -1)
         allnan = np.all(np.isnan(flat), axis=0)
