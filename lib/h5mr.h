@@ -377,9 +377,10 @@ int h5mr_ctx_ndims(const h5mr_ctx *ctx);
  * integers (h5mr_ctx_dtype() returns the stored type from then on; call it first), in
  * which every missing element holds the one stored value `missing`, and unpacks its
  * results itself: a value is stored * scale + offset.  The built-in sum and stats take
- * them so (exact integer sums, scaled at finish), and minmax, count and topk where
- * unpacking is strictly monotonic (the stored extremes unpacked; the comparisons as an
- * interval of stored integers; the stored order).  NULL otherwise: the values come as
+ * them so (exact integer sums, scaled at finish), and minmax, count, topk and
+ * histogram where unpacking is strictly monotonic (the stored extremes unpacked; the
+ * comparisons as an interval of stored integers; the stored order; a bin per stored
+ * value).  NULL otherwise: the values come as
  * f64 with missing elements NaN. */
 typedef struct h5mr_packing {
     int packed;           /* scale_factor or add_offset given: the values are floats */

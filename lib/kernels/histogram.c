@@ -2,7 +2,11 @@
  * bins from min to max (edges as numpy.linspace), half-open but the last closed on the
  * right, values outside the range and NaN not counted.  Without min or max, a first
  * pass finds the data's range (two passes, one job); a constant range is widened to
- * min - 0.5 ... max + 0.5.  Edges are computed in double for every input type. */
+ * min - 0.5 ... max + 0.5.  Edges are computed in double for every input type.
+ * CF-packed integers are taken as stored where unpacking is strictly monotonic: the
+ * range from the stored extremes unpacked; the bin of a stored value is its unpacked
+ * double's, as bin_of gives it, from a table of every value made once (8- and 16-bit
+ * types) or unpacked in the loop (32-bit). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,12 +29,16 @@ typedef struct hist_config {
     double min, max; /* as given */
     double *edges;   /* bins + 1, once known */
     double norm;
+    const h5mr_packing *pk; /* packed integers taken as stored, or NULL */
+    int64_t tlo, thi;       /* 8/16-bit: the stored type's range; 32-bit: 0, -1 */
+    int32_t *lut;           /* 8/16-bit: the bin of each stored value x at x - tlo (bins: none) */
 } hist_config;
 
 static void hist_config_free(void *p)
 {
     hist_config *c = p;
     free(c->edges);
+    free(c->lut);
     free(c);
 }
 
@@ -83,6 +91,81 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
         k++;
     return k;
 }
+
+/* pk: the table of every stored value's bin (the marker in none). */
+static h5mr_status make_lut(hist_config *c)
+{
+    uint64_t n = (uint64_t)(c->thi - c->tlo + 1);
+    if (!(c->lut = malloc(n * sizeof *c->lut))) return H5MR_ENOMEM;
+    const double *e = c->edges;
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t x = c->tlo + (int64_t)i;
+        int64_t k = bin_of(h5mr_unpack(c->pk, (double)x), e, e[0], e[c->bins], c->norm, c->bins);
+        c->lut[i] = k < 0 || (c->pk->has_missing && x == c->pk->missing) ? (int32_t)c->bins : (int32_t)k;
+    }
+    return H5MR_OK;
+}
+
+/* The stored integers of a packing: the range pass (stored min and max, the marker
+ * skipped) and the binning by the table. */
+#define HIST_PK(T, LO, HI)                                                                                             \
+    static void range_pk_##T(const T *x, uint64_t n, range_state *s, const hist_config *c)                             \
+    {                                                                                                                  \
+        const T mk = (T)c->pk->missing;                                                                                \
+        const int any = !c->pk->has_missing;                                                                           \
+        T mn = HI, mx = LO;                                                                                            \
+        int64_t valid = 0;                                                                                             \
+        for (uint64_t i = 0; i < n; i++) {                                                                             \
+            T v = x[i];                                                                                                \
+            int ok = (v != mk) | any;                                                                                  \
+            valid += ok;                                                                                               \
+            T km = (T)-ok, wn = (T)((v & km) | ((T)HI & (T)~km)), wx = (T)((v & km) | ((T)LO & (T)~km));               \
+            mn = wn < mn ? wn : mn, mx = wx > mx ? wx : mx;                                                            \
+        }                                                                                                              \
+        if (!valid) return;                                                                                            \
+        if (s->n == 0 || mn < s->min) s->min = mn;                                                                     \
+        if (s->n == 0 || mx > s->max) s->max = mx;                                                                     \
+        s->n += valid;                                                                                                 \
+    }                                                                                                                  \
+    static void bin_pk_##T(const T *x, uint64_t n, const hist_config *c, int64_t *counts)                              \
+    {                                                                                                                  \
+        const int64_t nb = c->bins;                                                                                    \
+        if (!c->lut) {                                                                                                 \
+            const double *e = c->edges;                                                                                \
+            const T mk = (T)c->pk->missing;                                                                            \
+            for (uint64_t i = 0; i < n; i++) {                                                                         \
+                if (c->pk->has_missing && x[i] == mk) continue;                                                        \
+                int64_t k = bin_of(h5mr_unpack(c->pk, (double)x[i]), e, e[0], e[nb], c->norm, nb);                     \
+                if (k >= 0) counts[k]++;                                                                               \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        const int32_t *lut = c->lut - c->tlo;                                                                          \
+        if (nb > SUB_BINS_MAX) {                                                                                       \
+            for (uint64_t i = 0; i < n; i++) {                                                                         \
+                int32_t k = lut[x[i]];                                                                                 \
+                if (k < nb) counts[k]++;                                                                               \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        uint32_t sub[4][SUB_BINS_MAX + 1];                                                                             \
+        for (int j = 0; j < 4; j++)                                                                                    \
+            memset(sub[j], 0, (size_t)(nb + 1) * sizeof sub[j][0]);                                                    \
+        uint64_t i = 0;                                                                                                \
+        for (; i + 4 <= n; i += 4)                                                                                     \
+            for (int j = 0; j < 4; j++)                                                                                \
+                sub[j][lut[x[i + (uint64_t)j]]]++;                                                                     \
+        for (; i < n; i++)                                                                                             \
+            sub[0][lut[x[i]]]++;                                                                                       \
+        for (int64_t k = 0; k < nb; k++)                                                                               \
+            counts[k] += (int64_t)sub[0][k] + sub[1][k] + sub[2][k] + sub[3][k];                                       \
+    }
+HIST_PK(int8_t, INT8_MIN, INT8_MAX)
+HIST_PK(uint8_t, 0, UINT8_MAX)
+HIST_PK(int16_t, INT16_MIN, INT16_MAX)
+HIST_PK(uint16_t, 0, UINT16_MAX)
+HIST_PK(int32_t, INT32_MIN, INT32_MAX)
+HIST_PK(uint32_t, 0, UINT32_MAX)
 
 #define HIST_TYPE(T)                                                                                                   \
     static void range_##T(const T *x, uint64_t n, range_state *s)                                                      \
@@ -181,10 +264,23 @@ static h5mr_status hist_setup(h5mr_ctx *ctx)
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: %s=%s is not a finite number",
                               c->has_min && !isfinite(c->min) ? "min" : "max",
                               h5mr_ctx_param(ctx, c->has_min && !isfinite(c->min) ? "min" : "max"));
+    const h5mr_packing *pk = h5mr_ctx_packing(ctx);
+    if (pk && h5mr_unpack_monotonic(pk)) {
+        h5mr_ctx_accept_packed(ctx);
+        h5mr_dtype t = h5mr_ctx_dtype(ctx);
+        c->pk = pk;
+        c->tlo = t == H5MR_DTYPE_I8 ? INT8_MIN : t == H5MR_DTYPE_I16 ? INT16_MIN : 0;
+        c->thi = t == H5MR_DTYPE_I8    ? INT8_MAX
+                 : t == H5MR_DTYPE_U8  ? UINT8_MAX
+                 : t == H5MR_DTYPE_I16 ? INT16_MAX
+                 : t == H5MR_DTYPE_U16 ? UINT16_MAX
+                                       : -1; /* 32-bit: no table */
+    }
     if (c->has_min && c->has_max) {
         if (c->min > c->max)
             return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: min=%g is larger than max=%g", c->min, c->max);
-        return make_edges(ctx, c, c->min, c->max);
+        st = make_edges(ctx, c, c->min, c->max);
+        return st == H5MR_OK && c->pk && c->thi >= c->tlo ? make_lut(c) : st;
     }
     /* A first pass finds what is missing from the data. */
     h5mr_ctx_set_passes(ctx, 2);
@@ -197,12 +293,18 @@ static h5mr_status hist_end_pass(h5mr_ctx *ctx, const void *state)
     hist_config *c = h5mr_ctx_config(ctx);
     const range_state *s = state;
     /* numpy on no data: the range (0, 1) */
-    double first = c->has_min ? c->min : s->n ? s->min : 0.0;
-    double last = c->has_max ? c->max : s->n ? s->max : 1.0;
+    double lo = s->min, hi = s->max;
+    if (c->pk && s->n) { /* the stored extremes unpacked (swapped for a negative scale) */
+        lo = h5mr_unpack(c->pk, c->pk->scale < 0 ? s->max : s->min);
+        hi = h5mr_unpack(c->pk, c->pk->scale < 0 ? s->min : s->max);
+    }
+    double first = c->has_min ? c->min : s->n ? lo : 0.0;
+    double last = c->has_max ? c->max : s->n ? hi : 1.0;
     if (first > last)
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel histogram: min %g is larger than max %g (%s from the data)",
                               first, last, c->has_min ? "max" : "min");
-    return make_edges(ctx, c, first, last);
+    h5mr_status st = make_edges(ctx, c, first, last);
+    return st == H5MR_OK && c->pk && c->thi >= c->tlo ? make_lut(c) : st;
 }
 
 static int last_pass(const h5mr_ctx *ctx) { return ((const hist_config *)h5mr_ctx_config(ctx))->edges != NULL; }
@@ -212,6 +314,26 @@ static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     const hist_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems;
     int binning = last_pass(ctx);
+    if (c->pk) {
+        switch (b->dtype) {
+#define PK_CASE(D, T)                                                                                                  \
+    case D:                                                                                                            \
+        if (binning)                                                                                                   \
+            bin_pk_##T(b->data, n, c, state);                                                                          \
+        else                                                                                                           \
+            range_pk_##T(b->data, n, state, c);                                                                        \
+        break;
+            PK_CASE(H5MR_DTYPE_I8, int8_t)
+            PK_CASE(H5MR_DTYPE_U8, uint8_t)
+            PK_CASE(H5MR_DTYPE_I16, int16_t)
+            PK_CASE(H5MR_DTYPE_U16, uint16_t)
+            PK_CASE(H5MR_DTYPE_I32, int32_t)
+            PK_CASE(H5MR_DTYPE_U32, uint32_t)
+#undef PK_CASE
+        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "histogram: a packing of an unexpected stored type");
+        }
+        return H5MR_OK;
+    }
 #define H5MR_CASE(T, W)                                                                                                \
     if (binning)                                                                                                       \
         bin_##T(b->data, n, c, state);                                                                                 \

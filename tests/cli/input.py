@@ -396,6 +396,16 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
                ["-k", "topk", "-p", "k=%d" % kk, "-p", "largest=%s" % str(largest).lower()] + paths + ["/v"],
                lambda d, w=w: ((d["result"]["values"], d["result"]["indices"]) == w, "topk %r, netCDF4 %r" % (d["result"], w)),
                few=True)
+    # histogram too: the range from the stored extremes, each stored value's bin from a
+    # table (8/16-bit) or unpacked in the loop (32-bit); numpy.histogram on the values.
+    for ps, kw in ((["bins=7"], {"bins": 7}), (["bins=5", "min=%r" % some, "max=%r" % thr],
+                                               {"bins": 5, "range": (some, thr)})):
+        cnt, edges = np.histogram(vals, **kw)
+        w = ([int(x) for x in cnt], [float(x) for x in edges])
+        matrix("packed %s: histogram %s" % (name, " ".join(ps)),
+               ["-k", "histogram"] + [a for q in ps for a in ("-p", q)] + paths + ["/v"],
+               lambda d, w=w: ((d["result"]["counts"], d["result"]["edges"]) == w,
+                               "histogram %r, numpy %r" % (d["result"], w)), few=True)
     # minmax takes the stored integers too (unpacking is monotonic for these packings):
     # the unpacked extremes and their first occurrences, a negative scale swapping them.
     mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
