@@ -92,6 +92,15 @@ static inline int64_t bin_of(double v, const double *e, double first, double las
     return k;
 }
 
+/* A block's range, valid values of it, into the state. */
+static inline void range_add(range_state *s, double mn, double mx, int64_t valid)
+{
+    if (!valid) return;
+    if (s->n == 0 || mn < s->min) s->min = mn;
+    if (s->n == 0 || mx > s->max) s->max = mx;
+    s->n += valid;
+}
+
 /* pk: the table of every stored value's bin (the marker in none). */
 static h5mr_status make_lut(hist_config *c)
 {
@@ -122,10 +131,7 @@ static h5mr_status make_lut(hist_config *c)
             T km = (T)-ok, wn = (T)((v & km) | ((T)HI & (T)~km)), wx = (T)((v & km) | ((T)LO & (T)~km));               \
             mn = wn < mn ? wn : mn, mx = wx > mx ? wx : mx;                                                            \
         }                                                                                                              \
-        if (!valid) return;                                                                                            \
-        if (s->n == 0 || mn < s->min) s->min = mn;                                                                     \
-        if (s->n == 0 || mx > s->max) s->max = mx;                                                                     \
-        s->n += valid;                                                                                                 \
+        range_add(s, mn, mx, valid);                                                                                   \
     }                                                                                                                  \
     static void bin_pk_##T(const T *x, uint64_t n, const hist_config *c, int64_t *counts)                              \
     {                                                                                                                  \
@@ -178,10 +184,7 @@ HIST_PK(uint32_t, 0, UINT32_MAX)
             mn = v < mn ? v : mn;                                                                                      \
             mx = v > mx ? v : mx;                                                                                      \
         }                                                                                                              \
-        if (!valid) return;                                                                                            \
-        if (s->n == 0 || mn < s->min) s->min = mn;                                                                     \
-        if (s->n == 0 || mx > s->max) s->max = mx;                                                                     \
-        s->n += valid;                                                                                                 \
+        range_add(s, mn, mx, valid);                                                                                   \
     }                                                                                                                  \
     H5MR_HOT static void bin_##T(const T *x, uint64_t n, const hist_config *c, int64_t *counts)                        \
     {                                                                                                                  \
