@@ -800,22 +800,28 @@ static h5mr_status open_part(h5mr__store *s, const char *target, int kept)
 /* Rank 0, a job with a checkpoint: what the parts of the sessions before hold (the
  * checkpoint's record, h5mr__store_checkpoint's format), or, starting afresh, no part
  * of an earlier job of this output left behind. */
-static h5mr_status take_parts(h5mr__store *s, const h5mr__store_req *req)
+/* Every part of a job with a checkpoint of this output (.NAME.partial-h5mr.part-*). */
+static void remove_parts(const char *file)
 {
     char dir[PATH_MAX], prefix[NAME_MAX + 1];
     const char *base;
-    int e = atomic_split(req->file, dir, sizeof dir, &base);
+    int e = atomic_split(file, dir, sizeof dir, &base);
     int np = e ? -1 : snprintf(prefix, sizeof prefix, ".%s.partial-h5mr.part-", base);
+    DIR *dp = np > 0 && np < (int)sizeof prefix ? opendir(dir) : NULL;
+    struct dirent *de;
+    while (dp && (de = readdir(dp)) != NULL) {
+        char path[PATH_MAX];
+        if (strncmp(de->d_name, prefix, (size_t)np) == 0 &&
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    if (dp) closedir(dp);
+}
+
+static h5mr_status take_parts(h5mr__store *s, const h5mr__store_req *req)
+{
     if (!req->parts) {
-        DIR *dp = np > 0 && np < (int)sizeof prefix ? opendir(dir) : NULL;
-        struct dirent *de;
-        while (dp && (de = readdir(dp)) != NULL) {
-            char path[PATH_MAX];
-            if (strncmp(de->d_name, prefix, (size_t)np) == 0 &&
-                snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
-                unlink(path);
-        }
-        if (dp) closedir(dp);
+        remove_parts(req->file);
         return H5MR_OK;
     }
     const unsigned char *p = req->parts;
@@ -1215,9 +1221,8 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
     /* A job with a checkpoint keeps its parts when it does not end (the checkpoint may
      * name them); when it ends, they go, the sessions' before too. */
     s->part_keep = s->ckpt && st != H5MR_OK;
-    if (s->rank == 0 && st == H5MR_OK)
-        for (uint64_t f = 0; f < s->nold; f++)
-            unlink(s->old_names + f * PATH_MAX);
+    if (s->rank == 0 && st == H5MR_OK && s->ckpt && filtered) /* (and those of sessions killed before a checkpoint) */
+        remove_parts(s->a.target);
     release(s);
     return st;
 }

@@ -290,11 +290,13 @@ mv .m.h5.partial-h5mr.part-0-1 part.saved
 expect_error 2 "the part '.*part-0-1' of the checkpoint's output is missing" map --chunk-rows 4 -k scale --gzip 4 \
     --chunk 6x40 --checkpoint job.ck --resume ck.h5 /x -o m.h5
 mv part.saved .m.h5.partial-h5mr.part-0-1
+# (a part of a session killed before its first checkpoint, at more ranks: no record names it)
+echo stale > .m.h5.partial-h5mr.part-1-7
 mpi 3 "$H5MR" map --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint job.ck --resume ck.h5 /x -o m.h5 \
     > /dev/null 2> err.txt || fail "the resume of the stopped compressed map: $(head -c 300 err.txt)"
 mpi 1 "$H5MR" map --chunk-rows 4 -k scale ck.h5 /x -o mref.h5 --force > /dev/null
 expect "the stopped compressed map, resumed: the values of an uninterrupted run" same_dataset m.h5 mref.h5 /x
-expect "its parts are gone" test -z "$(find . -name '.m.h5.*')"
+expect "its parts are gone, and the one no record named" test -z "$(find . -name '.m.h5.*')"
 # A partial output that is not this job's is refused (exit 2), and left alone.
 rm -f job.ck .m.h5.partial-h5mr m.h5
 H5MR_TEST_DELAY_US=8000 timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" map --chunk-rows 4 --checkpoint job.ck \
