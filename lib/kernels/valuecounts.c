@@ -17,6 +17,8 @@ typedef struct vc_map {
 
 typedef struct vc_config {
     int64_t *dense; /* 65536 counters for 8- and 16-bit items */
+    int has_mk;     /* CF: a fill value (or missing markers) only, taken as stored: */
+    int64_t mk;     /* the one stored value of every missing element, not counted */
 } vc_config;
 
 static uint64_t slot_of(uint64_t key, uint64_t cap) { return (key * 0x9e3779b97f4a7c15ULL) >> 7 & (cap - 1); }
@@ -64,11 +66,12 @@ static void vc_free(h5mr_ctx *ctx, void *state)
 
 /* Keys are the values widened to 64 bits (signed ones sign-extended). */
 #define VC_TYPE(T, DENSE, OFFSET)                                                                                      \
-    static int vc_##T(const T *x, uint64_t n, vc_map *m, int64_t *dense)                                               \
+    static int vc_##T(const T *x, uint64_t n, vc_map *m, int64_t *dense, const vc_config *c)                           \
     {                                                                                                                  \
         if (DENSE) {                                                                                                   \
             for (uint64_t i = 0; i < n; i++)                                                                           \
                 dense[(int64_t)x[i] + OFFSET]++;                                                                       \
+            if (c->has_mk) dense[(int64_t)(T)c->mk + OFFSET] = 0;                                                      \
             for (int64_t v = 0; v < 65536; v++) {                                                                      \
                 if (!dense[v]) continue;                                                                               \
                 if (vc_add(m, (uint64_t)(int64_t)(v - OFFSET), dense[v])) return -1;                                   \
@@ -77,7 +80,7 @@ static void vc_free(h5mr_ctx *ctx, void *state)
             return 0;                                                                                                  \
         }                                                                                                              \
         for (uint64_t i = 0; i < n; i++)                                                                               \
-            if (vc_add(m, (uint64_t)x[i], 1)) return -1;                                                               \
+            if (!(c->has_mk && x[i] == (T)c->mk) && vc_add(m, (uint64_t)x[i], 1)) return -1;                           \
         return 0;                                                                                                      \
     }
 /* Integers only; 8 and 16 bits through a dense table of 65536 counts. */
@@ -97,6 +100,10 @@ static void vc_config_free(void *p)
 static h5mr_status vc_setup(h5mr_ctx *ctx)
 {
     h5mr_ctx_allow_joined_items(ctx); /* blocks are rows; which item they came from does not matter */
+    /* CF with a fill value or missing markers only: the stored integers, less the
+     * missing ones (scaled values are floats: refused below, as the SPEC says). */
+    const h5mr_packing *pk = h5mr_ctx_packing(ctx);
+    if (pk && !pk->packed) h5mr_ctx_accept_packed(ctx);
     h5mr_dtype t = h5mr_ctx_dtype(ctx);
     if (h5mr_dtype_is_float(t))
         return h5mr_ctx_error(ctx, H5MR_EUSAGE, "kernel valuecounts takes integer datasets only; this one is %s",
@@ -104,6 +111,7 @@ static h5mr_status vc_setup(h5mr_ctx *ctx)
     vc_config *c = h5mr_ctx_config_alloc(ctx, sizeof *c, vc_config_free);
     if (!c) return H5MR_ENOMEM;
     if (h5mr_dtype_size(t) <= 2 && !(c->dense = calloc(65536, sizeof *c->dense))) return H5MR_ENOMEM;
+    if (pk && !pk->packed) c->has_mk = pk->has_missing, c->mk = pk->missing;
     return H5MR_OK;
 }
 
@@ -113,8 +121,8 @@ static h5mr_status vc_map_item(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     uint64_t n = b->rows * b->row_elems;
     int rc = 0;
     /* floats never get here: setup refuses them */
-#define VC_MAP_i(T) rc = vc_##T(b->data, n, state, c->dense);
-#define VC_MAP_u(T) rc = vc_##T(b->data, n, state, c->dense);
+#define VC_MAP_i(T) rc = vc_##T(b->data, n, state, c->dense, c);
+#define VC_MAP_u(T) rc = vc_##T(b->data, n, state, c->dense, c);
 #define VC_MAP_f(T) return h5mr_ctx_error(ctx, H5MR_EUSAGE, "valuecounts: integer datasets only");
 #define H5MR_CASE(T, W) VC_MAP_##W(T)
     H5MR_DTYPE_SWITCH(b->dtype, return h5mr_ctx_error(ctx, H5MR_EUSAGE, "valuecounts: integer datasets only");)

@@ -359,6 +359,9 @@ packed_cases = [
     ("u8 fill 255, valid_max", "u1", 255, 0.1, -5.0, {"valid_max": np.array(200, "u1")}),
     ("i32 fill, valid_min, scale only", "i4", -1, 1e-3, None, {"valid_min": np.array(-10000, "i4")}),
     ("i16 fill only (integers)", "i2", -32767, None, None, {}),
+    ("u8 fill, missing_value, valid_min, no scale", "u1", 255, None, None,
+     {"missing_value": np.array([3, 5], "u1"), "valid_min": np.array(2, "u1")}),
+    ("i32 fill only", "i4", -2147483647, None, None, {}),
 ]
 for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
     paths = ["pk%d_%d.nc" % (k, j) for j in range(2)]
@@ -406,6 +409,14 @@ for k, (name, t, fill, scale, offset, extra) in enumerate(packed_cases):
                ["-k", "histogram"] + [a for q in ps for a in ("-p", q)] + paths + ["/v"],
                lambda d, w=w: ((d["result"]["counts"], d["result"]["edges"]) == w,
                                "histogram %r, numpy %r" % (d["result"], w)), few=True)
+    # valuecounts counts the stored integers where nothing scales them (a fill value,
+    # markers, a valid range), the missing ones left out; scaled values are exit 2.
+    if scale is None and offset is None:
+        u, cnt = np.unique(vals, return_counts=True)
+        w = ([int(x) for x in u], [int(x) for x in cnt])
+        matrix("%s: valuecounts, the missing left out" % name, ["-k", "valuecounts"] + paths + ["/v"],
+               lambda d, w=w: ((d["result"]["values"], d["result"]["counts"]) == w,
+                               "valuecounts %r, netCDF4 %r" % (d["result"], w)), few=True)
     # minmax takes the stored integers too (unpacking is monotonic for these packings):
     # the unpacked extremes and their first occurrences, a negative scale swapping them.
     mm_want = (float(np.nanmin(ref)), float(np.nanmax(ref)), int(np.nanargmin(ref)), int(np.nanargmax(ref)))
