@@ -842,6 +842,11 @@ static h5mr_status take_parts(h5mr__store *s, const h5mr__store_req *req)
     for (uint64_t i = 0; !bad && i < s->nold_recs; i++) {
         rec *r = &s->old_recs[i];
         bad = r->rank >= s->nold || r->ds >= (uint32_t)s->nds || (r->kind != REC_CHUNK && r->kind != REC_ROWS);
+        const sds *d = bad ? NULL : &s->ds[r->ds];
+        bad = bad || d->empty ||
+              (r->kind == REC_CHUNK ? r->index >= d->nbands * d->grid
+                                    : r->index >= d->rows || r->nrows > d->rows - r->index ||
+                                          r->size != r->nrows * d->row_elems * d->esize);
     }
     if (bad) return h5mr__error_set(s->err, H5MR_EUSAGE, "the checkpoint's record of the output's parts is damaged");
     for (uint64_t f = 0; f < s->nold; f++) {
