@@ -196,6 +196,21 @@ static inline double h5mr_unpack(const h5mr_packing *pk, double v)
     return t + pk->offset;
 }
 
+/* The stored types a packing comes in (h5mr_ctx_accept_packed: integers of <= 32 bits):
+ * H5MR_CASE(T, LO, HI) for the block's type, `otherwise` for any other. */
+#define H5MR_PACKED_SWITCH(t, otherwise)                                                                               \
+    switch (t) {                                                                                                       \
+    case H5MR_DTYPE_I8: H5MR_CASE(int8_t, INT8_MIN, INT8_MAX) break;                                                   \
+    case H5MR_DTYPE_U8: H5MR_CASE(uint8_t, 0, UINT8_MAX) break;                                                        \
+    case H5MR_DTYPE_I16: H5MR_CASE(int16_t, INT16_MIN, INT16_MAX) break;                                               \
+    case H5MR_DTYPE_U16: H5MR_CASE(uint16_t, 0, UINT16_MAX) break;                                                     \
+    case H5MR_DTYPE_I32: H5MR_CASE(int32_t, INT32_MIN, INT32_MAX) break;                                               \
+    case H5MR_DTYPE_U32: H5MR_CASE(uint32_t, 0, UINT32_MAX) break;                                                     \
+    default: {                                                                                                         \
+        otherwise                                                                                                      \
+    } break;                                                                                                           \
+    }
+
 /* Whether unpacking (x * scale, rounded, + offset, rounded) is strictly monotonic over
  * the integers of any stored type a packing comes in (|x| <= 2^32): consecutive
  * integers' products differ by |scale|, each rounded by at most 2^-53 of their

@@ -474,6 +474,16 @@ static h5mr_status spill(h5mr__store *s, sds *d, pend *p)
     return st;
 }
 
+/* Every band held partly, to the part file. */
+static h5mr_status spill_all(h5mr__store *s)
+{
+    h5mr_status st = H5MR_OK;
+    for (int k = 0; k < s->nds; k++)
+        for (int i = 0; st == H5MR_OK && i < NPEND; i++)
+            if (s->ds[k].pend[i].band >= 0) st = spill(s, &s->ds[k], &s->ds[k].pend[i]);
+    return st;
+}
+
 /* Rows [lo, hi) of band `band` (data: those rows) when the block does not hold all of
  * the band: into its pending buffer; the band goes out once complete. */
 static h5mr_status hold(h5mr__store *s, sds *d, uint64_t band, uint64_t lo, uint64_t hi, const unsigned char *data)
@@ -1150,9 +1160,7 @@ h5mr_status h5mr__store_checkpoint(h5mr__run *run, h5mr__store *s, void **parts,
     if (!s || !s->ckpt || (s->gzip < 0 && !s->shuffle)) return H5MR_OK;
     h5mr_status st = H5MR_OK;
     /* Every row mapped so far in a part: the bands held partly too, as plain rows. */
-    for (int k = 0; k < s->nds; k++)
-        for (int i = 0; st == H5MR_OK && i < NPEND; i++)
-            if (s->ds[k].pend[i].band >= 0) st = spill(s, &s->ds[k], &s->ds[k].pend[i]);
+    st = spill_all(s);
     if (st == H5MR_OK && s->part_fd >= 0 && fdatasync(s->part_fd) != 0) st = sys_error(s, errno, "flushing", s->part);
     if ((st = agree(run, st)) != H5MR_OK) return st;
     rec *all = NULL;
@@ -1180,12 +1188,9 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
     if (!s) return st;
     int filtered = s->gzip >= 0 || s->shuffle, any = 0;
     /* What is still partial goes to the part file. */
-    for (int k = 0; k < s->nds; k++) {
-        sds *d = &s->ds[k];
-        any |= !d->empty;
-        for (int i = 0; st == H5MR_OK && i < NPEND; i++)
-            if (d->pend[i].band >= 0) st = spill(s, d, &d->pend[i]);
-    }
+    for (int k = 0; k < s->nds; k++)
+        any |= !s->ds[k].empty;
+    if (st == H5MR_OK) st = spill_all(s);
     /* Every rank's writes are on disk before rank 0 renames the file. */
     if (st == H5MR_OK && s->fd >= 0 && s->rank != 0 && fdatasync(s->fd) != 0)
         st = sys_error(s, errno, "flushing", s->tmp);

@@ -156,15 +156,10 @@ static h5mr_status count_setup(h5mr_ctx *ctx)
     if (pk && h5mr_unpack_monotonic(pk)) {
         h5mr_ctx_accept_packed(ctx);
         int64_t tlo = 0, thi = 0;
-        switch (h5mr_ctx_dtype(ctx)) {
-        case H5MR_DTYPE_I8: tlo = INT8_MIN, thi = INT8_MAX; break;
-        case H5MR_DTYPE_U8: thi = UINT8_MAX; break;
-        case H5MR_DTYPE_I16: tlo = INT16_MIN, thi = INT16_MAX; break;
-        case H5MR_DTYPE_U16: thi = UINT16_MAX; break;
-        case H5MR_DTYPE_I32: tlo = INT32_MIN, thi = INT32_MAX; break;
-        case H5MR_DTYPE_U32: thi = UINT32_MAX; break;
-        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");
-        }
+#define H5MR_CASE(T, LO, HI) tlo = LO, thi = HI;
+        H5MR_PACKED_SWITCH(h5mr_ctx_dtype(ctx),
+                           return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");)
+#undef H5MR_CASE
         to_stored(c, pk, tlo, thi);
         c->packed = 1;
     }
@@ -177,15 +172,10 @@ static h5mr_status count_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     uint64_t n = b->rows * b->row_elems;
     const count_config *c = h5mr_ctx_config(ctx);
     if (c->packed) {
-        switch (b->dtype) {
-        case H5MR_DTYPE_I8: count_pk_int8_t(b->data, n, c, state); break;
-        case H5MR_DTYPE_U8: count_pk_uint8_t(b->data, n, c, state); break;
-        case H5MR_DTYPE_I16: count_pk_int16_t(b->data, n, c, state); break;
-        case H5MR_DTYPE_U16: count_pk_uint16_t(b->data, n, c, state); break;
-        case H5MR_DTYPE_I32: count_pk_int32_t(b->data, n, c, state); break;
-        case H5MR_DTYPE_U32: count_pk_uint32_t(b->data, n, c, state); break;
-        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");
-        }
+#define H5MR_CASE(T, LO, HI) count_pk_##T(b->data, n, c, state);
+        H5MR_PACKED_SWITCH(b->dtype,
+                           return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");)
+#undef H5MR_CASE
         return H5MR_OK;
     }
 #define H5MR_CASE(T, W) count_##T(b->data, n, c, state);

@@ -318,23 +318,14 @@ static h5mr_status hist_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     uint64_t n = b->rows * b->row_elems;
     int binning = last_pass(ctx);
     if (c->pk) {
-        switch (b->dtype) {
-#define PK_CASE(D, T)                                                                                                  \
-    case D:                                                                                                            \
-        if (binning)                                                                                                   \
-            bin_pk_##T(b->data, n, c, state);                                                                          \
-        else                                                                                                           \
-            range_pk_##T(b->data, n, state, c);                                                                        \
-        break;
-            PK_CASE(H5MR_DTYPE_I8, int8_t)
-            PK_CASE(H5MR_DTYPE_U8, uint8_t)
-            PK_CASE(H5MR_DTYPE_I16, int16_t)
-            PK_CASE(H5MR_DTYPE_U16, uint16_t)
-            PK_CASE(H5MR_DTYPE_I32, int32_t)
-            PK_CASE(H5MR_DTYPE_U32, uint32_t)
-#undef PK_CASE
-        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "histogram: a packing of an unexpected stored type");
-        }
+#define H5MR_CASE(T, LO, HI)                                                                                           \
+    if (binning)                                                                                                       \
+        bin_pk_##T(b->data, n, c, state);                                                                              \
+    else                                                                                                               \
+        range_pk_##T(b->data, n, state, c);
+        H5MR_PACKED_SWITCH(
+            b->dtype, return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "histogram: a packing of an unexpected stored type");)
+#undef H5MR_CASE
         return H5MR_OK;
     }
 #define H5MR_CASE(T, W)                                                                                                \

@@ -208,20 +208,13 @@ static h5mr_status mm_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
     if (c->pk && c->pk->has_missing) { /* the stored integers of a packing, one marker */
         int64_t mk = c->pk->missing;
-#define H5MR_CASE(T, W)                                                                                                \
+#define H5MR_CASE(T, LO, HI)                                                                                           \
     if (c->over_rows)                                                                                                  \
         rows_miss_##T(b->data, b->rows, b->first_row, c->pixels, state, (T)mk);                                        \
     else                                                                                                               \
         scalar_miss_##T(b->data, n, base, state, (T)mk);
-        switch (b->dtype) {
-        case H5MR_DTYPE_I8: H5MR_CASE(int8_t, i) break;
-        case H5MR_DTYPE_U8: H5MR_CASE(uint8_t, u) break;
-        case H5MR_DTYPE_I16: H5MR_CASE(int16_t, i) break;
-        case H5MR_DTYPE_U16: H5MR_CASE(uint16_t, u) break;
-        case H5MR_DTYPE_I32: H5MR_CASE(int32_t, i) break;
-        case H5MR_DTYPE_U32: H5MR_CASE(uint32_t, u) break;
-        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "minmax: a packing of an unexpected stored type");
-        }
+        H5MR_PACKED_SWITCH(
+            b->dtype, return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "minmax: a packing of an unexpected stored type");)
 #undef H5MR_CASE
         return H5MR_OK;
     }

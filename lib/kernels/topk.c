@@ -157,15 +157,10 @@ static h5mr_status topk_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
     const topk_config *c = h5mr_ctx_config(ctx);
     uint64_t n = b->rows * b->row_elems, base = b->first_row * b->row_elems;
     if (c->pk && c->pk->has_missing) {
-        switch (b->dtype) {
-        case H5MR_DTYPE_I8: topk_miss_int8_t(b->data, n, base, c, state); break;
-        case H5MR_DTYPE_U8: topk_miss_uint8_t(b->data, n, base, c, state); break;
-        case H5MR_DTYPE_I16: topk_miss_int16_t(b->data, n, base, c, state); break;
-        case H5MR_DTYPE_U16: topk_miss_uint16_t(b->data, n, base, c, state); break;
-        case H5MR_DTYPE_I32: topk_miss_int32_t(b->data, n, base, c, state); break;
-        case H5MR_DTYPE_U32: topk_miss_uint32_t(b->data, n, base, c, state); break;
-        default: return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "topk: a packing of an unexpected stored type");
-        }
+#define H5MR_CASE(T, LO, HI) topk_miss_##T(b->data, n, base, c, state);
+        H5MR_PACKED_SWITCH(b->dtype,
+                           return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "topk: a packing of an unexpected stored type");)
+#undef H5MR_CASE
         return H5MR_OK;
     }
 #define H5MR_CASE(T, W) topk_##T(b->data, n, base, c, state);
