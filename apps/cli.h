@@ -37,6 +37,8 @@ int cli_load_plugins(cli *c, char **paths, int n);
 /* guard.c: signals, crashes, a lost launcher and --timeout end the process cleanly
  * (temporary files removed, one "h5mr:" line, exit 1).  Install after MPI_Init. */
 void guard_install(int rank);
+/* handler for the n signals of sigs (flags: sigaction's sa_flags). */
+void guard_on(void (*handler)(int), int flags, const int *sigs, int n);
 void guard_set_timeout(double seconds);
 void guard_set_checkpointing(void); /* SIGTERM/SIGINT: stop after a checkpoint */
 /* The command is done and its exit code known: a stop signal now exits with it, silently. */

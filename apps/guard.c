@@ -216,27 +216,28 @@ static void start_watchdog(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void guard_install(int rank)
+void guard_on(void (*handler)(int), int flags, const int *sigs, int n)
 {
-    guard_rank = rank;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL); /* what mpirun forwards to every rank (it ends them at SIGTERM) */
-    sigaction(SIGUSR2, &sa, NULL);
+    sa.sa_handler = handler;
+    sa.sa_flags = flags;
+    for (int i = 0; i < n; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+void guard_install(int rank)
+{
+    guard_rank = rank;
+    /* (SIGUSR1: what mpirun forwards to every rank; it ends them itself at SIGTERM) */
+    static const int stops[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+    guard_on(on_stop, 0, stops, 5);
     forwarded = getenv("H5MR_SIGNALS_FORWARDED") != NULL;
 #if !defined(__SANITIZE_ADDRESS__)
     /* (A sanitizer build keeps the sanitizer's own report of a crash.) */
-    sa.sa_handler = on_crash;
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
-    sigaction(SIGFPE, &sa, NULL);
-    sigaction(SIGILL, &sa, NULL);
+    static const int crashes[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+    guard_on(on_crash, SA_RESETHAND, crashes, 4);
 #endif
     /* Started by a launcher (mpirun, orted, srun): die with it. */
     if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK")) {

@@ -85,13 +85,8 @@ static int start_ranks(int argc, char **argv, int n)
         av[k++] = argv[i];
     fast_local_mpi();
     setenv("H5MR_SIGNALS_FORWARDED", "1", 1);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = forward_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    static const int stops[] = {SIGTERM, SIGINT, SIGHUP};
+    guard_on(forward_stop, 0, stops, 3);
     int pfd[2]; /* the child's exec error, if any */
     if (pipe(pfd) != 0) pfd[0] = pfd[1] = -1;
     pid_t pid = fork();
