@@ -60,7 +60,7 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
                                 "      --checkpoint FILE     keep the job's progress in FILE (states and items done,\n"
                                 "                            replaced atomically after each segment of items),\n"
                                 "                            removed when the job succeeds\n"
-                                "      --checkpoint-every S  seconds of work between checkpoints (default 30)\n"
+                                "      --checkpoint-every S  at most S seconds between checkpoints (default 30)\n"
                                 "      --resume              continue the job recorded in --checkpoint FILE, at any\n"
                                 "                            number of ranks (start afresh if FILE is absent); the\n"
                                 "                            result is the bits of an uninterrupted run; a FILE of\n"

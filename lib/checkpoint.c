@@ -146,7 +146,9 @@ h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *
     } else {
         o.e = atomic_commit(&o.a, &what);
     }
-    if (o.e) return h5mr__error_set(err, H5MR_EIO, "cannot write --checkpoint '%s': %s: %s", path, what, strerror(o.e));
+    if (o.e)
+        return h5mr__error_set(err, H5MR_EIO, "cannot write --checkpoint '%s': %s: %s (the file is as it was)", path,
+                               what, strerror(o.e));
     return H5MR_OK;
 }
 

@@ -548,6 +548,12 @@ h5mr_status h5mr__store_sync(h5mr__store *s);
  * (compressed), and rank 0 gets the record of them a resumed job needs (*parts, malloc'd,
  * *size bytes; NULL when the output is written in place).  EIO, ENOMEM. */
 h5mr_status h5mr__store_checkpoint(struct h5mr__run *run, h5mr__store *s, void **parts, uint64_t *size);
+/* Whether the output goes to part files (compressed, with a checkpoint): every
+ * checkpoint then needs h5mr__store_checkpoint on every rank.  0 for NULL. */
+int h5mr__store_has_parts(const h5mr__store *s);
+/* Every rank, after a checkpoint with that record was written: this session's parts are
+ * named by it, and are kept if the job does not end (else a failed job removes them). */
+void h5mr__store_recorded(h5mr__store *s);
 
 /* output.c: the attributes h5mr writes on a result group or a map's dataset (in NULL:
  * only h5mr_version, marking a file of h5mr's own). */

@@ -734,9 +734,13 @@ static h5mr_status job_fold(void *arg, void *state)
         lo = ctx->pass < job->ckpt_pass ? items : job->ckpt_next;
         if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
     }
-    /* Segments last about --checkpoint-every seconds, at most SEGMENT_S: how long a rank
-     * that was not asked to stop goes on before it learns that another was. */
-    double target = job->ckpt_every < SEGMENT_S ? job->ckpt_every : SEGMENT_S;
+    /* Segments last a quarter of --checkpoint-every, at most SEGMENT_S: how long a rank
+     * that was not asked to stop goes on before it learns that another was.  A
+     * checkpoint is written after the segment past which the next would end later than
+     * --checkpoint-every after the last checkpoint: checkpoints are at most that far
+     * apart (and about three quarters of it at least), so a rank killed loses at most
+     * one interval of work plus the items in flight. */
+    double target = job->ckpt_every / 4 < SEGMENT_S ? job->ckpt_every / 4 : SEGMENT_S;
     uint64_t seg = items / 1000 > 0 ? items / 1000 : 1;
     while (lo < items && st == H5MR_OK) {
         uint64_t hi = items - lo < seg ? items : lo + seg;
@@ -746,11 +750,13 @@ static h5mr_status job_fold(void *arg, void *state)
         if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi, &done, &sig);
         if (st == H5MR_OK && job->rank == 0 && done > lo) st = ctx->kernel->combine(ctx, state, part);
         h5mr__state_free(ctx, part);
-        /* Written at most every --checkpoint-every seconds (the first segments are short,
-         * to learn the pace: they only reduce), and when asked to stop.  A compressed
-         * output's parts are flushed and recorded with it, by every rank. */
-        int due = st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written >= job->ckpt_every);
-        if (job->run.store && job->store_set && (job->store.gzip >= 0 || job->store.shuffle)) {
+        /* Written before --checkpoint-every seconds have passed since the last (the next
+         * segment is sized to last `target`; the first segments are short, to learn the
+         * pace), and when asked to stop.  A compressed output's parts are flushed and
+         * recorded with it, by every rank. */
+        int due =
+            st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written + target >= job->ckpt_every);
+        if (h5mr__store_has_parts(job->run.store)) {
             if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
             H5MR__MPI(&job->run, MPI_Bcast(&due, 1, MPI_INT, 0, job->comm));
             void *parts = NULL;
@@ -766,6 +772,7 @@ static h5mr_status job_fold(void *arg, void *state)
             job->ckpt_written = h5mr__now();
         }
         if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
+        if (due) h5mr__store_recorded(job->run.store); /* (due: known to every rank with parts) */
         if (sig) return stopped(job, sig, done);
         /* The next segment: as many items as take `target` seconds at this pace. */
         double dt = h5mr__now() - t0;

@@ -104,6 +104,7 @@ struct h5mr__store {
     int ckpt; /* every rank: the job has a checkpoint */
     uint64_t gen;
     int part_keep;
+    int recorded;    /* a checkpoint names this session's parts */
     char *old_names; /* nold names of PATH_MAX bytes */
     uint64_t nold, nold_recs;
     rec *old_recs; /* .rank: the file among old_names */
@@ -1157,7 +1158,7 @@ static h5mr_status with_old(h5mr__store *s, rec **all, char **names, uint64_t *t
 h5mr_status h5mr__store_checkpoint(h5mr__run *run, h5mr__store *s, void **parts, uint64_t *size)
 {
     *parts = NULL, *size = 0;
-    if (!s || !s->ckpt || (s->gzip < 0 && !s->shuffle)) return H5MR_OK;
+    if (!h5mr__store_has_parts(s)) return H5MR_OK;
     h5mr_status st = H5MR_OK;
     /* Every row mapped so far in a part: the bands held partly too, as plain rows. */
     st = spill_all(s);
@@ -1181,6 +1182,13 @@ h5mr_status h5mr__store_checkpoint(h5mr__run *run, h5mr__store *s, void **parts,
     }
     free(all), free(names);
     return st;
+}
+
+int h5mr__store_has_parts(const h5mr__store *s) { return s && s->ckpt && (s->gzip >= 0 || s->shuffle); }
+
+void h5mr__store_recorded(h5mr__store *s)
+{
+    if (s) s->recorded = 1;
 }
 
 h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, const char *group, uint64_t *stored)
@@ -1228,9 +1236,9 @@ h5mr_status h5mr__store_close(h5mr__run *run, h5mr__store *s, h5mr_status st, co
     if (stored) *stored = s->stored_bytes;
     free(all), free(names);
     st = agree(run, st);
-    /* A job with a checkpoint keeps its parts when it does not end (the checkpoint may
-     * name them); when it ends, they go, the sessions' before too. */
-    s->part_keep = s->ckpt && st != H5MR_OK;
+    /* A job with a checkpoint keeps this session's parts when it does not end and a
+     * checkpoint names them; when it ends, they go, the sessions' before too. */
+    s->part_keep = s->ckpt && st != H5MR_OK && s->recorded;
     if (s->rank == 0 && st == H5MR_OK && s->ckpt && filtered) /* (and those of sessions killed before a checkpoint) */
         remove_parts(s->a.target);
     release(s);

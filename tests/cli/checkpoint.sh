@@ -307,5 +307,72 @@ kill -9 "$(ranks_of | head -n 1)" 2> /dev/null
 wait $mp
 "$H5MR" gen --shape 5 --dtype f32 --fill zeros --force .m.h5.partial-h5mr /x > /dev/null
 expect_error 2 "is not this job's" map --chunk-rows 4 --checkpoint job.ck --resume ck.h5 /x -o m.h5
+
+# ---------------------------------------------------------------- a full disk (tmpfs)
+# A checkpoint that cannot be written ends the job: exit 1 on every rank, one line
+# naming the cause; the checkpoint before it as it was (byte for byte), with the parts
+# it names; no temporary and no part of the failed session left; with room again, the
+# resume from it gives the bits of an uninterrupted run.
+mkdir -p small
+if mount -t tmpfs -o size=4m tmpfs small 2> /dev/null; then
+    trap 'umount "$work/small" 2> /dev/null; rm -rf "$work"' EXIT
+    full_disk() { head -c 8M /dev/zero > small/filler 2> /dev/null; }
+    # stop COMMAND CHECKPOINT ARGS...: the job, stopped by SIGUSR1 after 30 items
+    stop() {
+        local cmd=$1 ck=$2
+        shift 2
+        rm -f items.log
+        H5MR_TEST_DELAY_US=20000 H5MR_TEST_ITEM_LOG=items.log timeout -k 5 60 ${TESTMPIRUN//NP/2} "$H5MR" $cmd "$@" \
+            --checkpoint-every 1000 > /dev/null 2> err.txt &
+        local mp=$!
+        await_items 30
+        pkill -USR1 -P $mp
+        wait $mp
+        local rc=$?
+        expect "$cmd stopped, for the full disk: exit 1 ($rc): $(head -c 200 err.txt)" test $rc -eq 1 -a -s "$ck"
+    }
+    one_line() { test "$(grep -c '^h5mr: ' err.txt)" -eq 1 && grep -q "No space left on device" err.txt; }
+    for np in 1 3; do
+        rm -f small/*
+        stop run small/st.ck --json --chunk-rows 4 -k stats -p axis=0 --checkpoint small/st.ck ck.h5 /x
+        md5=$(md5sum small/st.ck)
+        full_disk
+        mpi $np "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint small/st.ck --checkpoint-every 0.000001 \
+            --resume ck.h5 /x > out.json 2> err.txt
+        rc=$?
+        expect "run at $np ranks, its checkpoint on a full disk: exit 1 ($rc), one line: $(head -c 300 err.txt)" \
+            test $rc -eq 1 -a ! -s out.json
+        expect "run at $np ranks, its checkpoint on a full disk: one line naming the cause" one_line
+        expect "run at $np ranks, its checkpoint on a full disk: the one before as it was" test "$md5" = "$(md5sum small/st.ck)"
+        expect "run at $np ranks, its checkpoint on a full disk: nothing else left" test "$(ls -A small)" = "filler
+st.ck"
+        rm small/filler
+        mpi $np "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint small/st.ck --resume ck.h5 /x > out.json
+        expect "run at $np ranks, resumed with room again: the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
+
+        # map, compressed: each rank's part files beside the output, on the full disk
+        rm -f small/* small/.m.h5.*
+        stop map small/m.ck --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint small/m.ck ck.h5 /x -o small/m.h5
+        before=$(cd small && md5sum m.ck .m.h5.*)
+        full_disk
+        mpi $np "$H5MR" map --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint small/m.ck --checkpoint-every 0.000001 \
+            --resume ck.h5 /x -o small/m.h5 > /dev/null 2> err.txt
+        rc=$?
+        expect "map --gzip at $np ranks on a full disk: exit 1 ($rc): $(head -c 300 err.txt)" test $rc -eq 1 -a ! -e small/m.h5
+        expect "map --gzip at $np ranks on a full disk: one line naming the cause" one_line
+        expect "map --gzip at $np ranks on a full disk: the checkpoint, its output and its parts as they were, nothing else" \
+            test "$before" = "$(cd small && md5sum m.ck .m.h5.*)"
+        rm small/filler
+        mpi $np "$H5MR" map --chunk-rows 4 -k scale --gzip 4 --chunk 6x40 --checkpoint small/m.ck --resume ck.h5 /x \
+            -o small/m.h5 > /dev/null 2> err.txt || fail "map --gzip at $np ranks, resumed with room: $(head -c 300 err.txt)"
+        mpi 1 "$H5MR" map --chunk-rows 4 -k scale ck.h5 /x -o mref.h5 --force > /dev/null
+        expect "map --gzip at $np ranks, resumed with room again: the values of an uninterrupted run" \
+            same_dataset small/m.h5 mref.h5 /x
+        expect "map --gzip at $np ranks, resumed: only the output left" test "$(ls -A small)" = m.h5
+    done
+    umount small
+else
+    echo "no tmpfs could be mounted (not root?): the full-disk cases are not run"
+fi
 [ -n "${CHECKPOINT_VERBOSE:-}" ] && echo "$passes passed"
 finish
