@@ -202,6 +202,9 @@ static void print_json(const h5mr_job *job, const h5mr_job_info *in, const run_o
             "\"items\": %" PRIu64 ", \"chunk_rows\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"elapsed_s\": ", in->items,
             in->chunk_rows, in->bytes);
     h5mr_json_write_double(f, in->elapsed_s);
+    if (in->resumed_items)
+        fprintf(f, ", \"resumed\": {\"items\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", in->resumed_items,
+                in->resumed_bytes);
     if (in->writes && in->out_grouped) {
         fputs(", \"output\": {\"file\": ", f);
         h5mr_json_write_string(f, in->output_file);
@@ -296,8 +299,13 @@ static void print_human(const h5mr_job *job, const h5mr_job_info *in, const run_
     printf("%d rank%s, %s I/O, %s schedule, %" PRIu64 " item%s of %s%" PRIu64 " rows, %.3f s", in->ranks,
            in->ranks == 1 ? "" : "s", h5mr_io_name(in->io), h5mr_schedule_name(in->schedule), in->items,
            in->items == 1 ? "" : "s", in->files > 1 ? "up to " : "", in->chunk_rows, in->elapsed_s);
-    if (in->elapsed_s > 0 && in->bytes > 0) printf(", %.2f GB/s", gb / in->elapsed_s);
+    /* (the rate of what this run read: a resumed job's checkpoint had the rest) */
+    double read = (double)(in->bytes - in->resumed_bytes) / 1e9;
+    if (in->elapsed_s > 0 && read > 0) printf(", %.2f GB/s", read / in->elapsed_s);
     printf("\n");
+    if (in->resumed_items)
+        printf("resumed: %" PRIu64 " of the %" PRIu64 " items (%.3g GB) were in the checkpoint, %" PRIu64 " read now\n",
+               in->resumed_items, in->items, (double)in->resumed_bytes / 1e9, in->items - in->resumed_items);
     if (in->writes && in->out_grouped) {
         printf("wrote %s:%s, one dataset per field as it was computed:", cli_safe(in->output_file, sf, sizeof sf),
                cli_safe(in->output_object, sd, sizeof sd));

@@ -704,6 +704,9 @@ typedef struct h5mr_job_info {
     int out_grouped;
     int out_count;
     const char (*out_names)[64];
+    /* A job resumed from a checkpoint: of items and bytes (the last pass's), those the
+     * checkpoint had already folded; per_rank adds up to the rest.  0 otherwise. */
+    uint64_t resumed_items, resumed_bytes;
 } h5mr_job_info;
 
 h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info);

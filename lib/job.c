@@ -1230,6 +1230,12 @@ h5mr_status h5mr_job_get_info(const h5mr_job *job, h5mr_job_info *info)
     info->out_gzip = job->store_set ? job->store.gzip : -1;
     info->out_shuffle = job->store_set && job->store.shuffle;
     info->out_bytes = job->out_bytes;
+    if (job->ckpt_found && job->ckpt_pass == job->ctx.passes - 1 && job->ckpt_next > 0) {
+        uint64_t first = job->plan.rows, n = 0;
+        if (job->ckpt_next < job->plan.items) h5mr__plan_item(&job->plan, job->ckpt_next, &first, &n);
+        info->resumed_items = job->ckpt_next;
+        info->resumed_bytes = first * job->plan.row_elems * job->plan.elem_size;
+    }
     info->ncompanions = job->ncomp;
     for (int i = 0; i < job->ncomp; i++)
         info->companions[i] =

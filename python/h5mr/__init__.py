@@ -237,6 +237,8 @@ def _job_info(job, stats):
          "schedule": "static" if ji.schedule == 1 else "dynamic",
          "io": "parallel" if ji.io == 1 else "scatter", "items": ji.items, "chunk_rows": ji.chunk_rows,
          "bytes": ji.bytes, "elapsed_s": ji.elapsed_s}
+    if ji.resumed_items:
+        d["resumed"] = {"items": ji.resumed_items, "bytes": ji.resumed_bytes}
     if ji.writes:
         d["output"] = {"file": ji.output_file.decode(), "dataset": ji.output_object.decode(),
                        "dtype": _lib.DTYPES[ji.out_dtype], "bytes": ji.out_bytes}
@@ -306,6 +308,8 @@ def _spawn(cmd, kernel, files, dataset, opts, params):
                    "shape": tuple(d["input"]["shape"]), "dtype": d["input"]["dtype"]})
     if "output" in d:
         r.info["output"] = d["output"]
+    if "resumed" in d:
+        r.info["resumed"] = d["resumed"]
     return r
 
 

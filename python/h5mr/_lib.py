@@ -92,7 +92,8 @@ class JobInfo(ctypes.Structure):
                 ("output_object", ctypes.c_char_p), ("writes", ctypes.c_int), ("out_dtype", ctypes.c_int),
                 ("out_ndims", ctypes.c_int), ("out_chunk", c_u64_p), ("out_gzip", ctypes.c_int),
                 ("out_shuffle", ctypes.c_int), ("out_bytes", c_u64), ("out_grouped", ctypes.c_int),
-                ("out_count", ctypes.c_int), ("out_names", ctypes.c_void_p)]
+                ("out_count", ctypes.c_int), ("out_names", ctypes.c_void_p), ("resumed_items", c_u64),
+                ("resumed_bytes", c_u64)]
 
 
 class StoreOpts(ctypes.Structure):

@@ -89,8 +89,16 @@ for m in "${modes[@]}"; do
             test $rc -eq 1 -a $t -lt 10000 -a -n "$saved" -a -s st.ck
         case "$mode" in *static*) ;; *) expect "$desc: the items done are saved ($saved)" test "${saved:-0}" -gt 0 ;; esac
         expect "$desc: no output on stdout" test ! -s out.json
-        mpi 3 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --resume $mode ck.h5 /x > out.json
+        mpi 3 "$H5MR" run --json --stats --chunk-rows 4 -k stats -p axis=0 --checkpoint st.ck --resume $mode ck.h5 /x \
+            > out.json
         expect "$desc: resumed at 3 ranks, the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
+        # (what the checkpoint had, and what the ranks read now, add up to the plan)
+        expect "$desc: resumed, the JSON says what the checkpoint had ($saved items)" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open("out.json")); n = int(sys.argv[1]); pr = d["stats"]["per_rank"]
+assert d["items"] == 150 and d["bytes"] == 600 * 40 * 4, d
+assert (d.get("resumed") == {"items": n, "bytes": n * 4 * 40 * 4}) if n else "resumed" not in d, d
+assert sum(r["items"] for r in pr) == 150 - n and sum(r["bytes"] for r in pr) == (150 - n) * 4 * 40 * 4, d' "${saved:-0}"
     done
 done
 # h5mr run -n 2 (mpirun its child, in a process group of its own): Ctrl-C at a terminal
