@@ -676,13 +676,33 @@ static h5mr_status keep_state(h5mr_job *job, const void *state, int pass)
     return H5MR_OK;
 }
 
-/* Rank 0: the checkpoint of this pass at item `next`, its state `state`. */
+/* Rank 0: the checkpoint of this pass at item `next`, its state `state`, written from
+ * the state itself (its own bytes, or packed): not copied, not kept (it goes on
+ * changing); the final states of the passes before are those kept. */
 static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t next)
 {
-    h5mr_status st = keep_state(job, state, job->ctx.pass);
-    if (st != H5MR_OK) return st;
-    job->ckpt.pass = job->ctx.pass, job->ckpt.next = next;
-    return h5mr__ckpt_write(job->ckpt_path, &job->ckpt, job->ctx.err);
+    h5mr__ckpt *c = &job->ckpt, view = *c;
+    int pass = job->ctx.pass, owned = 0;
+    if (c->nstates < pass)
+        return h5mr__error_set(job->ctx.err, H5MR_EINTERNAL,
+                               "a checkpoint of pass %d without the states of the passes before", pass + 1);
+    void **states = malloc((size_t)(pass + 1) * sizeof *states);
+    uint64_t *sizes = malloc((size_t)(pass + 1) * sizeof *sizes);
+    void *bytes = NULL;
+    size_t n = 0;
+    h5mr_status st = states && sizes ? h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned)
+                                     : h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+    if (st == H5MR_OK) {
+        for (int i = 0; i < pass; i++)
+            states[i] = c->states[i], sizes[i] = c->sizes[i];
+        states[pass] = bytes, sizes[pass] = n;
+        view.states = states, view.sizes = sizes, view.nstates = pass + 1;
+        view.pass = pass, view.next = next;
+        st = h5mr__ckpt_write(job->ckpt_path, &view, job->ctx.err);
+    }
+    if (owned) free(bytes);
+    free(states), free(sizes);
+    return st;
 }
 
 #define SEGMENT_S 5.0 /* the longest segment of items between two reductions (s) */

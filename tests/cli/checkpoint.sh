@@ -153,6 +153,27 @@ for how in ctrl-c sigterm; do
     expect "h5mr run -n 2, $how: resumed, the bits of an uninterrupted run" test "$(result out.json)" = "$ref"
 done
 
+# A state larger than the checkpoint's blocks of 8 MiB (written past the page cache where
+# the file system takes O_DIRECT, the last partial block buffered; H5MR_NO_DIRECT=1 all
+# buffered): stats -p axis=0 over 50,000 pixels (11 MB), stopped, resumed at 3 ranks.
+"$H5MR" gen --shape 24x50000 --dtype f32 --fill normal --seed 9 wide.h5 /w > /dev/null
+mpi 2 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 wide.h5 /w > wref.json
+for direct in "" 1; do
+    rm -f w.ck items.log
+    H5MR_NO_DIRECT=$direct H5MR_TEST_DELAY_US=150000 H5MR_TEST_ITEM_LOG=items.log timeout -k 5 60 ${TESTMPIRUN//NP/2} \
+        "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint w.ck --checkpoint-every 1000 wide.h5 /w \
+        > out.json 2> err.txt &
+    mp=$!
+    await_items 2 # (of 6)
+    pkill -USR1 -P $mp
+    wait $mp
+    expect "a large state (${direct:+H5MR_NO_DIRECT=1}): stopped, a checkpoint of $(stat -c %s w.ck 2> /dev/null) bytes" \
+        test "$(stat -c %s w.ck 2> /dev/null || echo 0)" -gt $((8 << 20))
+    mpi 3 "$H5MR" run --json --chunk-rows 4 -k stats -p axis=0 --checkpoint w.ck --resume wide.h5 /w > out.json
+    expect "a large state (${direct:+H5MR_NO_DIRECT=1}): resumed at 3 ranks, the bits of an uninterrupted run" \
+        test "$(result out.json)" = "$(result wref.json)"
+done
+
 # A kernel of two passes (histogram: the range, then the counts) stopped in its second
 # pass: the checkpoint has the first pass's final state (none was due before), and the
 # resumed job ends with the bits of an uninterrupted one.
