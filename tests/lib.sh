@@ -68,3 +68,24 @@ scratch() {
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/h5mr-test.XXXXXX")
     trap 'rm -rf "$TMP"' EXIT
 }
+
+# own_ranks PATTERN: the processes of this test matching PATTERN (pgrep -f): those
+# running in its working folder — another test, or a whole CI run beside this one, may
+# run the same command line — and the ranks only, not mpirun, orterun, timeout or a shell.
+own_ranks() {
+    local p here
+    here=$(pwd -P)
+    for p in $(pgrep -f "$1"); do
+        [ "$(readlink /proc/"$p"/cwd 2> /dev/null)" = "$here" ] || continue
+        case "$(cat /proc/"$p"/comm 2> /dev/null)" in mpirun | orterun | timeout | bash | sh) ;; *) echo "$p" ;; esac
+    done
+}
+# kill_own SIGNAL PATTERN: every process of this test's folder matching PATTERN (mpirun too).
+kill_own() {
+    local p here
+    here=$(pwd -P)
+    for p in $(pgrep -f "$2"); do
+        [ "$(readlink /proc/"$p"/cwd 2> /dev/null)" = "$here" ] && kill "$1" "$p" 2> /dev/null
+    done
+    return 0
+}

@@ -18,12 +18,7 @@ plug=$top_builddir/tests/tools/.libs/plugin_failing.so
 "$H5MR" gen --shape 600 --dtype i32 --fill ramp ck.h5 /lab > /dev/null
 
 # The ranks of this test's jobs only (not mpirun, not a libtool wrapper, not any other h5mr).
-ranks_of() {
-    local p
-    for p in $(pgrep -f "ck.h5 /"); do
-        case "$(cat /proc/$p/comm 2> /dev/null)" in mpirun | orterun | timeout | bash | sh) ;; *) echo "$p" ;; esac
-    done
-}
+ranks_of() { own_ranks "ck.h5 /"; }
 # await_items N: until the ranks have mapped N items (H5MR_TEST_ITEM_LOG=items.log), 30 s at most
 await_items() {
     for _ in $(seq 600); do [ "$(cat items.log 2> /dev/null | wc -l)" -ge "$1" ] && return; sleep 0.05; done

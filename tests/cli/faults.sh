@@ -42,7 +42,7 @@ for victim in 1 0; do
     launcher=$!
     pid=""
     for _ in $(seq 100); do
-        for p in $(pgrep -f "h5mr run -k topk -p k=2000000 --chunk-rows 20 -o out.h5 big.h5" || true); do
+        for p in $(own_ranks "h5mr run -k topk -p k=2000000 --chunk-rows 20 -o out.h5 big.h5"); do
             if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then pid=$p; fi
         done
         [ -n "$pid" ] && break
@@ -60,7 +60,7 @@ for victim in 1 0; do
         wait "$launcher"
         fail "could not find rank $victim to kill (the job ended first?)"
     fi
-    pkill -9 -f "big.h5 /x" 2>/dev/null || true
+    kill_own -9 "big.h5 /x"
     rm -f out.h5.tmp.*
 done
 expect "the input is unchanged" test "$sum_before" = "$(md5sum big.h5)"

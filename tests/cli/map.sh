@@ -46,12 +46,7 @@ mpi 1 "$H5MR" map in.h5 /x -o k.h5 > /dev/null
 "$H5MR" gen --shape 10x3 u.h5 /keep > /dev/null
 md5_k=$(md5sum k.h5) md5_u=$(md5sum u.h5)
 # The ranks themselves (not mpirun, nor a libtool wrapper's shell).
-ranks_of() {
-    local p
-    for p in $(pgrep -f "h5mr map --gzip 9"); do
-        case "$(cat /proc/$p/comm 2> /dev/null)" in mpirun | orterun | timeout | bash | sh) ;; *) echo "$p" ;; esac
-    done
-}
+ranks_of() { own_ranks "h5mr map --gzip 9"; }
 for target in rank mpirun; do
     for out in k.h5 u.h5:/big; do
         ${TESTMPIRUN//NP/2} "$H5MR" map --gzip 9 --shuffle big.h5 /x -o $out > /dev/null 2>&1 &
@@ -67,7 +62,7 @@ for target in rank mpirun; do
         if [ $target = rank ]; then kill -9 $(ranks_of | head -1); else kill -9 $mp; fi
         wait $mp 2> /dev/null
         sleep 1
-        pkill -9 -f "h5mr map --gzip 9" 2> /dev/null
+        kill_own -9 "h5mr map --gzip 9"
         expect "kill -9 of $target during map -o $out: k.h5 as it was" test "$md5_k" = "$(md5sum k.h5)"
         expect "kill -9 of $target during map -o $out: u.h5 as it was" test "$md5_u" = "$(md5sum u.h5)"
     done

@@ -22,12 +22,7 @@ mpi 1 "$H5MR" run -k sum --json in.h5 /x > ref.json || fail "reference run"
 ref_sum=$(json_field ref.json sum)
 
 # The ranks of a running job (not mpirun, which has the same words in its command line).
-ranks_of() {
-    local p
-    for p in $(pgrep -f "$1"); do
-        case "$(cat /proc/$p/comm 2>/dev/null)" in mpirun | orterun | timeout | bash | sh) ;; *) echo "$p" ;; esac
-    done
-}
+ranks_of() { own_ranks "$1"; }
 no_temps() { [ -z "$(find . -name '.*h5mr-*' -print -quit)" ]; }
 
 # ---------------------------------------------------------------- -o refusals
@@ -155,7 +150,7 @@ expect "mpirun killed -9: no rank left running" test -z "$(ranks_of "h5mr run --
 expect "mpirun killed -9: no output written" test ! -e lost.h5
 expect "mpirun killed -9: the ranks removed their shared-memory segments" \
     test -z "$(ls /dev/shm 2>/dev/null | grep "^vader_segment\..*\.$(printf %x "$lost_job")\.")"
-pkill -9 -f "h5mr run --plugin $plug -k spins" 2> /dev/null
+kill_own -9 "h5mr run --plugin $plug -k spins"
 
 # ---------------------------------------------------------------- hangs and crashes
 for np in 1 3; do
