@@ -188,7 +188,8 @@ h5mr_status h5mr__ckpt_write(const char *path, const h5mr__ckpt *c, h5mr_error *
     hash_init(&o.h);
     if ((o.e = atomic_begin(&o.a, path, 0, &what)) != 0)
         return h5mr__error_set(err, H5MR_EIO, "cannot write --checkpoint '%s': %s: %s", path, what, strerror(o.e));
-    if (!getenv("H5MR_NO_DIRECT")) out_direct(&o); /* (H5MR_NO_DIRECT=1: buffered, to compare) */
+    const char *nd = getenv("H5MR_NO_DIRECT"); /* (=1: buffered, to compare) */
+    if (!(nd && !strcmp(nd, "1"))) out_direct(&o);
     emit(&o, MAGIC, strlen(MAGIC));
     emit(&o, &flen, 8);
     emit(&o, c->fingerprint, flen);

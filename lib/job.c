@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,28 +619,32 @@ static h5mr_status share_state(h5mr_job *job, void *state, h5mr_error *err)
 }
 
 /* The read → send → map steps over items [lo, hi) of this pass (one rank alone, or
- * every rank reading its own items, or rank 0 reading and sending), then the tree
- * reduction of `state` to rank 0.  *done: hi, or, when a rank was asked to stop
- * (h5mr_request_stop), the end of the prefix [lo, *done) that `state` covers (lo when
- * the schedule's items done are no prefix: nothing is reduced then); *sig the signal
- * asked with (-1 for none named), 0 when none asked, the same on every rank. */
-static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t hi, uint64_t *done, int *sig)
+ * every rank reading its own items, or rank 0 reading and sending), folded into each
+ * rank's own `state` (not reduced: the caller reduces when it needs the states on rank
+ * 0).  *done: hi, or, when a rank was asked to stop (h5mr_request_stop), the end of the
+ * prefix [lo, *done) that the states cover (lo when the schedule's items done are no
+ * prefix: nothing is to be reduced then); *sig the signal asked with (-1 for none
+ * named), 0 when none asked; *due whether rank 0's clock is past `deadline` (a
+ * checkpoint is due).  The same on every rank. */
+static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t hi, double deadline, uint64_t *done,
+                              int *sig, int *due)
 {
     job->run.lo = lo, job->run.hi = hi, job->run.stop_at = hi;
     h5mr_status st = job->io == H5MR_IO_PARALLEL || job->size == 1 ? h5mr__parallel(&job->run, state)
                                                                    : h5mr__scatter(&job->run, state);
-    /* With a checkpoint, the rows written are on disk before it counts them. */
-    if (st == H5MR_OK && job->ckpt_path) st = h5mr__store_sync(job->run.store);
     if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
-    /* Whether any rank was asked to stop, and where the items done end on all. */
+    /* Whether any rank was asked to stop, where the items done end on all, and rank 0's
+     * clock. */
     int asked = h5mr_stop_requested();
-    int64_t mine[3] = {(int64_t)job->run.stop_at, asked ? -1 : 0, asked > 0 ? -asked : 0}, all[3];
-    H5MR__MPI(&job->run, MPI_Allreduce(mine, all, 3, MPI_INT64_T, MPI_MIN, job->comm));
+    int64_t mine[4] = {(int64_t)job->run.stop_at, asked ? -1 : 0, asked > 0 ? -asked : 0,
+                       job->rank == 0 && h5mr__now() >= deadline ? -1 : 0},
+            all[4];
+    H5MR__MPI(&job->run, MPI_Allreduce(mine, all, 4, MPI_INT64_T, MPI_MIN, job->comm));
     if ((st = step(job, st, job->ctx.err)) != H5MR_OK) return st;
     *done = (uint64_t)all[0];
     *sig = all[1] == 0 ? 0 : all[2] < 0 ? (int)-all[2] : -1;
-    if (*done == lo && *sig) return H5MR_OK; /* nothing to reduce */
-    return h5mr__reduce(&job->run, state);
+    *due = all[3] < 0;
+    return H5MR_OK;
 }
 
 /* Rank 0: keep `state` as the checkpoint's state of pass `pass`, packed: the state so
@@ -743,7 +748,9 @@ static h5mr_status job_fold(void *arg, void *state)
     /* Items and bytes count the last pass only, so they add up to the plan. */
     job->mine.items = job->mine.bytes = 0;
     if (!job->ckpt_path) {
-        h5mr_status st = fold_items(job, state, 0, items, &done, &sig);
+        int due = 0;
+        h5mr_status st = fold_items(job, state, 0, items, INFINITY, &done, &sig, &due);
+        if (st == H5MR_OK && !(sig && done == 0)) st = h5mr__reduce(&job->run, state);
         return st == H5MR_OK && sig ? stopped(job, sig, done) : st;
     }
     h5mr_status st = H5MR_OK;
@@ -759,30 +766,50 @@ static h5mr_status job_fold(void *arg, void *state)
      * checkpoint is written after the segment past which the next would end later than
      * --checkpoint-every after the last checkpoint: checkpoints are at most that far
      * apart (and about three quarters of it at least), so a rank killed loses at most
-     * one interval of work plus the items in flight. */
+     * one interval of work plus the items in flight.  Between checkpoints each rank's
+     * segments go on folding into its own state `part` (items [from, lo)); it is reduced
+     * into the pass's state (rank 0) only for a checkpoint, a stop, or the pass's end, so
+     * a segment costs one small collective, not a reduction of the states. */
     double target = job->ckpt_every / 4 < SEGMENT_S ? job->ckpt_every / 4 : SEGMENT_S;
-    uint64_t seg = items / 1000 > 0 ? items / 1000 : 1;
+    uint64_t seg = items / 1000 > 0 ? items / 1000 : 1, from = lo;
+    /* (The static schedule, stopped inside a segment, keeps none of it — its items done
+     * are no prefix — so there each segment folds into a state of its own, added to
+     * `part` on the rank itself when the segment counts.) */
+    int fresh = job->schedule == H5MR_SCHEDULE_STATIC;
+    void *part = NULL;
     while (lo < items && st == H5MR_OK) {
         uint64_t hi = items - lo < seg ? items : lo + seg;
         double t0 = h5mr__now();
-        void *part = h5mr__state_new(ctx);
-        st = part ? H5MR_OK : h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
-        if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, part, lo, hi, &done, &sig);
-        if (st == H5MR_OK && job->rank == 0 && done > lo) st = ctx->kernel->combine(ctx, state, part);
-        h5mr__state_free(ctx, part);
-        /* Written before --checkpoint-every seconds have passed since the last (the next
-         * segment is sized to last `target`; the first segments are short, to learn the
-         * pace), and when asked to stop.  A compressed output's parts are flushed and
-         * recorded with it, by every rank. */
-        int due =
-            st == H5MR_OK && job->rank == 0 && (sig || h5mr__now() - job->ckpt_written + target >= job->ckpt_every);
-        if (h5mr__store_has_parts(job->run.store)) {
-            if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
-            H5MR__MPI(&job->run, MPI_Bcast(&due, 1, MPI_INT, 0, job->comm));
+        void *into = fresh ? NULL : part;
+        if (!into && !(into = h5mr__state_new(ctx)))
+            st = h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
+        int due = 0;
+        if ((st = step(job, st, ctx->err)) == H5MR_OK)
+            st = fold_items(job, into, lo, hi, job->ckpt_written + job->ckpt_every - target, &done, &sig, &due);
+        if (into != part) {
+            if (st == H5MR_OK && done > lo && part) st = ctx->kernel->combine(ctx, part, into);
+            if (st == H5MR_OK && done > lo && !part)
+                part = into; /* (the same on every rank: done, lo and part are) */
+            else
+                h5mr__state_free(ctx, into);
+        }
+        if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
+        due |= sig != 0; /* (a stop writes the checkpoint of what is done) */
+        if ((due || done >= items) && part) {
+            st = h5mr__reduce(&job->run, part);
+            if (st == H5MR_OK && job->rank == 0 && done > from) st = ctx->kernel->combine(ctx, state, part);
+            h5mr__state_free(ctx, part);
+            part = NULL;
+        }
+        if (due || done >= items) from = done;
+        /* A checkpoint: the rows written are on disk before it counts them; a compressed
+         * output's parts are flushed and recorded with it, by every rank. */
+        if (st == H5MR_OK && due) st = h5mr__store_sync(job->run.store);
+        if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
+        if (due && h5mr__store_has_parts(job->run.store)) {
             void *parts = NULL;
             uint64_t n = 0;
-            if (due && (st = step(job, st, ctx->err)) == H5MR_OK &&
-                (st = h5mr__store_checkpoint(&job->run, job->run.store, &parts, &n)) == H5MR_OK && job->rank == 0) {
+            if ((st = h5mr__store_checkpoint(&job->run, job->run.store, &parts, &n)) == H5MR_OK && job->rank == 0) {
                 free(job->ckpt.parts);
                 job->ckpt.parts = parts, job->ckpt.parts_size = n;
             }
@@ -791,9 +818,12 @@ static h5mr_status job_fold(void *arg, void *state)
             st = write_checkpoint(job, state, done);
             job->ckpt_written = h5mr__now();
         }
-        if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
-        if (due) h5mr__store_recorded(job->run.store); /* (due: known to every rank with parts) */
-        if (sig) return stopped(job, sig, done);
+        if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
+        if (due) h5mr__store_recorded(job->run.store);
+        if (sig) {
+            st = stopped(job, sig, done);
+            break;
+        }
         /* The next segment: as many items as take `target` seconds at this pace. */
         double dt = h5mr__now() - t0;
         uint64_t next = dt > 0 ? (uint64_t)((double)(hi - lo) * target / dt) : seg * 16;
@@ -803,6 +833,7 @@ static h5mr_status job_fold(void *arg, void *state)
         st = step(job, st, ctx->err);
         lo = hi;
     }
+    h5mr__state_free(ctx, part);
     return st;
 }
 
