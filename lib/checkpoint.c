@@ -1,8 +1,8 @@
 /* checkpoint.c: a job's progress kept in a file (--checkpoint), for --resume.
  *
- * A job with a checkpoint runs each pass in segments of items; after each segment the
- * states are reduced to rank 0, which folds them into the pass's state and writes the
- * file: the job's fingerprint, the pass in progress, how many of its items are folded
+ * A job with a checkpoint runs each pass in segments of items (job.c); when a checkpoint
+ * is due the states are reduced to rank 0, which folds them into the pass's state and
+ * writes the file: the job's fingerprint, the pass in progress, how many of its items are folded
  * (segments run in item order, so always a prefix), the final state of every earlier
  * pass (to replay their end_pass) and the pass's state so far, all as packed bytes.
  * The built-in kernels combine exactly and in any order, so a resumed job gives the
