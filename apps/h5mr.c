@@ -1,12 +1,16 @@
 /* h5mr.c: the h5mr command: picks the subcommand, owns MPI_Init/Finalize (when MPI is
  * needed) and the exit code. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,8 +46,34 @@ static void fast_local_mpi(void)
 {
     setenv("OMPI_MCA_pml", "ob1", 0);
     setenv("OMPI_MCA_btl", "self,vader", 0);
+    /* hwloc's OpenGL plugin looks for X displays :0 to :9 in every process */
+    setenv("HWLOC_COMPONENTS", "-gl", 0);
     /* mpirun would wait 2 s after a rank exits non-zero, even when all have */
     setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
+}
+
+/* The rank's TCP connection to its node's PMIx server (mpirun, orted or the singleton's
+ * orted) sends small messages with Nagle's algorithm on: in MPI_Finalize a message waits
+ * for the acknowledgement of the one before, which the server delays by 40 ms (measured:
+ * MPI_Finalize 46 ms -> 4 ms, a tiny `run -n 2` 0.16 -> 0.11 s).  TCP_NODELAY on the
+ * loopback stream sockets open after MPI_Init: the control connection only (the TCP
+ * BTL, if used, connects later and sets its own).  Changes nothing but latency. */
+static void pmix_nodelay(void)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        int type = 0, one = 1;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) continue;
+        struct sockaddr_storage peer;
+        len = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0) continue;
+        int loopback = 0;
+        if (peer.ss_family == AF_INET)
+            loopback = (ntohl(((struct sockaddr_in *)&peer)->sin_addr.s_addr) >> 24) == 127;
+        else if (peer.ss_family == AF_INET6)
+            loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&peer)->sin6_addr);
+        if (loopback) (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
 }
 
 static volatile sig_atomic_t ranks_pid, stops_forwarded;
@@ -170,7 +200,11 @@ int main(int argc, char **argv)
     const char *launched = getenv("OMPI_COMM_WORLD_SIZE") ? getenv("OMPI_COMM_WORLD_SIZE") : getenv("PMIX_SIZE");
     c.mpi = fn == cmd_run || (launched && atoi(launched) > 1);
     if (c.mpi) {
-        MPI_Init(&argc, &argv);
+        if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+            fputs("h5mr: MPI_Init failed\n", stderr);
+            return EXIT_RUN;
+        }
+        pmix_nodelay();
         MPI_Comm_rank(MPI_COMM_WORLD, &c.rank);
         MPI_Comm_size(MPI_COMM_WORLD, &c.size);
     }

@@ -220,7 +220,33 @@ def mpi_start():
     if mpi.MPI_Init(None, None) != 0:
         raise RuntimeError("h5mr: MPI_Init failed")
     _we_initialised = True
+    _pmix_nodelay()
     atexit.register(_mpi_end)
+
+
+def _pmix_nodelay():
+    """TCP_NODELAY on the loopback connection to the node's PMIx server, as the command
+    does (apps/h5mr.c pmix_nodelay: Nagle's algorithm costs MPI_Finalize 40 ms there)."""
+    import socket
+    for fd in range(3, 1024):
+        try:
+            dup = os.dup(fd)
+        except OSError:
+            continue
+        try:
+            s = socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)
+            continue
+        try:
+            if s.type == socket.SOCK_STREAM and s.family in (socket.AF_INET, socket.AF_INET6):
+                host = s.getpeername()[0]
+                if host.startswith("127.") or host == "::1":
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        finally:
+            s.close()
 
 
 def _mpi_end():
