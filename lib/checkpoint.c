@@ -133,6 +133,14 @@ static void out_direct(out *o)
     }
 }
 
+/* The block's first n bytes at o->off, O_DIRECT off from here on: 0 or an errno. */
+static int put_buffered(out *o, size_t n)
+{
+    int fl = fcntl(o->a.fd, F_GETFL);
+    if (fl < 0 || fcntl(o->a.fd, F_SETFL, fl & ~O_DIRECT) != 0) return errno;
+    return atomic_pwrite(&o->a, o->blk, n, o->off);
+}
+
 /* n bytes at p into the file, hashed too if `hashed` (in the block, in pieces of PIECE
  * bytes just copied there: the hash reads them from the cache, not from memory). */
 #define PIECE (256u << 10)
@@ -153,12 +161,7 @@ static void put(out *o, const void *p, size_t n, int hashed)
         o->nblk += k, b += k, n -= k;
         if (o->nblk == BLOCK) {
             o->e = atomic_pwrite(&o->a, o->blk, BLOCK, o->off);
-            if (o->e == EINVAL) { /* O_DIRECT taken but not this write: buffered from here */
-                int fl = fcntl(o->a.fd, F_GETFL);
-                o->e = fl >= 0 && fcntl(o->a.fd, F_SETFL, fl & ~O_DIRECT) == 0
-                           ? atomic_pwrite(&o->a, o->blk, BLOCK, o->off)
-                           : EINVAL;
-            }
+            if (o->e == EINVAL) o->e = put_buffered(o, BLOCK); /* O_DIRECT taken but not this write */
             o->off += BLOCK, o->nblk = 0;
         }
     }
@@ -170,9 +173,7 @@ static void emit(out *o, const void *p, size_t n) { put(o, p, n, 1); }
 static void out_end(out *o)
 {
     if (o->blk && !o->e && o->nblk) {
-        int fl = fcntl(o->a.fd, F_GETFL);
-        o->e = fl >= 0 && fcntl(o->a.fd, F_SETFL, fl & ~O_DIRECT) == 0 ? atomic_pwrite(&o->a, o->blk, o->nblk, o->off)
-                                                                       : errno;
+        o->e = put_buffered(o, o->nblk);
         o->off += (off_t)o->nblk;
     }
     free(o->blk);

@@ -647,6 +647,16 @@ static h5mr_status fold_items(h5mr_job *job, void *state, uint64_t lo, uint64_t 
     return H5MR_OK;
 }
 
+/* Rank 0: whether the final states of the passes before `pass` are kept (they are, but
+ * for a bug). */
+static h5mr_status passes_kept(h5mr_job *job, int pass)
+{
+    return job->ckpt.nstates >= pass
+               ? H5MR_OK
+               : h5mr__error_set(job->ctx.err, H5MR_EINTERNAL,
+                                 "a checkpoint of pass %d without the states of the passes before", pass + 1);
+}
+
 /* Rank 0: keep `state` as the checkpoint's state of pass `pass`, packed: the state so
  * far of the pass under way, or, at the end of a pass, its final state (which a resumed
  * job replays through end_pass). */
@@ -656,7 +666,8 @@ static h5mr_status keep_state(h5mr_job *job, const void *state, int pass)
     int owned = 0;
     void *bytes = NULL;
     size_t n = 0;
-    h5mr_status st = h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned);
+    h5mr_status st = passes_kept(job, pass);
+    if (st == H5MR_OK) st = h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned);
     if (st != H5MR_OK) return st;
     if (!owned) { /* a flat state's own bytes, which go on changing */
         void *copy = malloc(n ? n : 1);
@@ -666,16 +677,13 @@ static h5mr_status keep_state(h5mr_job *job, const void *state, int pass)
     /* states[0 .. pass-1] are the earlier passes' final states; states[pass] this one's */
     while (c->nstates > pass)
         free(c->states[--c->nstates]);
-    void **s2 = c->nstates == pass ? realloc(c->states, (size_t)(pass + 1) * sizeof *s2) : NULL;
-    uint64_t *z2 = s2 ? realloc(c->sizes, (size_t)(pass + 1) * sizeof *z2) : NULL;
+    void **s2 = realloc(c->states, (size_t)(pass + 1) * sizeof *s2);
     if (s2) c->states = s2;
+    uint64_t *z2 = s2 ? realloc(c->sizes, (size_t)(pass + 1) * sizeof *z2) : NULL;
     if (z2) c->sizes = z2;
     if (!z2) {
         free(bytes);
-        return c->nstates != pass
-                   ? h5mr__error_set(job->ctx.err, H5MR_EINTERNAL,
-                                     "a checkpoint of pass %d without the states of the passes before", pass + 1)
-                   : h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+        return h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
     }
     c->states[pass] = bytes, c->sizes[pass] = n, c->nstates = pass + 1;
     return H5MR_OK;
@@ -688,15 +696,14 @@ static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t n
 {
     h5mr__ckpt *c = &job->ckpt, view = *c;
     int pass = job->ctx.pass, owned = 0;
-    if (c->nstates < pass)
-        return h5mr__error_set(job->ctx.err, H5MR_EINTERNAL,
-                               "a checkpoint of pass %d without the states of the passes before", pass + 1);
+    h5mr_status st = passes_kept(job, pass);
+    if (st != H5MR_OK) return st;
     void **states = malloc((size_t)(pass + 1) * sizeof *states);
     uint64_t *sizes = malloc((size_t)(pass + 1) * sizeof *sizes);
     void *bytes = NULL;
     size_t n = 0;
-    h5mr_status st = states && sizes ? h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned)
-                                     : h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
+    st = states && sizes ? h5mr__state_pack(&job->ctx, state, &bytes, &n, &owned)
+                         : h5mr__error_set(job->ctx.err, H5MR_ENOMEM, "out of memory for a checkpoint");
     if (st == H5MR_OK) {
         for (int i = 0; i < pass; i++)
             states[i] = c->states[i], sizes[i] = c->sizes[i];
@@ -708,6 +715,54 @@ static h5mr_status write_checkpoint(h5mr_job *job, const void *state, uint64_t n
     if (owned) free(bytes);
     free(states), free(sizes);
     return st;
+}
+
+/* Every rank: the segment [lo, hi) of this pass folded into the rank's state of the
+ * segments since the last reduction, *part (made here when NULL); fold_items' outputs.
+ * The static schedule, stopped inside a segment, keeps none of it (its items done are no
+ * prefix), so there the segment folds into a state of its own, added to *part on the
+ * rank itself when the segment counts. */
+static h5mr_status fold_segment(h5mr_job *job, void **part, uint64_t lo, uint64_t hi, double deadline, uint64_t *done,
+                                int *sig, int *due)
+{
+    h5mr_ctx *ctx = &job->ctx;
+    h5mr_status st = H5MR_OK;
+    void *into = job->schedule == H5MR_SCHEDULE_STATIC ? NULL : *part;
+    if (!into && !(into = h5mr__state_new(ctx))) st = h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
+    if ((st = step(job, st, ctx->err)) == H5MR_OK) st = fold_items(job, into, lo, hi, deadline, done, sig, due);
+    if (into != *part) {
+        if (st == H5MR_OK && *done > lo && *part) st = ctx->kernel->combine(ctx, *part, into);
+        if (st == H5MR_OK && *done > lo && !*part)
+            *part = into; /* (the same on every rank: done, lo and part are) */
+        else
+            h5mr__state_free(ctx, into);
+    }
+    return step(job, st, ctx->err);
+}
+
+/* Every rank: the checkpoint of this pass at item `done`, written by rank 0 from the
+ * pass's state.  The rows written are on disk before it counts them; a compressed
+ * output's parts are flushed and recorded with it, by every rank. */
+static h5mr_status checkpoint_at(h5mr_job *job, const void *state, uint64_t done)
+{
+    h5mr_ctx *ctx = &job->ctx;
+    h5mr_status st = step(job, h5mr__store_sync(job->run.store), ctx->err);
+    if (st != H5MR_OK) return st;
+    if (h5mr__store_has_parts(job->run.store)) {
+        void *parts = NULL;
+        uint64_t n = 0;
+        if ((st = h5mr__store_checkpoint(&job->run, job->run.store, &parts, &n)) == H5MR_OK && job->rank == 0) {
+            free(job->ckpt.parts);
+            job->ckpt.parts = parts, job->ckpt.parts_size = n;
+        }
+    }
+    if (st == H5MR_OK && job->rank == 0) {
+        st = write_checkpoint(job, state, done);
+        job->ckpt_written = h5mr__now();
+    }
+    if ((st = step(job, st, ctx->err)) != H5MR_OK) return st;
+    h5mr__store_recorded(job->run.store);
+    return H5MR_OK;
 }
 
 #define SEGMENT_S 5.0 /* the longest segment of items between two reductions (s) */
@@ -772,28 +827,13 @@ static h5mr_status job_fold(void *arg, void *state)
      * a segment costs one small collective, not a reduction of the states. */
     double target = job->ckpt_every / 4 < SEGMENT_S ? job->ckpt_every / 4 : SEGMENT_S;
     uint64_t seg = items / 1000 > 0 ? items / 1000 : 1, from = lo;
-    /* (The static schedule, stopped inside a segment, keeps none of it — its items done
-     * are no prefix — so there each segment folds into a state of its own, added to
-     * `part` on the rank itself when the segment counts.) */
-    int fresh = job->schedule == H5MR_SCHEDULE_STATIC;
     void *part = NULL;
     while (lo < items && st == H5MR_OK) {
         uint64_t hi = items - lo < seg ? items : lo + seg;
         double t0 = h5mr__now();
-        void *into = fresh ? NULL : part;
-        if (!into && !(into = h5mr__state_new(ctx)))
-            st = h5mr__error_set(ctx->err, H5MR_ENOMEM, "cannot allocate a state");
         int due = 0;
-        if ((st = step(job, st, ctx->err)) == H5MR_OK)
-            st = fold_items(job, into, lo, hi, job->ckpt_written + job->ckpt_every - target, &done, &sig, &due);
-        if (into != part) {
-            if (st == H5MR_OK && done > lo && part) st = ctx->kernel->combine(ctx, part, into);
-            if (st == H5MR_OK && done > lo && !part)
-                part = into; /* (the same on every rank: done, lo and part are) */
-            else
-                h5mr__state_free(ctx, into);
-        }
-        if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
+        st = fold_segment(job, &part, lo, hi, job->ckpt_written + job->ckpt_every - target, &done, &sig, &due);
+        if (st != H5MR_OK) break;
         due |= sig != 0; /* (a stop writes the checkpoint of what is done) */
         if ((due || done >= items) && part) {
             st = h5mr__reduce(&job->run, part);
@@ -802,24 +842,8 @@ static h5mr_status job_fold(void *arg, void *state)
             part = NULL;
         }
         if (due || done >= items) from = done;
-        /* A checkpoint: the rows written are on disk before it counts them; a compressed
-         * output's parts are flushed and recorded with it, by every rank. */
-        if (st == H5MR_OK && due) st = h5mr__store_sync(job->run.store);
         if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
-        if (due && h5mr__store_has_parts(job->run.store)) {
-            void *parts = NULL;
-            uint64_t n = 0;
-            if ((st = h5mr__store_checkpoint(&job->run, job->run.store, &parts, &n)) == H5MR_OK && job->rank == 0) {
-                free(job->ckpt.parts);
-                job->ckpt.parts = parts, job->ckpt.parts_size = n;
-            }
-        }
-        if (st == H5MR_OK && due && job->rank == 0) {
-            st = write_checkpoint(job, state, done);
-            job->ckpt_written = h5mr__now();
-        }
-        if ((st = step(job, st, ctx->err)) != H5MR_OK) break;
-        if (due) h5mr__store_recorded(job->run.store);
+        if (due && (st = checkpoint_at(job, state, done)) != H5MR_OK) break;
         if (sig) {
             st = stopped(job, sig, done);
             break;
