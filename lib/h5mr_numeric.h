@@ -196,6 +196,11 @@ static inline double h5mr_unpack(const h5mr_packing *pk, double v)
     return t + pk->offset;
 }
 
+/* v where ok (0 or 1) holds, else e, for integers of type T, without a branch: the
+ * stored integers of a packed variable with its missing marker taken out of a min or
+ * a max (e the type's HI for a min, LO for a max). */
+#define H5MR_PICK_INT(T, ok, v, e) ((T)(((T)(v) & (T) - (T)(ok)) | ((T)(e) & (T) ~(T) - (T)(ok))))
+
 /* The stored types a packing comes in (h5mr_ctx_accept_packed: integers of <= 32 bits):
  * H5MR_CASE(T, LO, HI) for the block's type, `otherwise` for any other. */
 #define H5MR_PACKED_SWITCH(t, otherwise)                                                                               \

@@ -128,7 +128,7 @@ static h5mr_status make_lut(hist_config *c)
             T v = x[i];                                                                                                \
             int ok = (v != mk) | any;                                                                                  \
             valid += ok;                                                                                               \
-            T km = (T)-ok, wn = (T)((v & km) | ((T)HI & (T)~km)), wx = (T)((v & km) | ((T)LO & (T)~km));               \
+            T wn = H5MR_PICK_INT(T, ok, v, HI), wx = H5MR_PICK_INT(T, ok, v, LO);                                      \
             mn = wn < mn ? wn : mn, mx = wx > mx ? wx : mx;                                                            \
         }                                                                                                              \
         range_add(s, mn, mx, valid);                                                                                   \

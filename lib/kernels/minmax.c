@@ -50,11 +50,7 @@ typedef struct mm_config {
 /* PICK(v, e): v where it counts for a min or max, else e (for a marker, in bit masks:
  * integer lanes the compiler vectorises). */
 #define MM_SAME(v, e) (v)
-#define MM_UNLESS_MK(v, e)                                                                                             \
-    __extension__({                                                                                                    \
-        __typeof__(v) k_ = (__typeof__(v))-((v) != mk);                                                                \
-        (__typeof__(v))(((v)&k_) | ((e) & (__typeof__(v))~k_));                                                        \
-    })
+#define MM_UNLESS_MK(v, e) H5MR_PICK_INT(__typeof__(v), (v) != mk, v, e)
 #define MM_NONE(y, m) 0
 #define MM_MARKERS(y, m)                                                                                               \
     __extension__({                                                                                                    \
