@@ -203,25 +203,28 @@ HIST_PK(uint32_t, 0, UINT32_MAX)
         for (int j = 0; j < 4; j++) /* bins 0..nb-1, and nb, nb + 1 for values outside */                              \
             memset(sub[j], 0, (size_t)(nb + 2) * sizeof sub[j][0]);                                                    \
         uint64_t i = 0;                                                                                                \
+        const h5mr_v4d outa = {(double)nb + 0.5, (double)nb + 0.5, (double)nb + 0.5, (double)nb + 0.5},                \
+                       outb = outa + 1.0;                                                                              \
         for (; i + 8 <= n; i += 8) {                                                                                   \
             /* Eight values at once: in range and away from an edge, the bin is the                                    \
              * truncated product; otherwise all eight take the careful way below. */                                   \
             h5mr_v4d va = h5mr_load4_##T(x + i), ta = (va - first) * norm;                                             \
             h5mr_v4d vb = h5mr_load4_##T(x + i + 4), tb = (vb - first) * norm;                                         \
-            h5mr_v4i32 ka = __builtin_convertvector(ta, h5mr_v4i32), kb = __builtin_convertvector(tb, h5mr_v4i32);     \
-            h5mr_v4d fa = ta - __builtin_convertvector(ka, h5mr_v4d), fb = tb - __builtin_convertvector(kb, h5mr_v4d); \
-            /* A lane is settled when its value is outside [first, last] (NaN too: it goes                             \
-             * to the slot nb, never counted) or inside and away from an edge. */                                      \
+            /* A lane is unsettled when its value is inside [first, last] and within 1e-9 of                           \
+             * an integer (t + 2^52 - 2^52 is the nearest, exactly, for 0 <= t < 2^51); a                              \
+             * value outside (NaN too) is settled: it goes to the slot nb, never counted. */                           \
+            const h5mr_v4l abs = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};                                         \
+            h5mr_v4d da = (h5mr_v4d)((h5mr_v4l)(ta - ((ta + 0x1p52) - 0x1p52)) & abs);                                 \
+            h5mr_v4d db = (h5mr_v4d)((h5mr_v4l)(tb - ((tb + 0x1p52) - 0x1p52)) & abs);                                 \
             h5mr_v4l ina = (va >= first) & (va <= last), inb = (vb >= first) & (vb <= last);                           \
-            h5mr_v4l ok = (~ina | ((fa > 1e-9) & (fa < 1 - 1e-9))) & (~inb | ((fb > 1e-9) & (fb < 1 - 1e-9)));         \
-            if ((ok[0] & ok[1] & ok[2] & ok[3]) != 0) {                                                                \
+            h5mr_v4l bad = (ina & (da <= 1e-9)) | (inb & (db <= 1e-9));                                                \
+            bad |= __builtin_shufflevector(bad, bad, 2, 3, 0, 1);                                                      \
+            if ((bad[0] | bad[1]) == 0) {                                                                              \
                 /* values outside: to slot nb from the first four, nb + 1 from the others (two                         \
-                 * counters a lane, not one both wait on, where most values are outside) */                            \
-                const h5mr_v4i32 outa = {(int32_t)nb, (int32_t)nb, (int32_t)nb, (int32_t)nb}, outb = outa + 1;         \
-                h5mr_v4i32 ma = __builtin_convertvector(ina, h5mr_v4i32),                                              \
-                           mb = __builtin_convertvector(inb, h5mr_v4i32);                                              \
-                ka = (ka & ma) | (outa & ~ma);                                                                         \
-                kb = (kb & mb) | (outb & ~mb);                                                                         \
+                 * counters a lane, not one both wait on, where most values are outside),                              \
+                 * chosen before the truncation */                                                                     \
+                h5mr_v4i32 ka = __builtin_convertvector(h5mr_v4_select(ina, ta, outa), h5mr_v4i32);                    \
+                h5mr_v4i32 kb = __builtin_convertvector(h5mr_v4_select(inb, tb, outb), h5mr_v4i32);                    \
                 sub[0][ka[0]]++;                                                                                       \
                 sub[1][ka[1]]++;                                                                                       \
                 sub[2][ka[2]]++;                                                                                       \
