@@ -96,12 +96,17 @@ typedef struct stats_state {
  * and for Σx² (x² split exactly into p + e), and min/max, with no NaN test.  Returns 0
  * when a lane is not finite (a NaN, an infinity, an overflow): the item then takes the
  * careful path above.  With exact = 1 the squares need no split (small types). */
-#define FAST(T, exact) FAST_SQ(T, exact, fast, H5MR_HOT, H5MR_EXACT_SQUARE, 0)
-#define FAST_SQ(T, exact, NAME, ATTR, SQUARE, GUARD)                                                                   \
+#define FAST(T, exact) FAST_SQ(T, exact, fast, H5MR_HOT, H5MR_EXACT_SQUARE, 0, FAST_MIN, FAST_MAX)
+/* v < m ? v : m and v > m ? v : m (m where equal or unordered), as vminpd/vmaxpd do. */
+#define FAST_MIN(v, m) h5mr_v4_select((v) < (m), v, m)
+#define FAST_MAX(v, m) h5mr_v4_select((v) > (m), v, m)
+/* GUARD: whether a value is in (0, 2^-400) in magnitude, from the least of the bit
+ * patterns of |v| less one (0 becomes all ones, a NaN, which the min passes over). */
+#define FAST_SQ(T, exact, NAME, ATTR, SQUARE, GUARD, MIN, MAX)                                                         \
     ATTR static int NAME##_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1)                                  \
     {                                                                                                                  \
-        h5mr_v4l tiny = {0, 0, 0, 0};                                                                                  \
-        const h5mr_v4d lim = {0x1p-400, 0x1p-400, 0x1p-400, 0x1p-400}, zero = {0, 0, 0, 0};                            \
+        const h5mr_v4l mag = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}, one = {1, 1, 1, 1};                         \
+        h5mr_v4d least = {INFINITY, INFINITY, INFINITY, INFINITY};                                                     \
         h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}};                                           \
         h5mr_v4d mn[2], mx[2];                                                                                         \
         for (int k = 0; k < 2; k++)                                                                                    \
@@ -109,13 +114,19 @@ typedef struct stats_state {
         for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
             for (int k = 0; k < 2; k++) {                                                                              \
                 h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k);                                                            \
-                mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                           \
-                mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                           \
-                if (GUARD) tiny |= (v < lim) & (v > -lim) & (v != zero);                                               \
+                mn[k] = MIN(v, mn[k]);                                                                                 \
+                mx[k] = MAX(v, mx[k]);                                                                                 \
+                if (GUARD) least = MIN((h5mr_v4d)(((h5mr_v4l)v & mag) - one), least);                                  \
                 H5MR_FOLD_X_X2_SQ(exact, 1, v, h1[k], l1[k], h2[k], l2[k], SQUARE);                                    \
             }                                                                                                          \
         }                                                                                                              \
-        if (GUARD && (tiny[0] | tiny[1] | tiny[2] | tiny[3])) return 0;                                                \
+        const double lim = 0x1p-400;                                                                                   \
+        uint64_t limb;                                                                                                 \
+        memcpy(&limb, &lim, 8);                                                                                        \
+        limb -= 1;                                                                                                     \
+        double limw;                                                                                                   \
+        memcpy(&limw, &limb, 8);                                                                                       \
+        if (GUARD && ((least[0] < limw) | (least[1] < limw) | (least[2] < limw) | (least[3] < limw))) return 0;        \
         for (int k = 0; k < 8; k++)                                                                                    \
             if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) || !isfinite(h2[k / 4][k % 4]) ||           \
                 !isfinite(l2[k / 4][k % 4]))                                                                           \
@@ -318,7 +329,9 @@ typedef struct stats_state {
  * is left to the portable path. */
 #if H5MR_X86_PATHS
 #define SQUARE_FMA(x, p, e) H5MR_TWO_PROD_FMA(x, x, p, e)
-FAST_SQ(double, 0, fast_fma, H5MR_FMA_TARGET, SQUARE_FMA, 1)
+#define FMA_MIN(v, m) ((h5mr_v4d)_mm256_min_pd((__m256d)(v), (__m256d)(m)))
+#define FMA_MAX(v, m) ((h5mr_v4d)_mm256_max_pd((__m256d)(v), (__m256d)(m)))
+FAST_SQ(double, 0, fast_fma, H5MR_FMA_TARGET, SQUARE_FMA, 1, FMA_MIN, FMA_MAX)
 #else
 #define fast_fma_double fast_double
 #endif
