@@ -219,8 +219,9 @@ typedef struct h5mr__dset {
     int fd;           /* HDF5's descriptor of the file, -1 if unknown */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
-    int64_t direct; /* where the rows are, in native order, one after the other (contiguous
-                       data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
+    int64_t direct;   /* where the rows are, in native order, one after the other (contiguous
+                         data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
+    int whole_chunks; /* h5mr__dset_whole_chunks was called */
 } h5mr__dset;
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
@@ -232,6 +233,12 @@ h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void
 h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
                                  void *buf, h5mr_error *err);
 
+/* The dataset is read in whole rows from now on: where its chunks are unfiltered and
+ * span every dimension but the first, each chunk is then one block of the caller's
+ * buffer, which HDF5 reads into directly once its chunk cache is off (with the cache, a
+ * chunk smaller than it is read into the cache and copied).  Best effort: unchanged if
+ * that cannot be done. */
+void h5mr__dset_whole_chunks(h5mr__dset *d);
 void h5mr__dset_close(h5mr__dset *d);
 /* After a read: is the file still the one opened (size and modification time)?  A
  * file truncated or rewritten under a running job reads as zeros or as another

@@ -251,6 +251,30 @@ out:
     return st;
 }
 
+void h5mr__dset_whole_chunks(h5mr__dset *d)
+{
+    const h5mr__dset_desc *x = &d->desc;
+    if (d->whole_chunks) return;
+    d->whole_chunks = 1;
+    int spans = x->chunked && x->nfilters == 0 && d->dset >= 0;
+    for (int i = 1; spans && i < x->ndims; i++)
+        spans = x->chunk[i] == x->shape[i];
+    if (!spans) return;
+    char name[1024];
+    ssize_t len = H5Iget_name(d->dset, name, sizeof name);
+    hid_t dapl = len > 0 && (size_t)len < sizeof name ? H5Pcreate(H5P_DATASET_ACCESS) : H5I_INVALID_HID;
+    if (dapl < 0 || H5Pset_chunk_cache(dapl, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
+        if (dapl >= 0) H5Pclose(dapl);
+        return;
+    }
+    /* (closed first: HDF5 shares one chunk cache between the opens of a dataset, made
+     * with the first open's settings) */
+    H5Dclose(d->dset);
+    if ((d->dset = H5Dopen2(d->file, name, dapl)) < 0) d->dset = H5Dopen2(d->file, name, H5P_DEFAULT);
+    H5Pclose(dapl);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
                                  void *buf, h5mr_error *err)
 {

@@ -50,6 +50,7 @@ h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint6
         return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
     }
     st = part_file(run, p, &d);
+    if (st == H5MR_OK && whole_rows(v, run->desc)) h5mr__dset_whole_chunks(d);
     if (st == H5MR_OK) {
         /* The selection's hyperslab for rows [first, first + n) of the part. */
         hsize_t start[H5MR__MAX_DIMS], stride[H5MR__MAX_DIMS], count[H5MR__MAX_DIMS];
