@@ -485,6 +485,40 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
 #define SMALL_ROWS_KIND_32(T, LO, HI)
 #define SMALL_ROWS_KIND_64(T, LO, HI)
 
+/* Σx and Σx² per pixel where there is no NaN and no marker: no masks, no counts,
+ * STATS_PIXELS pixels at a time across whole rows (read in order, vectorised across
+ * pixels).  0 if a pixel's pairs are not finite (a NaN, an infinity, an overflow), or,
+ * with GUARD, a value is below 2^-400 in magnitude (SQUARE's error may then differ from
+ * Dekker's): then the masked way. */
+#define PAIRS_PLAIN(NAME, T, ATTR, EXACT, ISF, SQUARE, GUARD)                                                          \
+    ATTR static int NAME(const T *x, uint64_t rows, uint64_t P, stats_config *c)                                       \
+    {                                                                                                                  \
+        int tiny = 0;                                                                                                  \
+        for (uint64_t p0 = 0; p0 < P; p0 += STATS_PIXELS) {                                                            \
+            uint64_t w = P - p0 < STATS_PIXELS ? P - p0 : STATS_PIXELS;                                                \
+            double h1[STATS_PIXELS] = {0}, l1[STATS_PIXELS] = {0}, h2[STATS_PIXELS] = {0}, l2[STATS_PIXELS] = {0};     \
+            for (uint64_t r = 0; r < rows; r++) {                                                                      \
+                const T *row = x + r * P + p0;                                                                         \
+                for (uint64_t k = 0; k < w; k++) {                                                                     \
+                    double v = (double)row[k];                                                                         \
+                    if (GUARD) tiny |= (fabs(v) < 0x1p-400) & (v != 0);                                                \
+                    H5MR_FOLD_X_X2_SQ(EXACT, ISF, v, h1[k], l1[k], h2[k], l2[k], SQUARE);                              \
+                }                                                                                                      \
+            }                                                                                                          \
+            memcpy(c->h1 + p0, h1, w * 8), memcpy(c->l1 + p0, l1, w * 8);                                              \
+            memcpy(c->h2 + p0, h2, w * 8), memcpy(c->l2 + p0, l2, w * 8);                                              \
+        }                                                                                                              \
+        int finite = !tiny;                                                                                            \
+        for (uint64_t p = 0; p < P; p++)                                                                               \
+            finite &= (c->h1[p] - c->h1[p] == 0.0) & (c->l1[p] - c->l1[p] == 0.0) & (c->h2[p] - c->h2[p] == 0.0) &     \
+                      (c->l2[p] - c->l2[p] == 0.0);                                                                    \
+        return finite;                                                                                                 \
+    }
+
+/* The plain pairs of a type: FMA's exact squares for f64 where the CPU has them. */
+static int pairs_plain_f64(const double *x, uint64_t rows, uint64_t P, stats_config *c);
+#define PLAIN_OF(T, SFX) _Generic((T)0, double : pairs_plain_f64, default : pairs_plain_##T##SFX)
+
 #define STATS_ROWS(T, SFX, MISS, F, ISF, EXACT, LO, HI, WIDE, BITS)                                                    \
     /* min and max of the item per pixel, in the element type (a loop of its own: it                                   \
      * vectorises alone, not beside the sums) */                                                                       \
@@ -501,30 +535,7 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
         }                                                                                                              \
     }                                                                                                                  \
     /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                              \
-    /* The same where there is no NaN and no marker: no masks, no counts, STATS_PIXELS pixels                          \
-     * at a time across whole rows (read in order, vectorised across pixels).  0 if a                                  \
-     * pixel's pairs are not finite (a NaN, an infinity, an overflow): then the masked way. */                         \
-    H5MR_HOT static int pairs_plain_##T##SFX(const T *x, uint64_t rows, uint64_t P, stats_config *c)                   \
-    {                                                                                                                  \
-        for (uint64_t p0 = 0; p0 < P; p0 += STATS_PIXELS) {                                                            \
-            uint64_t w = P - p0 < STATS_PIXELS ? P - p0 : STATS_PIXELS;                                                \
-            double h1[STATS_PIXELS] = {0}, l1[STATS_PIXELS] = {0}, h2[STATS_PIXELS] = {0}, l2[STATS_PIXELS] = {0};     \
-            for (uint64_t r = 0; r < rows; r++) {                                                                      \
-                const T *row = x + r * P + p0;                                                                         \
-                for (uint64_t k = 0; k < w; k++) {                                                                     \
-                    double v = (double)row[k];                                                                         \
-                    H5MR_FOLD_X_X2(EXACT, ISF, v, h1[k], l1[k], h2[k], l2[k]);                                         \
-                }                                                                                                      \
-            }                                                                                                          \
-            memcpy(c->h1 + p0, h1, w * 8), memcpy(c->l1 + p0, l1, w * 8);                                              \
-            memcpy(c->h2 + p0, h2, w * 8), memcpy(c->l2 + p0, l2, w * 8);                                              \
-        }                                                                                                              \
-        int finite = 1;                                                                                                \
-        for (uint64_t p = 0; p < P; p++)                                                                               \
-            finite &= (c->h1[p] - c->h1[p] == 0.0) & (c->l1[p] - c->l1[p] == 0.0) & (c->h2[p] - c->h2[p] == 0.0) &     \
-                      (c->l2[p] - c->l2[p] == 0.0);                                                                    \
-        return finite;                                                                                                 \
-    }                                                                                                                  \
+    PAIRS_PLAIN(pairs_plain_##T##SFX, T, H5MR_HOT, EXACT, ISF, H5MR_EXACT_SQUARE, 0)                                   \
     H5MR_HOT static void pairs_##T##SFX(const T *x, uint64_t rows, uint64_t P, stats_config *c, T m)                   \
     {                                                                                                                  \
         double *h1 = c->h1, *l1 = c->l1, *h2 = c->h2, *l2 = c->l2, *cnt = c->cnt;                                      \
@@ -568,8 +579,8 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
                 ((__int128 *)s.s1)[p] += c->iacc[p];                                                                   \
         } else {                                                                                                       \
             minmax_##T##SFX(x, rows, P, mnT, mxT, m);                                                                  \
-            int nan_seen = MISS || H5MR_NAN_EARLY(x, rows * P);     /* straight to the masked loop */                  \
-            if (!nan_seen && pairs_plain_##T##SFX(x, rows, P, c)) { /* the masked loop's bits, faster */               \
+            int nan_seen = MISS || H5MR_NAN_EARLY(x, rows * P); /* straight to the masked loop */                      \
+            if (!nan_seen && PLAIN_OF(T, SFX)(x, rows, P, c)) { /* the masked loop's bits, faster */                   \
                 for (uint64_t p = 0; p < P; p++)                                                                       \
                     c->cnt[p] = (double)rows;                                                                          \
             } else {                                                                                                   \
@@ -644,6 +655,18 @@ static void rows_flush(rows_view s, uint64_t P, int is_float)
             STATS_ROWS(T, _miss, 1, W, ISF, SQUARE_EXACT(ISF, BITS), LO, HI, !(ISF) && (BITS) == 64, BITS)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
+
+#if H5MR_X86_PATHS
+#define SQUARE_FMA_1(x, p, e) ((p) = (x) * (x), (e) = fma(x, x, -(p)))
+PAIRS_PLAIN(pairs_plain_fma_double, double, H5MR_FMA_TARGET, 0, 1, SQUARE_FMA_1, 1)
+#endif
+static int pairs_plain_f64(const double *x, uint64_t rows, uint64_t P, stats_config *c)
+{
+#if H5MR_X86_PATHS
+    if (h5mr__have_fma()) return pairs_plain_fma_double(x, rows, P, c);
+#endif
+    return pairs_plain_double(x, rows, P, c);
+}
 
 static void rows_combine(void *into, const void *from, uint64_t P, h5mr_dtype t)
 {
