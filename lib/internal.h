@@ -656,6 +656,8 @@ typedef struct h5mr__run {
     h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
     void *out_buf;             /* the kernel's output rows of a block */
     uint64_t out_cap;          /* its bytes */
+    void *cover_buf;           /* a strided selection's covering blocks (read.c) */
+    uint64_t cover_cap;        /* its bytes */
 } h5mr__run;
 
 /* companion.c, reading the companions of a block of rows: */
@@ -732,6 +734,8 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
 /* The map step's buffers of this run (every rank, at the end). */
 void h5mr__map_release(h5mr__run *run);
+/* The read step's buffers freed (the end of a job). */
+void h5mr__read_release(h5mr__run *run);
 /* Fold the consecutive items [lo, hi), read one after the other into data (n rows
  * from row `first`), as one block (each item's CF conventions applied to its rows);
  * does not count them. */

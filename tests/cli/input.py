@@ -205,6 +205,28 @@ for s in ("[2:50:3, 1:5]", "[-40:, :, 3]", "[7]"):
         order = sorted((v, i) for i, v in enumerate(f) if not np.isnan(v))[:4]
         check("topk on %s: indices of the selected array" % s, d["result"]["indices"] == [i for v, i in order])
 
+# steps read as their covering block, picked out in memory (read.c read_covering): every
+# element size, 1-D to 4-D, groups of covering rows larger than the 4 MiB a group takes,
+# a step along dimension 0 too large to cover (one row each), and covering blocks more
+# than 8x the selection (left to HDF5); sums against numpy, identical bits whatever the
+# ranks, schedule and I/O mode (matrix)
+steps = [("u1", (300001,), (65536,), "[3::5]"), ("i2", (5000, 9, 7), (64, 9, 7), "[1::2, ::3, 2::2]"),
+         ("f4", (700, 40, 50), (10, 40, 50), "[::3, :, ::2]"), ("f8", (90, 6, 5, 8), (7, 6, 5, 8), "[::2, 1::2, :, 1::3]"),
+         ("i8", (20000, 30), (500, 30), "[::100, ::2]"), ("f8", (600, 64, 64), (20, 64, 64), "[5:, ::3, ::3]"),
+         ("f4", (3000, 200, 30), (50, 200, 30), "[::2, :, ::2]")]
+for t, shape, chunks, sel in steps:
+    a = (rng.random(shape) * 100).astype(t)
+    with h5py.File("steps.h5", "w") as f:
+        f.create_dataset("x", data=a, chunks=chunks)
+    ref = eval("a" + sel)
+    matrix("steps %s of %s %s" % (sel, t, "x".join(map(str, shape))), ["-k", "stats", "steps.h5", "/x" + sel],
+           lambda d, ref=ref: same_stats(d["result"], stats_of(ref)))
+    d = run_json(2, "-k", "sum", "-p", "axis=0", "steps.h5", "/x" + sel)
+    want = ref.astype(np.float64).sum(axis=0)
+    got = np.array(d["result"]["sum"], dtype=np.float64) if d else None
+    check("steps %s of %s: per-pixel sums agree with numpy" % (sel, t),
+          got is not None and got.shape == want.shape and np.allclose(got, want, rtol=1e-12))
+
 # a quarter of the columns of a compressed dataset: the job reads the selected chunks
 big = rng.random((64, 16, 64)).astype("f8")
 with h5py.File("cols.h5", "w") as f:
