@@ -212,7 +212,7 @@ WROWS(double)
             L[2] += f_ + e_ * v;                                                                                       \
         }                                                                                                              \
     } while (0)
-#define WFAST(T, NAME, ATTR, TPV)                                                                                      \
+#define WFAST(T, NAME, ATTR, TPV, MIN, MAX)                                                                            \
     ATTR static int NAME##_##T(h5mr__wstate *s, const h5mr_block *b, const h5mr_rows *w, int sq)                       \
     {                                                                                                                  \
         const T *x = b->data;                                                                                          \
@@ -220,7 +220,7 @@ WROWS(double)
         uint64_t E = b->row_elems, body = E - E % 8, es = w->elem_stride;                                              \
         const h5mr_v4d one = {1, 1, 1, 1}, zero = {0, 0, 0, 0}, inf = {INFINITY, INFINITY, INFINITY, INFINITY};        \
         h5mr_v4d H[2][3], L[2][3], cnt[2], mn[2], mx[2];                                                               \
-        h5mr_v4l neg = {0, 0, 0, 0};                                                                                   \
+        h5mr_v4d wlow = {0, 0, 0, 0}; /* the least weight of a valid element, if below 0 */                            \
         for (int k = 0; k < 2; k++) {                                                                                  \
             for (int a = 0; a < 3; a++)                                                                                \
                 H[k][a] = L[k][a] = zero;                                                                              \
@@ -240,11 +240,11 @@ WROWS(double)
                     else                                                                                               \
                         wv = (h5mr_v4d){wr[0], wr[0], wr[0], wr[0]};                                                   \
                     h5mr_v4l ok = v == v;                                                                              \
-                    neg |= (wv < zero) & ok;                                                                           \
-                    mn[k] = h5mr_v4_select(v < mn[k], v, mn[k]);                                                       \
-                    mx[k] = h5mr_v4_select(v > mx[k], v, mx[k]);                                                       \
+                    mn[k] = MIN(v, mn[k]);                                                                             \
+                    mx[k] = MAX(v, mx[k]);                                                                             \
                     v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                  \
                     wv = (h5mr_v4d)((h5mr_v4l)wv & ok);                                                                \
+                    wlow = MIN(wv, wlow);                                                                              \
                     cnt[k] += (h5mr_v4d)((h5mr_v4l)one & ok);                                                          \
                     WFOLD(wv, v, H[k], L[k], sq, TPV);                                                                 \
                 }                                                                                                      \
@@ -261,7 +261,7 @@ WROWS(double)
         }                                                                                                              \
         int bad = tneg;                                                                                                \
         for (int q = 0; q < 4; q++)                                                                                    \
-            bad |= neg[q] != 0;                                                                                        \
+            bad |= wlow[q] < 0;                                                                                        \
         for (int a = 0; a < 3; a++) {                                                                                  \
             bad |= !isfinite(th[a]) || !isfinite(tl[a]);                                                               \
             for (int k = 0; k < 2; k++)                                                                                \
@@ -291,14 +291,19 @@ WROWS(double)
         s->nan += (int64_t)(b->rows * E) - n;                                                                          \
         return 1;                                                                                                      \
     }
-WFAST(float, fast, H5MR_HOT, H5MR_TWO_PROD)
-WFAST(double, fast, H5MR_HOT, H5MR_TWO_PROD)
+/* v < m ? v : m and v > m ? v : m (m where equal or unordered), as vminpd/vmaxpd do */
+#define WMIN(v, m) h5mr_v4_select((v) < (m), v, m)
+#define WMAX(v, m) h5mr_v4_select((v) > (m), v, m)
+WFAST(float, fast, H5MR_HOT, H5MR_TWO_PROD, WMIN, WMAX)
+WFAST(double, fast, H5MR_HOT, H5MR_TWO_PROD, WMIN, WMAX)
 
 /* With FMA the exact product's error is one instruction (a*b - p, unrounded): the
  * same e as Dekker's, so the same bits, at a fraction of the cost. */
 #if H5MR_X86_PATHS
-WFAST(float, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA)
-WFAST(double, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA)
+#define WMIN_FMA(v, m) ((h5mr_v4d)_mm256_min_pd((__m256d)(v), (__m256d)(m)))
+#define WMAX_FMA(v, m) ((h5mr_v4d)_mm256_max_pd((__m256d)(v), (__m256d)(m)))
+WFAST(float, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA, WMIN_FMA, WMAX_FMA)
+WFAST(double, fast_fma, H5MR_FMA_TARGET, H5MR_TWO_PROD_FMA, WMIN_FMA, WMAX_FMA)
 int h5mr__have_fma(void)
 {
     static int known = -1;
