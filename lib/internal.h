@@ -216,6 +216,7 @@ typedef struct h5mr__dset {
     hid_t memtype;
     h5mr__dset_desc desc;
     const char *path; /* the name it was opened by (the caller's string) */
+    const char *name; /* the dataset's, as opened (the caller's string) */
     int fd;           /* HDF5's descriptor of the file, -1 if unknown */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;

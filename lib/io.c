@@ -120,6 +120,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     d->fd = -1;
     d->direct = -1;
     d->path = file;
+    d->name = dataset;
     hid_t type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     h5mr_status st = H5MR_OK;
 
@@ -260,9 +261,7 @@ void h5mr__dset_whole_chunks(h5mr__dset *d)
     for (int i = 1; spans && i < x->ndims; i++)
         spans = x->chunk[i] == x->shape[i];
     if (!spans) return;
-    char name[1024];
-    ssize_t len = H5Iget_name(d->dset, name, sizeof name);
-    hid_t dapl = len > 0 && (size_t)len < sizeof name ? H5Pcreate(H5P_DATASET_ACCESS) : H5I_INVALID_HID;
+    hid_t dapl = d->name ? H5Pcreate(H5P_DATASET_ACCESS) : H5I_INVALID_HID;
     if (dapl < 0 || H5Pset_chunk_cache(dapl, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
         if (dapl >= 0) H5Pclose(dapl);
         return;
@@ -270,7 +269,8 @@ void h5mr__dset_whole_chunks(h5mr__dset *d)
     /* (closed first: HDF5 shares one chunk cache between the opens of a dataset, made
      * with the first open's settings) */
     H5Dclose(d->dset);
-    if ((d->dset = H5Dopen2(d->file, name, dapl)) < 0) d->dset = H5Dopen2(d->file, name, H5P_DEFAULT);
+    /* (by the name it was opened by: the same links lead to the same dataset) */
+    if ((d->dset = H5Dopen2(d->file, d->name, dapl)) < 0) d->dset = H5Dopen2(d->file, d->name, H5P_DEFAULT);
     H5Pclose(dapl);
     H5Eclear2(H5E_DEFAULT);
 }
