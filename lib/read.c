@@ -40,13 +40,19 @@ static int whole_rows(const h5mr__view *v, const h5mr__dset_desc *desc)
 
 /* A selection with steps (a[::3], a[:, :, ::2]): HDF5 maps such a hyperslab to its
  * chunks element by element (0.08 GB/s on the demo file).  Where the block that covers
- * it is at most COVER_MAX times the selection, it is read instead with step 1, a few
- * MiB at a time (COVER_BYTES: every covering row of a group, or one row of the
- * selection each when a step along dimension 0 is larger), and the selected elements
- * are picked out of it here.  Dimension 0 must be the split one.  *done 0: not taken
- * (the caller reads the selection as it is). */
-#define COVER_MAX 8
+ * it is at most COVER_MAX times the selection (reading 64 times the bytes from the page
+ * cache still beat HDF5's way: RESULTS §22) and one of its rows at most COVER_ROW_MAX
+ * bytes, it is read instead with step 1, COVER_BYTES at a time: every covering row of a
+ * group, or, when a step along dimension 0 makes that more than COVER_MAX0 times the
+ * selection, one row of the selection each (rows of COVER_ROW_MIN bytes or more;
+ * smaller ones are left to HDF5).  The selected elements are then picked out of it
+ * here.  Dimension 0 must be the split one.  *done 0: not taken (the caller reads the
+ * selection as it is). */
+#define COVER_MAX 64
+#define COVER_MAX0 8 /* the same along dimension 0, where a read a row is the other way */
 #define COVER_BYTES ((uint64_t)4 << 20)
+#define COVER_ROW_MAX ((uint64_t)16 << 20)
+#define COVER_ROW_MIN ((uint64_t)4 << 10)
 
 /* One covering row's selected elements (dimensions 1.. of count[], steps step[], the
  * covering row's element strides cs[]) from src to dst; es bytes an element. */
@@ -107,11 +113,12 @@ static h5mr_status read_covering(h5mr__run *run, h5mr__dset *d, const hsize_t *s
     if (!stepped || count[0] == 0 || sel_row == 0) return H5MR_OK;
     for (int i = nd - 1; i >= 1; i--)
         cs[i] = i == nd - 1 ? 1 : cs[i + 1] * span[i + 1];
-    if (cover_row > COVER_MAX * sel_row) return H5MR_OK;
+    if (cover_row > COVER_MAX * sel_row || cover_row > COVER_ROW_MAX) return H5MR_OK;
     /* rows of the selection a group covers: all of theirs if dimension 0's step keeps the
      * covering block small, else one at a time */
     uint64_t s0 = count[0] > 1 ? step[0] : 1;
-    int along0 = s0 * cover_row <= COVER_MAX * sel_row;
+    int along0 = s0 * cover_row <= COVER_MAX0 * sel_row;
+    if (!along0 && cover_row < COVER_ROW_MIN) return H5MR_OK; /* a read a row: too small */
     uint64_t k = 1;
     if (along0 && cover_row <= COVER_BYTES) k = (COVER_BYTES / cover_row - 1) / s0 + 1;
     if (k > count[0]) k = count[0];

@@ -207,13 +207,15 @@ for s in ("[2:50:3, 1:5]", "[-40:, :, 3]", "[7]"):
 
 # steps read as their covering block, picked out in memory (read.c read_covering): every
 # element size, 1-D to 4-D, groups of covering rows larger than the 4 MiB a group takes,
-# a step along dimension 0 too large to cover (one row each), and covering blocks more
-# than 8x the selection (left to HDF5); sums against numpy, identical bits whatever the
+# a step along dimension 0 too large to cover (one row each, or HDF5's way where a row
+# is small), and covering blocks more
+# than 64x the selection (left to HDF5); sums against numpy, identical bits whatever the
 # ranks, schedule and I/O mode (matrix)
 steps = [("u1", (300001,), (65536,), "[3::5]"), ("i2", (5000, 9, 7), (64, 9, 7), "[1::2, ::3, 2::2]"),
          ("f4", (700, 40, 50), (10, 40, 50), "[::3, :, ::2]"), ("f8", (90, 6, 5, 8), (7, 6, 5, 8), "[::2, 1::2, :, 1::3]"),
          ("i8", (20000, 30), (500, 30), "[::100, ::2]"), ("f8", (600, 64, 64), (20, 64, 64), "[5:, ::3, ::3]"),
-         ("f4", (3000, 200, 30), (50, 200, 30), "[::2, :, ::2]")]
+         ("f4", (3000, 200, 30), (50, 200, 30), "[::2, :, ::2]"), ("f8", (600, 64, 64), (20, 64, 64), "[::2, ::10, ::10]"),
+         ("f4", (3000, 200, 30), (50, 200, 30), "[7::100, :, ::2]")]
 for t, shape, chunks, sel in steps:
     a = (rng.random(shape) * 100).astype(t)
     with h5py.File("steps.h5", "w") as f:
