@@ -223,6 +223,8 @@ typedef struct h5mr__dset {
     int64_t direct;   /* where the rows are, in native order, one after the other (contiguous
                          data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
     int whole_chunks; /* h5mr__dset_whole_chunks was called */
+    void *cover_buf;  /* a slab with steps: its covering block (io.c read_covering) */
+    uint64_t cover_cap;
 } h5mr__dset;
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
@@ -230,7 +232,8 @@ typedef struct h5mr__dset {
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err);
 /* Read rows [first, first + n) into buf (n * row_elems elements of the native type). */
 h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void *buf, h5mr_error *err);
-/* Read a hyperslab (stride NULL: 1) into buf, laid out C order in its own shape. */
+/* Read a hyperslab (stride NULL: 1) into buf, laid out C order in its own shape (with
+ * steps, through its covering block where that is not too large). */
 h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsize_t *stride, const hsize_t *count,
                                  void *buf, h5mr_error *err);
 
@@ -657,8 +660,6 @@ typedef struct h5mr__run {
     h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
     void *out_buf;             /* the kernel's output rows of a block */
     uint64_t out_cap;          /* its bytes */
-    void *cover_buf;           /* a strided selection's covering blocks (read.c) */
-    uint64_t cover_cap;        /* its bytes */
 } h5mr__run;
 
 /* companion.c, reading the companions of a block of rows: */
@@ -735,8 +736,6 @@ h5mr_status h5mr__map_decoder(const h5mr__run *run, h5mr__decoder **dec);
 h5mr_status h5mr__map_rows(h5mr__run *run, void *state, const void *data, uint64_t item, uint64_t first, uint64_t n);
 /* The map step's buffers of this run (every rank, at the end). */
 void h5mr__map_release(h5mr__run *run);
-/* The read step's buffers freed (the end of a job). */
-void h5mr__read_release(h5mr__run *run);
 /* Fold the consecutive items [lo, hi), read one after the other into data (n rows
  * from row `first`), as one block (each item's CF conventions applied to its rows);
  * does not count them. */

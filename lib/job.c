@@ -1261,7 +1261,6 @@ out:
     h5mr__ctx_release(&job->ctx);
     h5mr__files_close(&job->files);
     h5mr__map_release(&job->run);
-    h5mr__read_release(&job->run);
     return st;
 }
 

@@ -2,9 +2,6 @@
  * into a buffer, timed, a failure naming the item. */
 #include "internal.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 /* Where a rank reads and maps an item itself and the dataset is not decoded here, an
  * item larger than this is read and mapped in slices of whole rows: a 32 MiB item of
  * 32 MiB chunks would leave the cache between the read's copy and the kernel (0.88x a
@@ -38,126 +35,6 @@ static int whole_rows(const h5mr__view *v, const h5mr__dset_desc *desc)
     return 1;
 }
 
-/* A selection with steps (a[::3], a[:, :, ::2]): HDF5 maps such a hyperslab to its
- * chunks element by element (0.08 GB/s on the demo file).  Where the block that covers
- * it is at most COVER_MAX times the selection (reading 64 times the bytes from the page
- * cache still beat HDF5's way: RESULTS §22) and one of its rows at most COVER_ROW_MAX
- * bytes, it is read instead with step 1, COVER_BYTES at a time: every covering row of a
- * group, or, when a step along dimension 0 makes that more than COVER_MAX0 times the
- * selection, one row of the selection each (rows of COVER_ROW_MIN bytes or more;
- * smaller ones are left to HDF5).  The selected elements are then picked out of it
- * here.  Dimension 0 must be the split one.  *done 0: not taken (the caller reads the
- * selection as it is). */
-#define COVER_MAX 64
-#define COVER_MAX0 8 /* the same along dimension 0, where a read a row is the other way */
-#define COVER_BYTES ((uint64_t)4 << 20)
-#define COVER_ROW_MAX ((uint64_t)16 << 20)
-#define COVER_ROW_MIN ((uint64_t)4 << 10)
-
-/* One covering row's selected elements (dimensions 1.. of count[], steps step[], the
- * covering row's element strides cs[]) from src to dst; es bytes an element. */
-static void pick_row(char *dst, const char *src, int nd, const hsize_t *count, const hsize_t *step, const uint64_t *cs,
-                     size_t es)
-{
-    if (nd == 1) { /* a row is one element */
-        memcpy(dst, src, es);
-        return;
-    }
-    uint64_t idx[H5MR__MAX_DIMS] = {0}, inner = count[nd - 1], st = step[nd - 1] * es;
-    for (;;) {
-        uint64_t off = 0;
-        for (int i = 1; i < nd - 1; i++)
-            off += idx[i] * step[i] * cs[i];
-        const char *s = src + off * es;
-        switch (es) {
-        case 1:
-            for (uint64_t k = 0; k < inner; k++)
-                dst[k] = s[k * st];
-            break;
-        case 2:
-            for (uint64_t k = 0; k < inner; k++)
-                memcpy(dst + 2 * k, s + k * st, 2);
-            break;
-        case 4:
-            for (uint64_t k = 0; k < inner; k++)
-                memcpy(dst + 4 * k, s + k * st, 4);
-            break;
-        default:
-            for (uint64_t k = 0; k < inner; k++)
-                memcpy(dst + 8 * k, s + k * st, 8);
-            break;
-        }
-        dst += inner * es;
-        int i = nd - 2;
-        for (; i >= 1; i--) {
-            if (++idx[i] < count[i]) break;
-            idx[i] = 0;
-        }
-        if (i < 1) return;
-    }
-}
-
-static h5mr_status read_covering(h5mr__run *run, h5mr__dset *d, const hsize_t *start, const hsize_t *step,
-                                 const hsize_t *count, void *buf, int *done)
-{
-    *done = 0;
-    int nd = d->desc.ndims, stepped = 0;
-    size_t es = h5mr_dtype_size(d->desc.dtype);
-    hsize_t span[H5MR__MAX_DIMS];
-    uint64_t sel_row = es, cover_row = es, cs[H5MR__MAX_DIMS];
-    for (int i = 0; i < nd; i++) {
-        span[i] = count[i] ? (count[i] - 1) * step[i] + 1 : 0;
-        stepped |= step[i] > 1 && count[i] > 1;
-        if (i > 0) sel_row *= count[i], cover_row *= span[i];
-    }
-    if (!stepped || count[0] == 0 || sel_row == 0) return H5MR_OK;
-    for (int i = nd - 1; i >= 1; i--)
-        cs[i] = i == nd - 1 ? 1 : cs[i + 1] * span[i + 1];
-    if (cover_row > COVER_MAX * sel_row || cover_row > COVER_ROW_MAX) return H5MR_OK;
-    /* rows of the selection a group covers: all of theirs if dimension 0's step keeps the
-     * covering block small, else one at a time */
-    uint64_t s0 = count[0] > 1 ? step[0] : 1;
-    int along0 = s0 * cover_row <= COVER_MAX0 * sel_row;
-    if (!along0 && cover_row < COVER_ROW_MIN) return H5MR_OK; /* a read a row: too small */
-    uint64_t k = 1;
-    if (along0 && cover_row <= COVER_BYTES) k = (COVER_BYTES / cover_row - 1) / s0 + 1;
-    if (k > count[0]) k = count[0];
-    uint64_t need = ((k - 1) * (along0 ? s0 : 0) + 1) * cover_row;
-    if (need > run->cover_cap) {
-        free(run->cover_buf);
-        run->cover_cap = 0;
-        if (!(run->cover_buf = malloc(need)))
-            return h5mr__error_set(run->ctx->err, H5MR_ENOMEM, "out of memory reading a selection with steps");
-        run->cover_cap = need;
-    }
-    int whole = 1; /* covering rows that are whole rows of the dataset */
-    for (int i = 1; i < nd; i++)
-        whole &= start[i] == 0 && span[i] == d->desc.shape[i];
-    if (whole) h5mr__dset_whole_chunks(d);
-    char *out = buf;
-    for (uint64_t r = 0; r < count[0]; r += k) {
-        uint64_t m = count[0] - r < k ? count[0] - r : k;
-        hsize_t cstart[H5MR__MAX_DIMS], ccount[H5MR__MAX_DIMS];
-        for (int i = 1; i < nd; i++)
-            cstart[i] = start[i], ccount[i] = span[i];
-        cstart[0] = start[0] + r * step[0];
-        ccount[0] = (m - 1) * s0 + 1;
-        h5mr_status st = h5mr__dset_read_slab(d, cstart, NULL, ccount, run->cover_buf, run->ctx->err);
-        if (st != H5MR_OK) return st;
-        for (uint64_t j = 0; j < m; j++, out += sel_row)
-            pick_row(out, (const char *)run->cover_buf + j * s0 * cover_row, nd, count, step, cs, es);
-    }
-    *done = 1;
-    return H5MR_OK;
-}
-
-void h5mr__read_release(h5mr__run *run)
-{
-    free(run->cover_buf);
-    run->cover_buf = NULL;
-    run->cover_cap = 0;
-}
-
 h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint64_t n, void *buf)
 {
     double t0 = h5mr__now();
@@ -186,9 +63,7 @@ h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint6
         start[L] = p->start + (first - p->row0) * v->step[L];
         count[L] = n;
         if (L > 0) start[0] = p->at0;
-        int done = 0;
-        if (L == 0) st = read_covering(run, d, start, stride, count, buf, &done);
-        if (st == H5MR_OK && !done) st = h5mr__dset_read_slab(d, start, stride, count, buf, run->ctx->err);
+        st = h5mr__dset_read_slab(d, start, stride, count, buf, run->ctx->err);
     }
     run->mine->busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
