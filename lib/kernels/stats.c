@@ -120,12 +120,7 @@ typedef struct stats_state {
                 H5MR_FOLD_X_X2_SQ(exact, 1, v, h1[k], l1[k], h2[k], l2[k], SQUARE);                                    \
             }                                                                                                          \
         }                                                                                                              \
-        const double lim = 0x1p-400;                                                                                   \
-        uint64_t limb;                                                                                                 \
-        memcpy(&limb, &lim, 8);                                                                                        \
-        limb -= 1;                                                                                                     \
-        double limw;                                                                                                   \
-        memcpy(&limw, &limb, 8);                                                                                       \
+        const double limw = 0x1.fffffffffffffp-401; /* the pattern of 2^-400 less one */                               \
         if (GUARD && ((least[0] < limw) | (least[1] < limw) | (least[2] < limw) | (least[3] < limw))) return 0;        \
         for (int k = 0; k < 8; k++)                                                                                    \
             if (!isfinite(h1[k / 4][k % 4]) || !isfinite(l1[k / 4][k % 4]) || !isfinite(h2[k / 4][k % 4]) ||           \
@@ -534,8 +529,8 @@ static int pairs_plain_f64(const double *x, uint64_t rows, uint64_t P, stats_con
             }                                                                                                          \
         }                                                                                                              \
     }                                                                                                                  \
-    /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                              \
     PAIRS_PLAIN(pairs_plain_##T##SFX, T, H5MR_HOT, EXACT, ISF, H5MR_EXACT_SQUARE, 0)                                   \
+    /* Σx and Σx² per pixel in TwoSum pairs, four pixels per vector */                                              \
     H5MR_HOT static void pairs_##T##SFX(const T *x, uint64_t rows, uint64_t P, stats_config *c, T m)                   \
     {                                                                                                                  \
         double *h1 = c->h1, *l1 = c->l1, *h2 = c->h2, *l2 = c->l2, *cnt = c->cnt;                                      \
