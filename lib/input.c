@@ -250,6 +250,20 @@ static h5mr_status files_fd(h5mr__files *fs, uint64_t i, int *fd, h5mr_error *er
     return H5MR_OK;
 }
 
+/* After a direct read (short: it ended early): is the file still the one described? */
+static h5mr_status unchanged(int fd, const h5mr__part *p, const char *name, int short_read, h5mr_error *err)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) return h5mr__error_set(err, H5MR_EIO, "cannot stat '%s': %s", name, strerror(errno));
+    if ((int64_t)sb.st_size < p->size0)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", name,
+                               (long long)p->size0, (long long)sb.st_size);
+    if ((int64_t)sb.st_size != p->size0 || (int64_t)sb.st_mtim.tv_sec != p->mtime0_s ||
+        (int64_t)sb.st_mtim.tv_nsec != p->mtime0_ns || short_read)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", name);
+    return H5MR_OK;
+}
+
 h5mr_status h5mr__files_read_direct(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
                                     uint64_t n, void *buf, h5mr_error *err)
 {
@@ -266,15 +280,20 @@ h5mr_status h5mr__files_read_direct(h5mr__files *fs, const h5mr__part *p, uint64
         if (got == 0) break; /* the end of the file: it shrank (said below) */
         done += (uint64_t)got;
     }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) return h5mr__error_set(err, H5MR_EIO, "cannot stat '%s': %s", name, strerror(errno));
-    if ((int64_t)sb.st_size < p->size0)
-        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", name,
-                               (long long)p->size0, (long long)sb.st_size);
-    if ((int64_t)sb.st_size != p->size0 || (int64_t)sb.st_mtim.tv_sec != p->mtime0_s ||
-        (int64_t)sb.st_mtim.tv_nsec != p->mtime0_ns || done < len)
-        return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", name);
-    return H5MR_OK;
+    return unchanged(fd, p, name, done < len, err);
+}
+
+const void *h5mr__files_rows_in_place(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
+                                      uint64_t n, h5mr__in_place *m, h5mr_status *st, h5mr_error *err)
+{
+    int fd = -1;
+    m->map = NULL;
+    m->len = 0;
+    if ((*st = files_fd(fs, p->file, &fd, err)) != H5MR_OK) return NULL;
+    const void *at = h5mr__map_bytes(fd, (uint64_t)p->direct + first * row_bytes, n * row_bytes, p->size0, m);
+    /* (rewritten since it was opened: the pages are the new file's) */
+    if (at && (*st = unchanged(fd, p, fs->in->names[p->file], 0, err)) != H5MR_OK) h5mr__in_place_release(m);
+    return *st == H5MR_OK ? at : NULL;
 }
 
 /* ---------------------------------------------------------------- describing */

@@ -218,6 +218,8 @@ typedef struct h5mr__dset {
     const char *path; /* the name it was opened by (the caller's string) */
     const char *name; /* the dataset's, as opened (the caller's string) */
     int fd;           /* HDF5's descriptor of the file, -1 if unknown */
+    int data_fd;      /* the descriptor of the file the dataset is in (another behind an external link) */
+    int own_file;     /* it is fd's file */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
     int64_t direct;   /* where the rows are, in native order, one after the other (contiguous
@@ -225,7 +227,23 @@ typedef struct h5mr__dset {
     int whole_chunks; /* h5mr__dset_whole_chunks was called */
     void *cover_buf;  /* a slab with steps: its covering block (io.c read_covering) */
     uint64_t cover_cap;
+    /* Whole rows read in place (h5mr__dset_rows_in_place): 1 if they lie in the file as
+     * the kernel takes them, 0 if not; where contiguous data starts, or the user block
+     * a chunk's address counts from, and the chunk last looked up. */
+    int in_place;
+    uint64_t in_base;
+    uint64_t at_chunk, at_chunk_addr; /* at_chunk_addr 0: none yet */
 } h5mr__dset;
+
+/* Rows of a dataset seen where they lie in the file: a private mapping of the pages that
+ * hold them (h5mr__dset_rows_in_place). */
+typedef struct h5mr__in_place {
+    void *map;
+    size_t len;
+    int way;        /* h5mr__read_rows_to_map: the rows were read (0) or are in place (1), */
+    double t0;      /* when they were asked for, */
+    uint64_t bytes; /* and their bytes */
+} h5mr__in_place;
 
 /* Open FILE read-only and DATASET in it, check it is a dataset h5mr can read.
  * EINPUT with err naming the file or dataset.  On failure *d holds no handles. */
@@ -243,6 +261,18 @@ h5mr_status h5mr__dset_read_slab(h5mr__dset *d, const hsize_t *start, const hsiz
  * chunk smaller than it is read into the cache and copied).  Best effort: unchanged if
  * that cannot be done. */
 void h5mr__dset_whole_chunks(h5mr__dset *d);
+/* Rows [first, first + n) of the dataset in place, without the copy out of the page
+ * cache: where they lie in the file in native order, one after the other (contiguous
+ * data, or unfiltered chunks spanning every dimension but the first, stored in order),
+ * the pages that hold them are mapped privately and read in (a write into them copies
+ * the page; the file is never written).  The first of them, or NULL where that cannot
+ * be done (another layout, byte order or file, a chunk not stored or out of order, a
+ * file now shorter): read them.  Release *m once the rows are used. */
+const void *h5mr__dset_rows_in_place(h5mr__dset *d, uint64_t first, uint64_t n, h5mr__in_place *m);
+/* Bytes [at, at + len) of the file open on fd, of size0 bytes when opened, the same way
+ * (NULL: past size0, or the map or read-in failed). */
+const void *h5mr__map_bytes(int fd, uint64_t at, uint64_t len, int64_t size0, h5mr__in_place *m);
+void h5mr__in_place_release(h5mr__in_place *m);
 void h5mr__dset_close(h5mr__dset *d);
 /* After a read: is the file still the one opened (size and modification time)?  A
  * file truncated or rewritten under a running job reads as zeros or as another
@@ -326,6 +356,10 @@ void h5mr__files_close(h5mr__files *fs);
  * file's size and modification time checked against the description's after the read. */
 h5mr_status h5mr__files_read_direct(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
                                     uint64_t n, void *buf, h5mr_error *err);
+/* The same rows in place (h5mr__map_bytes), checked the same way; NULL with *st OK
+ * where they cannot be (then read them), or with *st the error. */
+const void *h5mr__files_rows_in_place(h5mr__files *fs, const h5mr__part *p, uint64_t row_bytes, uint64_t first,
+                                      uint64_t n, h5mr__in_place *m, h5mr_status *st, h5mr_error *err);
 /* Serially: the names of in (patterns expanded, lists read), and file i's description. */
 h5mr_status h5mr__inputs_expand(h5mr__inputs *in, h5mr_error *err);
 h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h5mr_error *err);
@@ -660,6 +694,12 @@ typedef struct h5mr__run {
     h5mr__store *store;        /* a map job's output, in the kernel's last pass; else NULL */
     void *out_buf;             /* the kernel's output rows of a block */
     uint64_t out_cap;          /* its bytes */
+    struct {                   /* read.c, rows read or in place: which way is faster */
+        int pass;              /* of the kernel, + 1 (0: not started) */
+        int tries, way;        /* slices timed; the way kept, -1 while timing both */
+        double s[2];           /* seconds and bytes of each way's slices timed */
+        uint64_t bytes[2];
+    } ways;
 } h5mr__run;
 
 /* companion.c, reading the companions of a block of rows: */
@@ -709,6 +749,19 @@ h5mr_status h5mr__describe(h5mr__run *run, h5mr__files *fs, h5mr__fdesc **all, i
 /* read.c: the read step. */
 /* Rows [first, first + n) of item into buf, timed; a failure names the item. */
 h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint64_t n, void *buf);
+/* Rows [first, first + n) of items [lo, hi) (consecutive rows: a slice of one item, or
+ * a run of whole small ones) to map on the rank that reads them, *rows: read into buf
+ * item by item, or (all in one file) seen in
+ * place in the file's pages (h5mr__dset_rows_in_place) where the file holds them as the
+ * kernel takes them, if that is the faster way for this kernel and data here: timed on
+ * the first slices of each pass, one way then the other (a light kernel gains the
+ * copy's time, 1.5x for a sum; one that computes much per value runs no faster on pages
+ * fresh from memory than on the copy's cache-warm buffer; a page the map step writes
+ * into, masking missing values, is copied; bench/RESULTS.md §23).  Either way the
+ * kernel sees the same rows in the same blocks.  h5mr__read_mapped once mapped. */
+h5mr_status h5mr__read_rows_to_map(h5mr__run *run, uint64_t lo, uint64_t hi, uint64_t first, uint64_t n, void *buf,
+                                   const void **rows, h5mr__in_place *m);
+void h5mr__read_mapped(h5mr__run *run, h5mr__in_place *m);
 /* The message of item (its rows, or its stored chunks in raw mode) into buf of
  * h5mr__read_capacity bytes; *len its size. */
 h5mr_status h5mr__read_item(h5mr__run *run, uint64_t item, void *buf, uint64_t *len);

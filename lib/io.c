@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,17 @@ static void near_dataset(hid_t file, const char *dataset, char *buf, size_t len)
     free(nm);
 }
 
+/* HDF5's descriptor of the file the dataset is stored in: d->fd, or behind an external
+ * link another file's (its bytes are not at its addresses in d->fd's); -1 if unknown. */
+static int data_fd(const h5mr__dset *d)
+{
+    hid_t f = H5Iget_file_id(d->dset);
+    int *fdp = NULL, fd = f >= 0 && H5Fget_vfd_handle(f, H5P_DEFAULT, (void **)&fdp) >= 0 && fdp ? *fdp : -1;
+    if (f >= 0) H5Fclose(f); /* (the file stays open while the dataset is) */
+    H5Eclear2(H5E_DEFAULT);
+    return fd;
+}
+
 /* Where the dataset's rows lie in the file, one after the other in native order, if they
  * do: contiguous data, or a single unfiltered chunk as wide as the dataset (the shape of
  * a file a day or a granule); -1 otherwise.  A job over many such files reads them with
@@ -85,7 +97,7 @@ static int64_t direct_offset(const h5mr__dset *d, hid_t type)
     uint64_t bytes = h5mr_dtype_size(x->dtype);
     for (int i = 0; i < x->ndims; i++)
         bytes *= x->shape[i];
-    if (d->fd < 0 || bytes == 0 || H5Tequal(type, d->memtype) <= 0) return -1;
+    if (!d->own_file || bytes == 0 || H5Tequal(type, d->memtype) <= 0) return -1;
     haddr_t addr = HADDR_UNDEF;
     hsize_t stored = 0;
     if (x->layout == H5D_CONTIGUOUS) {
@@ -112,12 +124,37 @@ static int64_t direct_offset(const h5mr__dset *d, hid_t type)
     return (int64_t)addr;
 }
 
+/* Can whole rows be read in place (h5mr__dset_rows_in_place)?  Sets d->in_base. */
+static int in_place_layout(h5mr__dset *d, hid_t type)
+{
+    const h5mr__dset_desc *x = &d->desc;
+    if (!d->own_file || H5Tequal(type, d->memtype) <= 0) return 0;
+    if (x->layout == H5D_CONTIGUOUS) {
+        /* (external storage has no offset) */
+        haddr_t off = H5Dget_offset(d->dset);
+        H5Eclear2(H5E_DEFAULT);
+        d->in_base = off;
+        return off != HADDR_UNDEF;
+    }
+    if (x->layout != H5D_CHUNKED || x->nfilters != 0) return 0;
+    for (int i = 1; i < x->ndims; i++)
+        if (x->chunk[i] != x->shape[i]) return 0;
+    /* A chunk's address counts from the superblock, after a user block if there is one. */
+    hid_t fcpl = H5Fget_create_plist(d->file);
+    hsize_t ub = 0;
+    int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    H5Eclear2(H5E_DEFAULT);
+    d->in_base = ub;
+    return ok;
+}
+
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err)
 {
     h5mr__hdf5_quiet();
     memset(d, 0, sizeof *d);
     d->file = d->dset = d->space = H5I_INVALID_HID;
-    d->fd = -1;
+    d->fd = d->data_fd = -1;
     d->direct = -1;
     d->path = file;
     d->name = dataset;
@@ -172,6 +209,8 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             goto out;
         }
     }
+    d->data_fd = data_fd(d);
+    d->own_file = d->fd >= 0 && d->data_fd == d->fd;
     if ((type = H5Dget_type(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the type of '%s' in '%s'", dataset, file);
         goto out;
@@ -232,7 +271,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
                                  dataset, file, d->desc.filter[i], name[0] ? name : "unnamed");
             goto out;
         }
-    } else if (d->desc.layout == H5D_CONTIGUOUS && d->fd >= 0) {
+    } else if (d->desc.layout == H5D_CONTIGUOUS && d->own_file) {
         /* Contiguous data past the end of the file would read as zeros. */
         haddr_t off = H5Dget_offset(d->dset);
         hsize_t stored = H5Dget_storage_size(d->dset);
@@ -245,6 +284,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         }
     }
     if (st == H5MR_OK) d->direct = direct_offset(d, type);
+    if (st == H5MR_OK) d->in_place = in_place_layout(d, type);
 out:
     if (dcpl >= 0) H5Pclose(dcpl);
     if (type >= 0) H5Tclose(type);
@@ -273,6 +313,79 @@ void h5mr__dset_whole_chunks(h5mr__dset *d)
     if ((d->dset = H5Dopen2(d->file, d->name, dapl)) < 0) d->dset = H5Dopen2(d->file, d->name, H5P_DEFAULT);
     H5Pclose(dapl);
     H5Eclear2(H5E_DEFAULT);
+}
+
+/* The file offset of chunk c's first byte (c along dimension 0), 0 if it has none
+ * (never written: HDF5 reads it as fill values) or is not stored whole and as it is. */
+static uint64_t chunk_at(h5mr__dset *d, uint64_t c, uint64_t bytes)
+{
+    if (d->at_chunk_addr != 0 && d->at_chunk == c) return d->at_chunk_addr;
+    hsize_t off[H5MR__MAX_DIMS] = {0};
+    off[0] = c * d->desc.chunk[0];
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(d->dset, off, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF || mask != 0 ||
+        size < bytes) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    d->at_chunk = c;
+    d->at_chunk_addr = d->in_base + addr;
+    return d->at_chunk_addr;
+}
+
+const void *h5mr__dset_rows_in_place(h5mr__dset *d, uint64_t first, uint64_t n, h5mr__in_place *m)
+{
+    const h5mr__dset_desc *x = &d->desc;
+    m->map = NULL;
+    m->len = 0;
+    if (!d->in_place || n == 0 || first + n > x->shape[0]) return NULL;
+    uint64_t row = h5mr_dtype_size(x->dtype);
+    for (int i = 1; i < x->ndims; i++)
+        row *= x->shape[i];
+    uint64_t at = d->in_base + first * row;
+    if (x->layout != H5D_CONTIGUOUS) {
+        /* The rows' chunks, one after the other in the file (as written in order). */
+        uint64_t rows = x->chunk[0], bytes = rows * row, c = first / rows, last = (first + n - 1) / rows;
+        uint64_t c_at = chunk_at(d, c, bytes);
+        if (c_at == 0) return NULL;
+        at = c_at + (first - c * rows) * row;
+        for (uint64_t k = c + 1; k <= last; k++)
+            if (chunk_at(d, k, bytes) != c_at + (k - c) * bytes) return NULL;
+    }
+    return h5mr__map_bytes(d->fd, at, n * row, d->size0, m);
+}
+
+const void *h5mr__map_bytes(int fd, uint64_t at, uint64_t len, int64_t size0, h5mr__in_place *m)
+{
+    m->map = NULL;
+    m->len = 0;
+    if (fd < 0 || len == 0 || (int64_t)(at + len) > size0) return NULL;
+    static uint64_t page = 0;
+    if (page == 0) page = sysconf(_SC_PAGESIZE) > 0 ? (uint64_t)sysconf(_SC_PAGESIZE) : 4096;
+    uint64_t from = at / page * page, span = at + len - from;
+    void *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)from);
+    if (p == MAP_FAILED) return NULL;
+    /* Read in now: past the end of a file cut short since, that fails here (then the
+     * rows are read, and that fails naming the file), not with a bus error in the
+     * kernel; a file cut short while the kernel reads the pages still gives one (the
+     * command: "rank N crashed with a bus error", exit 1).  A kernel without
+     * MADV_POPULATE_READ (Linux < 5.14): not read in place. */
+    if (madvise(p, span, MADV_POPULATE_READ) != 0) {
+        munmap(p, span);
+        return NULL;
+    }
+    m->map = p;
+    m->len = span;
+    return (const char *)p + (at - from);
+}
+
+void h5mr__in_place_release(h5mr__in_place *m)
+{
+    if (m->map) munmap(m->map, m->len);
+    m->map = NULL;
+    m->len = 0;
 }
 
 /* The hyperslab as HDF5 reads it. */
@@ -456,6 +569,7 @@ uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
     char buf[4096];
     ssize_t n = pread(d->fd, buf, sizeof buf, 0);
     if (n > 0) h = fnv(h, buf, (size_t)n);
+    int fd = d->data_fd; /* (behind an external link, the other file's bytes) */
     /* The first stored bytes of the dataset: contiguous data, or its first chunk. */
     haddr_t addr = H5Dget_offset(d->dset);
     if (addr == HADDR_UNDEF && d->desc.chunked) {
@@ -468,7 +582,7 @@ uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
     H5Eclear2(H5E_DEFAULT);
     if (addr != HADDR_UNDEF) {
         h = fnv(h, &addr, sizeof addr);
-        if ((n = pread(d->fd, buf, sizeof buf, (off_t)addr)) > 0) h = fnv(h, buf, (size_t)n);
+        if (fd >= 0 && (n = pread(fd, buf, sizeof buf, (off_t)addr)) > 0) h = fnv(h, buf, (size_t)n);
     }
     return h;
 }
@@ -479,7 +593,7 @@ void h5mr__dset_close(h5mr__dset *d)
     if (d->dset >= 0) H5Dclose(d->dset);
     if (d->file >= 0) H5Fclose(d->file);
     d->space = d->dset = d->file = H5I_INVALID_HID;
-    d->fd = -1;
+    d->fd = d->data_fd = -1;
     free(d->cover_buf);
     d->cover_buf = NULL;
     d->cover_cap = 0;

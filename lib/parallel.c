@@ -26,10 +26,23 @@ typedef struct local {
  * decoded; rows slice by slice. */
 static h5mr_status local_item(local *w, uint64_t item);
 
+/* Whole items [lo, hi), rows [first, first + n), read or seen in place, then mapped
+ * as one block. */
+static h5mr_status read_map(local *w, uint64_t lo, uint64_t hi, uint64_t first, uint64_t n)
+{
+    const void *rows = NULL;
+    h5mr__in_place in;
+    h5mr_status st = h5mr__read_rows_to_map(w->run, lo, hi, first, n, w->buf, &rows, &in);
+    /* (rows in place are a private mapping: the map step may write into them) */
+    if (st == H5MR_OK) st = h5mr__map_run(w->run, w->state, (void *)rows, lo, hi, first, n);
+    h5mr__read_mapped(w->run, &in);
+    return st;
+}
+
 /* Items [lo, hi) (consecutive, so their rows are consecutive rows of the selected
- * array, across files too): read one after the other into the buffer and mapped as
- * one block, so a kernel's cost per block (per pixel, with axis=0) is paid once per
- * run, not once per tiny item of a tiny file. */
+ * array, across files too): one after the other into one block, mapped as one, so a
+ * kernel's cost per block (per pixel, with axis=0) is paid once per run, not once per
+ * tiny item of a tiny file. */
 static h5mr_status local_run(local *w, uint64_t lo, uint64_t hi)
 {
     h5mr__run *run = w->run;
@@ -41,23 +54,22 @@ static h5mr_status local_run(local *w, uint64_t lo, uint64_t hi)
         h5mr__plan_item(p, i, &first, &n);
         if (hi - lo == 1 || n * row_bytes > cap / 2) {
             /* A large item alone (in slices), after what is gathered. */
-            if (at > 0) st = h5mr__map_run(run, w->state, w->buf, from, i, first0, at);
+            if (at > 0) st = read_map(w, from, i, first0, at);
             at = 0;
             if (st == H5MR_OK) st = local_item(w, i);
             from = i + 1;
             continue;
         }
         if ((at + n) * row_bytes > cap) {
-            st = h5mr__map_run(run, w->state, w->buf, from, i, first0, at);
+            st = read_map(w, from, i, first0, at);
             at = 0;
             from = i;
         }
         if (at == 0) first0 = first;
-        if (st == H5MR_OK) st = h5mr__read_rows(run, i, first, n, (char *)w->buf + at * row_bytes);
         at += n;
         run->mine->items++;
     }
-    if (st == H5MR_OK && at > 0) st = h5mr__map_run(run, w->state, w->buf, from, hi, first0, at);
+    if (st == H5MR_OK && at > 0) st = read_map(w, from, hi, first0, at);
     return st;
 }
 
@@ -74,8 +86,11 @@ static h5mr_status local_item(local *w, uint64_t item)
     h5mr__test_delay(item, item + 1);
     for (uint64_t r = first; r < first + n; r += step) {
         uint64_t m = first + n - r < step ? first + n - r : step;
-        h5mr_status st = h5mr__read_rows(run, item, r, m, w->buf);
-        if (st == H5MR_OK) st = h5mr__map_rows(run, w->state, w->buf, item, r, m);
+        const void *rows = NULL;
+        h5mr__in_place in;
+        h5mr_status st = h5mr__read_rows_to_map(run, item, item + 1, r, m, w->buf, &rows, &in);
+        if (st == H5MR_OK) st = h5mr__map_rows(run, w->state, rows, item, r, m);
+        h5mr__read_mapped(run, &in);
         if (st != H5MR_OK) return st;
     }
     return H5MR_OK;

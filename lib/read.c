@@ -2,6 +2,9 @@
  * into a buffer, timed, a failure naming the item. */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Where a rank reads and maps an item itself and the dataset is not decoded here, an
  * item larger than this is read and mapped in slices of whole rows: a 32 MiB item of
  * 32 MiB chunks would leave the cache between the read's copy and the kernel (0.88x a
@@ -67,6 +70,82 @@ h5mr_status h5mr__read_rows(h5mr__run *run, uint64_t item, uint64_t first, uint6
     }
     run->mine->busy_s += h5mr__now() - t0;
     return st == H5MR_OK ? st : h5mr__name_item(run, item, st);
+}
+
+/* The two ways are timed in turns of WAYS_RUN slices: a first turn read, not counted
+ * (the buffer's first touch, HDF5's first lookups: 1.5-3x slower), then WAYS_TURNS
+ * turns each, in place then read, the first slice of a turn not counted (the way before
+ * leaves the caches as it used them; turns of one slice made every read look slower
+ * and the slices in place faster than they run).  Then the faster is kept. */
+#define WAYS_RUN 16
+#define WAYS_TURNS 2
+
+/* H5MR_TEST_READ_WAY=0 or 1: every slice read, or seen in place where it can be
+ * (tests of both ways on files too small to time them); else -1, timed. */
+static int test_way(void)
+{
+    const char *e = getenv("H5MR_TEST_READ_WAY");
+    return e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : -1;
+}
+
+h5mr_status h5mr__read_rows_to_map(h5mr__run *run, uint64_t lo, uint64_t hi, uint64_t first, uint64_t n, void *buf,
+                                   const void **rows, h5mr__in_place *m)
+{
+    const h5mr__plan *plan = run->plan;
+    const h5mr__part *p = h5mr__plan_part(plan, lo);
+    *m = (h5mr__in_place){NULL, 0, 0, h5mr__now(), n * plan->row_elems * plan->elem_size};
+    if (run->ways.pass != run->ctx->pass + 1) { /* each pass its own (a histogram's range, then its bins) */
+        memset(&run->ways, 0, sizeof run->ways);
+        run->ways.pass = run->ctx->pass + 1;
+        run->ways.way = test_way();
+    }
+    int try = run->ways.way == 1 || (run->ways.way < 0 && run->ways.tries / WAYS_RUN % 2 == 1);
+    /* (Where the map step writes into the rows, masking missing values, the pages it
+     * writes are copied: what that costs is in the timing.) */
+    if (try && p && p == h5mr__plan_part(plan, hi - 1) && !plan->raw && whole_rows(&plan->view, run->desc)) {
+        h5mr__dset *d = NULL;
+        h5mr_status st = H5MR_OK;
+        uint64_t at = p->start + (first - p->row0);
+        if (p->direct >= 0) { /* (a file of many: not opened with HDF5 to read it) */
+            *rows = h5mr__files_rows_in_place(run->files, p, plan->row_elems * plan->elem_size, at, n, m, &st,
+                                              run->ctx->err);
+        } else if ((st = part_file(run, p, &d)) == H5MR_OK && (*rows = h5mr__dset_rows_in_place(d, at, n, m))) {
+            /* (rewritten since it was opened: the pages are the new file's) */
+            if ((st = h5mr__dset_check_unchanged(d, run->ctx->err)) != H5MR_OK) h5mr__in_place_release(m);
+        }
+        if (st != H5MR_OK) return h5mr__name_item(run, lo, st);
+        if (m->map) {
+            m->way = 1;
+            run->mine->busy_s += h5mr__now() - m->t0;
+            return H5MR_OK;
+        }
+    }
+    /* Each item's rows among [first, first + n), one after the other. */
+    *rows = buf;
+    uint64_t row_bytes = plan->row_elems * plan->elem_size;
+    h5mr_status st = H5MR_OK;
+    for (uint64_t i = lo; i < hi && st == H5MR_OK; i++) {
+        uint64_t f, k;
+        h5mr__plan_item(plan, i, &f, &k);
+        uint64_t from = f > first ? f : first, to = f + k < first + n ? f + k : first + n;
+        if (to > from) st = h5mr__read_rows(run, i, from, to - from, (char *)buf + (from - first) * row_bytes);
+    }
+    return st;
+}
+
+void h5mr__read_mapped(h5mr__run *run, h5mr__in_place *m)
+{
+    h5mr__in_place_release(m);
+    if (run->ways.way >= 0) return;
+    int w = m->way, t = run->ways.tries++;
+    if (t >= WAYS_RUN && t % WAYS_RUN != 0) {
+        run->ways.s[w] += h5mr__now() - m->t0;
+        run->ways.bytes[w] += m->bytes;
+    }
+    if (run->ways.tries < WAYS_RUN * (1 + 2 * WAYS_TURNS)) return;
+    double s0 = run->ways.s[0], s1 = run->ways.s[1], b0 = (double)run->ways.bytes[0], b1 = (double)run->ways.bytes[1];
+    /* (no slice seen in place: read) */
+    run->ways.way = b1 > 0 && (b0 == 0 || s1 / b1 < s0 / b0);
 }
 
 static uint64_t item_capacity(const h5mr__run *run)

@@ -569,4 +569,88 @@ else:
 d = run_json(2, "-k", "sum", "links.h5", "/soft")
 check("run through a soft link", d and d["result"]["sum"] == 45)
 
+# ------------------------------------------------------------------ rows in place
+# Whole rows of unfiltered data are seen in the file's pages (a private mapping) where
+# they lie there in native order, or read (the faster way for the kernel, timed on the
+# first slices; H5MR_TEST_READ_WAY=1 takes every slice in place that can be, 0 none).
+# Each layout: numpy's answer, and the same bits both ways and timed (which alternates
+# on files this small), at 1-4 ranks.
+
+
+def ways(desc, args, want):
+    first = None
+    for way in ("1", "0", None):
+        if way is None:
+            os.environ.pop("H5MR_TEST_READ_WAY", None)
+        else:
+            os.environ["H5MR_TEST_READ_WAY"] = way
+        d = matrix("%s (rows %s)" % (desc, {"1": "in place", "0": "read", None: "either way, timed"}[way]), args,
+                   want, few=way is not None)
+        if d is not None and first is not None:
+            check("%s: the same bits in place as read" % desc, d["result"] == first["result"])
+        first = first or d
+    os.environ.pop("H5MR_TEST_READ_WAY", None)
+
+
+ip = rng.normal(0, 1, size=(1001, 7))
+with h5py.File("ip_contig.h5", "w") as f:
+    f.create_dataset("x", data=ip)
+ways("contiguous f64", ["-k", "stats", "ip_contig.h5", "/x"], lambda d: same_stats(d["result"], stats_of(ip)))
+ip32 = ip.astype("f4")
+with h5py.File("ip_chunks.h5", "w") as f:  # 1001 rows in chunks of 64: the last one partly filled
+    f.create_dataset("x", data=ip32, chunks=(64, 7), maxshape=(None, 7))
+ways("f32 chunks spanning the rows", ["-k", "stats", "ip_chunks.h5", "/x"],
+     lambda d: same_stats(d["result"], stats_of(ip32)))
+with h5py.File("ip_ub.h5", "w", userblock_size=4096) as f:  # chunk addresses count from after it
+    f.create_dataset("x", data=ip, chunks=(100, 7))
+ways("chunks after a user block", ["-k", "stats", "ip_ub.h5", "/x"], lambda d: same_stats(d["result"], stats_of(ip)))
+with h5py.File("ip_order.h5", "w") as f:  # chunks stored out of order: not one run of bytes
+    x = f.create_dataset("x", shape=ip.shape, dtype="f8", chunks=(10, 7))
+    for r in list(range(500, 1001, 10)) + list(range(0, 500, 10)):
+        x[r:r + 10] = ip[r:r + 10]
+ways("chunks stored out of order", ["-k", "stats", "ip_order.h5", "/x"],
+     lambda d: same_stats(d["result"], stats_of(ip)))
+part = np.full(ip.shape, 5.0)
+part[200:300] = ip[200:300]
+with h5py.File("ip_part.h5", "w") as f:  # chunks never written read as the fill value
+    x = f.create_dataset("x", shape=ip.shape, dtype="f8", chunks=(50, 7), fillvalue=5.0)
+    x[200:300] = ip[200:300]
+ways("chunks never written", ["-k", "stats", "ip_part.h5", "/x"], lambda d: same_stats(d["result"], stats_of(part)))
+with h5py.File("ip_be.h5", "w") as f:  # another byte order: converted, so read
+    f.create_dataset("x", data=ip.astype(">f8"))
+ways("big-endian contiguous", ["-k", "stats", "ip_be.h5", "/x"], lambda d: same_stats(d["result"], stats_of(ip)))
+with h5py.File("ip_link_target.h5", "w") as f:
+    f.create_dataset("g/x", data=ip[::-1].copy())
+with h5py.File("ip_link.h5", "w") as f:  # the link's file holds other bytes where the target's are
+    f.create_dataset("pad", data=np.zeros((3000, 7)))
+    f["x"] = h5py.ExternalLink("ip_link_target.h5", "/g/x")
+ways("contiguous behind an external link", ["-k", "stats", "ip_link.h5", "/x"],
+     lambda d: same_stats(d["result"], stats_of(ip)))
+for t in ("i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"):
+    info = np.iinfo(t)
+    a = rng.integers(info.min, info.max, size=(333, 5), dtype=t, endpoint=True)
+    with h5py.File("ip_%s.h5" % t, "w") as f:
+        f.create_dataset("x", data=a, chunks=(32, 5))
+    ways("%s chunks" % t, ["-k", "sum", "ip_%s.h5" % t, "/x"],
+         lambda d, a=a: (d["result"]["sum"] == float(sum(int(v) for v in a.ravel())),
+                         "sum %r, exact %r" % (d["result"]["sum"], sum(int(v) for v in a.ravel()))))
+mid = rng.normal(0, 1, size=(300001, 7))  # 17 MB: items of several chunks, read in slices
+with h5py.File("ip_mid.h5", "w") as f:
+    f.create_dataset("x", data=mid, chunks=(9999, 7))
+ways("items of several chunks, in slices", ["-k", "stats", "ip_mid.h5", "/x"],
+     lambda d: same_stats(d["result"], stats_of(mid)))
+cube = rng.normal(280, 5, size=(75, 6, 9)).astype("f4")
+with h5py.File("ip_cube.h5", "w") as f:
+    f.create_dataset("t", data=cube, chunks=(8, 6, 9))
+
+
+def per_pixel(d):
+    r = d["result"]
+    mean = np.array(r["mean"]).reshape(6, 9)
+    ok = np.allclose(mean, cube.astype("f8").mean(axis=0), rtol=1e-12, atol=0)
+    return ok, "per-pixel means %s numpy's" % ("agree with" if ok else "differ from")
+
+
+ways("per-pixel stats of f32 images", ["-k", "stats", "-p", "axis=0", "ip_cube.h5", "/t"], per_pixel)
+
 summary("input.py")

@@ -208,6 +208,15 @@ for np in 1 3; do
                 bash -c "[ $rc -eq 1 ] && grep -q \"'shr.h5' shrank from 32002048 to 5000000 bytes\" err.txt"
         done
     done
+    # The same with every slice seen in place in the file's pages (mapped, read in
+    # before the kernel sees them): the next slice's pages are past the end, or the
+    # size is not the one opened.
+    cp shr0.h5 shr.h5
+    H5MR_TEST_READ_WAY=1 mpi $np "$H5MR" run --plugin "$plug" -k shrinks -p path=shr.h5 -p size=5000000 --io parallel \
+        --schedule static --chunk-rows 1000 shr.h5 /x > out.txt 2> err.txt
+    rc=$?
+    expect "input shrunk mid-run, rows in place ($np ranks): exit 1 naming it ($rc)" \
+        bash -c "[ $rc -eq 1 ] && grep -q \"'shr.h5' shrank from 32002048 to 5000000 bytes\" err.txt"
 done
 # --io auto where ranks 1-2 see another file of the same size and layout (a stale copy):
 # scatter, and rank 0's file's answer.
