@@ -27,6 +27,10 @@ typedef struct count_config {
     /* packed integers taken as stored: a <= x <= b (empty: none), x != e (has_e), x != mk */
     int packed, empty, has_e, has_mk;
     int64_t a, b, e, mk;
+    /* The same interval for f32 data as comparisons of floats (f32_bounds): 8 lanes a
+     * vector instead of 4 doubles, the same elements counted. */
+    float flo, fhi, fne;
+    int32_t flo_closed, fhi_closed, fany_ne;
 } count_config;
 
 #define COUNT_TYPE(T)                                                                                                  \
@@ -48,6 +52,48 @@ typedef struct count_config {
 #define H5MR_EACH(T, W, ISF, BITS, LO, HI) COUNT_TYPE(T)
 H5MR_DTYPE_EACH
 #undef H5MR_EACH
+
+/* f32 data compared in float: 16-bit lane masks would not do, int32 lanes count up to
+ * 2^31, so a block is counted 2^24 values at a time. */
+H5MR_HOT static void count_f32(const float *restrict x, uint64_t n, const count_config *c, count_state *s)
+{
+    const float lo = c->flo, hi = c->fhi, ne = c->fne;
+    const int32_t lo_closed = c->flo_closed, hi_closed = c->fhi_closed, any_ne = c->fany_ne;
+    for (uint64_t i0 = 0; i0 < n; i0 += (uint64_t)1 << 24) {
+        uint64_t m = n - i0 < ((uint64_t)1 << 24) ? n - i0 : (uint64_t)1 << 24;
+        const float *restrict y = x + i0;
+        int32_t hits = 0, total = 0;
+        for (uint64_t i = 0; i < m; i++) {
+            float v = y[i];
+            total += v == v;
+            hits += ((v > lo) | ((v == lo) & lo_closed)) & ((v < hi) | ((v == hi) & hi_closed)) & ((v != ne) | any_ne);
+        }
+        s->count += hits;
+        s->total += total;
+    }
+}
+
+/* A double bound as a float one: for a float x, (double)x > lo (>= lo) is x > f (x >= f)
+ * where lo is the float f, else x >= the least float above lo; below hi the same way
+ * down.  (The conversion of a double beyond the floats' range gives an infinity, which
+ * the step back to the range handles.) */
+static void f32_bounds(count_config *c)
+{
+    float lo = (float)c->lo, hi = (float)c->hi;
+    c->flo_closed = !c->lo_open, c->fhi_closed = !c->hi_open;
+    if ((double)lo != c->lo) {
+        if ((double)lo < c->lo) lo = nextafterf(lo, INFINITY);
+        c->flo_closed = 1;
+    }
+    if ((double)hi != c->hi) {
+        if ((double)hi > c->hi) hi = nextafterf(hi, -INFINITY);
+        c->fhi_closed = 1;
+    }
+    c->flo = lo, c->fhi = hi;
+    /* a value no float equals leaves none out */
+    c->fne = (float)c->ne;
+    c->fany_ne = !c->has_ne || (double)c->fne != c->ne;
+}
 
 /* The stored integers of a packing, in their own type. */
 #define COUNT_PK(T)                                                                                                    \
@@ -152,6 +198,7 @@ static h5mr_status count_setup(h5mr_ctx *ctx)
         default: c->ne = v, c->has_ne = 1; break;
         }
     }
+    f32_bounds(c);
     const h5mr_packing *pk = h5mr_ctx_packing(ctx);
     if (pk && h5mr_unpack_monotonic(pk)) {
         h5mr_ctx_accept_packed(ctx);
@@ -176,6 +223,10 @@ static h5mr_status count_map(h5mr_ctx *ctx, void *state, const h5mr_block *b)
         H5MR_PACKED_SWITCH(b->dtype,
                            return h5mr_ctx_error(ctx, H5MR_EINTERNAL, "count: a packing of an unexpected stored type");)
 #undef H5MR_CASE
+        return H5MR_OK;
+    }
+    if (b->dtype == H5MR_DTYPE_F32) {
+        count_f32(b->data, n, c, state);
         return H5MR_OK;
     }
 #define H5MR_CASE(T, W) count_##T(b->data, n, c, state);

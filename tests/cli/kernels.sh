@@ -215,6 +215,36 @@ assert r["count"] == x.size and r["min"] == x.min() and r["max"] == x.max(), r
 assert abs(r["mean"] - m) <= 1e-15 * abs(m) and abs(r["var"] - v) <= 1e-12 * v, (r, m, v)
 PY
 done
+# ---------------------------------------------------------------- count on f32, compared in double
+# f32 data is compared as floats against bounds made floats (the next float up or down
+# where a bound is not one): the same elements as comparing each value in double, on
+# values next to the bounds, bounds beyond the floats' range, infinities, NaN, -0.
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(5)
+b = np.float32(0.1)
+near = np.array([np.nextafter(b, np.float32(-1)), b, np.nextafter(b, np.float32(1)), 0.0, -0.0, 1.0, np.inf, -np.inf,
+                 np.nan, 3.4028235e38, -3.4028235e38, 1e-45, -1e-45, 0.5, 0.7, 0.7000000000000001], dtype="f4")
+x = np.concatenate([np.tile(near, 5), rng.random(1000).astype("f4")])
+h5py.File("cnt.h5", "w").create_dataset("x", data=x)
+PY
+for args in "gt=0.1" "ge=0.1" "lt=0.1" "le=0.1" "eq=0.1" "ne=0.1" "gt=0.10000000149011612" "ge=0.10000000149011612" \
+    "le=0.10000000149011612 -p gt=0" "eq=0.10000000149011612" "ne=0.10000000149011612" "gt=1e300" "ge=-1e300" \
+    "lt=-1e300" "le=1e300" "gt=3.4028235677973366e38" "lt=-3.4028235677973366e38" "eq=0" "ne=0" "ge=0 -p le=0" \
+    "gt=inf" "ge=inf" "lt=-inf" "le=-inf" "gt=1e-46" "lt=-1e-46" "ge=0.2 -p lt=0.7" "gt=0.7 -p lt=0.7000000000000001"; do
+    mpi 1 "$H5MR" run -k count -p ${args// -p / -p } --json cnt.h5 /x > r.json 2> err.txt
+    expect "count -p $args on f32 counts what double comparisons count" /usr/bin/python3 - $args <<'PY'
+import json, sys, numpy as np, h5py
+x = h5py.File("cnt.h5")["x"][:].astype(np.float64); r = json.load(open("r.json"))["result"]
+ok = ~np.isnan(x)
+ops = {"gt": np.greater, "ge": np.greater_equal, "lt": np.less, "le": np.less_equal, "eq": np.equal, "ne": np.not_equal}
+for a in sys.argv[1:]:
+    if a == "-p": continue
+    k, v = a.split("=")
+    ok &= ops[k](x, float(v))
+assert r == {"count": int(ok.sum()), "total": int((~np.isnan(x)).sum())}, (r, int(ok.sum()))
+PY
+done
 # ---------------------------------------------------------------- stats on small integers, exactly (tests/cli/ints.py)
 mkdir -p ints
 WORKDIR=$PWD/ints timeout -k 5 600 /usr/bin/python3 "$top_srcdir/tests/cli/ints.py"
