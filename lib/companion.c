@@ -423,6 +423,12 @@ void h5mr__comp_release(h5mr__run *run)
                         row[j] = nan;                                                                                  \
                 continue;                                                                                              \
             }                                                                                                          \
+            /* (written only where one is missing: rows seen in place are then not copied, and                         \
+             * a row of weights all given costs one read) */                                                           \
+            int any = 0;                                                                                               \
+            for (uint64_t j = 0; j < E; j++)                                                                           \
+                any |= BAD(m[j]);                                                                                      \
+            if (!any) continue;                                                                                        \
             for (uint64_t j = 0; j < E; j++) {                                                                         \
                 CT v = m[j];                                                                                           \
                 row[j] = BAD(v) ? nan : row[j];                                                                        \
