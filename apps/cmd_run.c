@@ -80,6 +80,8 @@ static const char run_usage[] = "Usage: mpirun -n N h5mr run [OPTIONS] FILE... D
                                 "Results are bit-for-bit the same for any number of ranks, either schedule and\n"
                                 "either I/O mode.  Compressed chunks (deflate, shuffle) are read as stored and\n"
                                 "decoded by the rank that maps them; H5MR_RAW_CHUNKS=0 leaves that to HDF5.\n"
+                                "Unfiltered rows are read, or seen in place in the page cache, whichever each\n"
+                                "rank times faster for the kernel (H5MR_TEST_READ_WAY=0|1 forces one way).\n"
                                 "SIGTERM or SIGINT (Slurm's time limit, Ctrl-C) stops every rank with exit 1 and\n"
                                 "no output or temporary file; so does the loss of mpirun.  With --checkpoint,\n"
                                 "the items done so far are written to it first (within seconds; a second\n"
