@@ -357,6 +357,10 @@ const void *h5mr__dset_rows_in_place(h5mr__dset *d, uint64_t first, uint64_t n, 
     return h5mr__map_bytes(d->fd, at, n * row, d->size0, m);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 (older headers); an older kernel says EINVAL */
+#endif
+
 const void *h5mr__map_bytes(int fd, uint64_t at, uint64_t len, int64_t size0, h5mr__in_place *m)
 {
     m->map = NULL;

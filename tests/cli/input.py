@@ -604,6 +604,10 @@ ways("f32 chunks spanning the rows", ["-k", "stats", "ip_chunks.h5", "/x"],
 with h5py.File("ip_ub.h5", "w", userblock_size=4096) as f:  # chunk addresses count from after it
     f.create_dataset("x", data=ip, chunks=(100, 7))
 ways("chunks after a user block", ["-k", "stats", "ip_ub.h5", "/x"], lambda d: same_stats(d["result"], stats_of(ip)))
+with h5py.File("ip_ubc.h5", "w", userblock_size=1024) as f:  # contiguous: its offset counts the user block
+    f.create_dataset("x", data=ip)
+ways("contiguous after a user block", ["-k", "stats", "ip_ubc.h5", "/x"],
+     lambda d: same_stats(d["result"], stats_of(ip)))
 with h5py.File("ip_order.h5", "w") as f:  # chunks stored out of order: not one run of bytes
     x = f.create_dataset("x", shape=ip.shape, dtype="f8", chunks=(10, 7))
     for r in list(range(500, 1001, 10)) + list(range(0, 500, 10)):
