@@ -26,8 +26,9 @@ class Kernel:
         def combine(self, a, b)       -> a and b combined (associative, commutative)
         def finish(self, state)       -> a dict of the result (rank 0)
 
-    `block` is a read-only numpy view of the library's buffer (rows of the input,
-    shape (rows, *trailing dimensions)); `inputs` (if map takes it) holds the
+    `block` is a read-only numpy view of the library's buffer or of the file's pages
+    (rows of the input, shape (rows, *trailing dimensions)), valid during the call only:
+    keep block.copy(), not block; `inputs` (if map takes it) holds the
     companions' rows, broadcast to the block's shape.  States are numpy arrays or any
     picklable object; the tree reduction moves them pickled.  An exception in any
     method fails the job on every rank (h5mr.RunError), never a hang."""
