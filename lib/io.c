@@ -87,6 +87,17 @@ static int data_fd(const h5mr__dset *d)
     return fd;
 }
 
+/* The user block's size: a chunk's address counts from the superblock, after it.  0 if
+ * that cannot be read. */
+static int user_block(const h5mr__dset *d, hsize_t *ub)
+{
+    hid_t fcpl = H5Fget_create_plist(d->file);
+    int ok = fcpl >= 0 && H5Pget_userblock(fcpl, ub) >= 0;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    H5Eclear2(H5E_DEFAULT);
+    return ok;
+}
+
 /* Where the dataset's rows lie in the file, one after the other in native order, if they
  * do: contiguous data, or a single unfiltered chunk as wide as the dataset (the shape of
  * a file a day or a granule); -1 otherwise.  A job over many such files reads them with
@@ -111,12 +122,9 @@ static int64_t direct_offset(const h5mr__dset *d, hid_t type)
         if (H5Dget_num_chunks(d->dset, d->space, &nchunks) < 0 || nchunks != 1 ||
             H5Dget_chunk_info(d->dset, d->space, 0, off, &mask, &addr, &stored) < 0)
             addr = HADDR_UNDEF;
-        /* A chunk's address counts from the superblock, after a user block if there is
-         * one (H5Dget_offset's counts from the start of the file). */
-        hid_t fcpl = H5Fget_create_plist(d->file);
+        /* (H5Dget_offset's counts from the start of the file, a chunk's does not) */
         hsize_t ub = 0;
-        if (fcpl < 0 || H5Pget_userblock(fcpl, &ub) < 0) addr = HADDR_UNDEF;
-        if (fcpl >= 0) H5Pclose(fcpl);
+        if (!user_block(d, &ub)) addr = HADDR_UNDEF;
         if (addr != HADDR_UNDEF) addr += ub;
     }
     H5Eclear2(H5E_DEFAULT);
@@ -139,12 +147,8 @@ static int in_place_layout(h5mr__dset *d, hid_t type)
     if (x->layout != H5D_CHUNKED || x->nfilters != 0) return 0;
     for (int i = 1; i < x->ndims; i++)
         if (x->chunk[i] != x->shape[i]) return 0;
-    /* A chunk's address counts from the superblock, after a user block if there is one. */
-    hid_t fcpl = H5Fget_create_plist(d->file);
     hsize_t ub = 0;
-    int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
-    if (fcpl >= 0) H5Pclose(fcpl);
-    H5Eclear2(H5E_DEFAULT);
+    int ok = user_block(d, &ub);
     d->in_base = ub;
     return ok;
 }
