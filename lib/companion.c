@@ -413,6 +413,7 @@ void h5mr__comp_release(h5mr__run *run)
     static void apply_##T##_##CT(const h5mr_rows *c, T *restrict x, uint64_t n, uint64_t E)                            \
     {                                                                                                                  \
         const T nan = (T)NAN;                                                                                          \
+        int same = -1; /* a companion of the row (row_stride 0): whether it has a missing value, found once */         \
         for (uint64_t r = 0; r < n; r++) {                                                                             \
             T *restrict row = x + r * E;                                                                               \
             const CT *restrict m = (const CT *)c->data + c->row_stride * r;                                            \
@@ -425,9 +426,13 @@ void h5mr__comp_release(h5mr__run *run)
             }                                                                                                          \
             /* (written only where one is missing: rows seen in place are then not copied, and                         \
              * a row of weights all given costs one read) */                                                           \
-            int any = 0;                                                                                               \
-            for (uint64_t j = 0; j < E; j++)                                                                           \
-                any |= BAD(m[j]);                                                                                      \
+            int any = same;                                                                                            \
+            if (any < 0) {                                                                                             \
+                any = 0;                                                                                               \
+                for (uint64_t j = 0; j < E; j++)                                                                       \
+                    any |= BAD(m[j]);                                                                                  \
+                if (c->row_stride == 0) same = any;                                                                    \
+            }                                                                                                          \
             if (!any) continue;                                                                                        \
             for (uint64_t j = 0; j < E; j++) {                                                                         \
                 CT v = m[j];                                                                                           \
