@@ -85,6 +85,8 @@ typedef struct h5mr__part {
     /* Read without HDF5 (a plain pread): the file's h5mr__dset.direct, -1 if not, and its
      * size and modification time when described, checked after each read. */
     int64_t direct, size0, mtime0_s, mtime0_ns;
+    /* The dataset behind an external link: the size and time of the file it is in (0). */
+    int64_t link_size0, link_mtime0_s, link_mtime0_ns;
 } h5mr__part;
 
 /* How the rows of a dataset are cut into work items. */
@@ -222,6 +224,7 @@ typedef struct h5mr__dset {
     int own_file;     /* it is fd's file */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
+    int64_t data_size0, data_mtime0_s, data_mtime0_ns; /* the same of data_fd's file (not own_file) */
     int64_t direct;   /* where the rows are, in native order, one after the other (contiguous
                          data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
     int whole_chunks; /* h5mr__dset_whole_chunks was called */
@@ -334,6 +337,7 @@ typedef struct h5mr__fdesc {
     h5mr__dset_desc desc;
     h5mr__cf cf;
     int64_t direct, size0, mtime0_s, mtime0_ns; /* as in h5mr__part */
+    int64_t link_size0, link_mtime0_s, link_mtime0_ns;
 } h5mr__fdesc;
 
 #define H5MR__OPEN_FILES 4

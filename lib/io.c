@@ -215,6 +215,15 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
     }
     d->data_fd = data_fd(d);
     d->own_file = d->fd >= 0 && d->data_fd == d->fd;
+    /* Behind an external link the rows are in the other file: it is watched too (HDF5
+     * reads zeros past a file's end, not an error). */
+    if (!d->own_file && d->data_fd >= 0 && fstat(d->data_fd, &sb) == 0) {
+        d->data_size0 = (int64_t)sb.st_size;
+        d->data_mtime0_s = (int64_t)sb.st_mtim.tv_sec;
+        d->data_mtime0_ns = (int64_t)sb.st_mtim.tv_nsec;
+    } else {
+        d->data_fd = d->own_file ? d->data_fd : -1;
+    }
     if ((type = H5Dget_type(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the type of '%s' in '%s'", dataset, file);
         goto out;
@@ -547,17 +556,38 @@ h5mr_status h5mr__dset_read_rows(h5mr__dset *d, uint64_t first, uint64_t n, void
     return h5mr__dset_read_slab(d, start, NULL, count, buf, err);
 }
 
-h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err)
+/* Whether the file open on fd has changed since it was of size0 bytes, modified at
+ * mtime0: 0 no (or unknown), 1 modified, 2 shrank (to *now bytes). */
+static int file_changed(int fd, int64_t size0, int64_t mtime0_s, int64_t mtime0_ns, int64_t *now)
 {
     struct stat sb;
-    if (d->fd < 0 || fstat(d->fd, &sb) != 0) return H5MR_OK;
-    if ((int64_t)sb.st_size == d->size0 && (int64_t)sb.st_mtim.tv_sec == d->mtime0_s &&
-        (int64_t)sb.st_mtim.tv_nsec == d->mtime0_ns)
-        return H5MR_OK;
-    if ((int64_t)sb.st_size < d->size0)
-        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", d->path,
-                               (long long)d->size0, (long long)sb.st_size);
-    return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", d->path);
+    if (fd < 0 || fstat(fd, &sb) != 0) return 0;
+    *now = (int64_t)sb.st_size;
+    if (*now < size0) return 2;
+    return *now != size0 || (int64_t)sb.st_mtim.tv_sec != mtime0_s || (int64_t)sb.st_mtim.tv_nsec != mtime0_ns;
+}
+
+static h5mr_status changed_error(int how, const char *name, int64_t size0, int64_t now, h5mr_error *err)
+{
+    if (how == 2)
+        return h5mr__error_set(err, H5MR_EIO, "'%s' shrank from %lld to %lld bytes while it was read", name,
+                               (long long)size0, (long long)now);
+    return h5mr__error_set(err, H5MR_EIO, "'%s' was modified while it was read", name);
+}
+
+h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err)
+{
+    int64_t now = 0;
+    int how = file_changed(d->fd, d->size0, d->mtime0_s, d->mtime0_ns, &now);
+    if (how) return changed_error(how, d->path, d->size0, now, err);
+    if (d->own_file || d->data_fd < 0) return H5MR_OK;
+    if (!(how = file_changed(d->data_fd, d->data_size0, d->data_mtime0_s, d->data_mtime0_ns, &now))) return H5MR_OK;
+    char name[1024] = "";
+    hid_t f = H5Iget_file_id(d->dset);
+    if (f < 0 || H5Fget_name(f, name, sizeof name) < 0) snprintf(name, sizeof name, "the external link's file");
+    if (f >= 0) H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return changed_error(how, name, d->data_size0, now, err);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -573,6 +603,10 @@ uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
     uint64_t h = 0xcbf29ce484222325ULL;
     int64_t meta[3] = {d->size0, d->mtime0_s, d->mtime0_ns};
     h = fnv(h, meta, sizeof meta);
+    if (!d->own_file && d->data_fd >= 0) { /* (the file an external link points to) */
+        int64_t dm[3] = {d->data_size0, d->data_mtime0_s, d->data_mtime0_ns};
+        h = fnv(h, dm, sizeof dm);
+    }
     if (d->fd < 0) return h;
     char buf[4096];
     ssize_t n = pread(d->fd, buf, sizeof buf, 0);

@@ -901,6 +901,13 @@ static char *fingerprint(const h5mr_job *job)
         fprintf(f, "file %s size %lld mtime %lld.%09ld\n", job->in.names[i], ok ? (long long)sb.st_size : -1LL,
                 ok ? (long long)sb.st_mtim.tv_sec : 0LL, ok ? (long)sb.st_mtim.tv_nsec : 0L);
     }
+    /* A dataset behind an external link: the file it is in, as it was described. */
+    for (uint64_t i = 0; i < job->plan.nparts; i++) {
+        const h5mr__part *p = &job->parts[i];
+        if (p->link_size0 > 0 && (i == 0 || job->parts[i - 1].file != p->file))
+            fprintf(f, "file %s links to a file of size %lld mtime %lld.%09lld\n", job->in.names[p->file],
+                    (long long)p->link_size0, (long long)p->link_mtime0_s, (long long)p->link_mtime0_ns);
+    }
     fprintf(f, "items %llu of %llu rows\n", (unsigned long long)job->plan.items,
             (unsigned long long)job->plan.chunk_rows);
     if (job->writes) {

@@ -118,7 +118,10 @@ static h5mr_status make_parts(const h5mr__fdesc *f, uint64_t n, const h5mr__view
                         .direct = f[i].direct,
                         .size0 = f[i].size0,
                         .mtime0_s = f[i].mtime0_s,
-                        .mtime0_ns = f[i].mtime0_ns};
+                        .mtime0_ns = f[i].mtime0_ns,
+                        .link_size0 = f[i].link_size0,
+                        .link_mtime0_s = f[i].link_mtime0_s,
+                        .link_mtime0_ns = f[i].link_mtime0_ns};
         if (!raw_cf) q.cf = f[i].cf;
         if (v->split == 0) {
             /* Selected indices s + j*t (0 <= j < c) that fall in [off, off + r). */

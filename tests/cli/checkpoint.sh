@@ -46,6 +46,19 @@ cp c.ck bad.ck
 printf 'X' | dd of=bad.ck bs=1 seek=100 conv=notrunc status=none # a byte changed
 expect_error 2 "is not an h5mr checkpoint (or is damaged)" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
     --checkpoint bad.ck --resume ck.h5 /x
+# A checkpoint of a job over an external link is refused once the file the link points
+# to has changed (the link's own file has not).
+/usr/bin/python3 -c 'import h5py; h5py.File("xl.h5", "w")["x"] = h5py.ExternalLink("xt.h5", "/x")'
+"$H5MR" gen --shape 600x40 --dtype f32 --fill normal --seed 5 xt.h5 /x > /dev/null
+rm -f xl.ck
+mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck --checkpoint-every 0.000001 xl.h5 /x \
+    > /dev/null 2>&1
+expect "a failed job over an external link keeps its checkpoint" test -s xl.ck
+mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck --resume xl.h5 /x > /dev/null 2> err.txt
+expect "... which a resume takes while that file is unchanged" bash -c '! grep -q "another job" err.txt && grep -q "item 2" err.txt'
+touch -d "2001-01-01" xt.h5
+expect_error 2 "is of another job (it has 'file xl.h5 links to a file of size 98048 mtime" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck \
+    --resume xl.h5 /x
 rm -f fresh.ck
 mpi 2 "$H5MR" run -k sum --json --checkpoint fresh.ck --resume ck.h5 /x > fresh.json
 expect "--resume without a file starts afresh, and success removes it" test $? -eq 0 -a ! -e fresh.ck

@@ -218,6 +218,19 @@ for np in 1 3; do
     expect "input shrunk mid-run, rows in place ($np ranks): exit 1 naming it ($rc)" \
         bash -c "[ $rc -eq 1 ] && grep -q \"'shr.h5' shrank from 32002048 to 5000000 bytes\" err.txt"
 done
+# The same where the rows are in another file, behind an external link: HDF5 reads zeros
+# past a file's end, so the file the link points to is watched too (and named).
+/usr/bin/python3 -c 'import h5py; h5py.File("xlink.h5", "w")["x"] = h5py.ExternalLink("shr.h5", "/x")'
+for np in 1 3; do
+    for io in scatter parallel; do
+        cp shr0.h5 shr.h5
+        mpi $np "$H5MR" run --plugin "$plug" -k shrinks -p path=shr.h5 -p size=5000000 --io $io --schedule static \
+            --chunk-rows 1000 xlink.h5 /x > out.txt 2> err.txt
+        rc=$?
+        expect "the file behind an external link shrunk mid-run ($np ranks, $io): exit 1 naming it ($rc)" \
+            bash -c "[ $rc -eq 1 ] && grep -q \"shr.h5' shrank from 32002048 to 5000000 bytes\" err.txt"
+    done
+done
 # --io auto where ranks 1-2 see another file of the same size and layout (a stale copy):
 # scatter, and rank 0's file's answer.
 mkdir -p a b
