@@ -21,6 +21,7 @@ class Kernel:
         passes = 1                    # more: end_pass(self, state) between passes
         accepts = ()                  # companions it uses: "weights", "with", "by"
         join_items = True             # False: one block per item (chunk_rows rows)
+        block_bytes = 1 << 20         # with join_items: blocks of ~1 MiB of whole rows; 0: as read
         def init(self, info)          -> a new state (info: dtype, shape, pass)
         def map(self, state, block, first_row[, inputs]) -> the state
         def combine(self, a, b)       -> a and b combined (associative, commutative)
@@ -38,6 +39,9 @@ class Kernel:
     accepts = ()
     description = None
     join_items = True  # small consecutive items may come as one block (first_row: its first)
+    # With join_items, map gets blocks of about this many bytes (whole rows; 0: as read):
+    # numpy's temporaries of a 1 MiB block stay in the cache (bench/RESULTS.md §24).
+    block_bytes = 1 << 20
 
     def __init__(self, **kw):
         for k in kw:
@@ -226,12 +230,25 @@ class _Bridge:
             b = bp.contents
             block = self._view(b.data, b.dtype, b.rows, b.row_elems)
             first = None if b.first_row == 0xFFFFFFFFFFFFFFFF else b.first_row
-            if self.map_takes_inputs:
-                s = self.current.map(self.states[h], block, first, self._inputs(b))
+            k = b.rows  # rows per call of map
+            if b.rows > 1 and self.cls.join_items and self.cls.block_bytes:
+                k = max(1, int(self.cls.block_bytes) // (block.nbytes // b.rows or 1))
+            inputs = self._inputs(b) if self.map_takes_inputs else None
+            if k >= b.rows:
+                s = self.current.map(self.states[h], block, first, inputs) if self.map_takes_inputs else \
+                    self.current.map(self.states[h], block, first)
+                if s is None:
+                    raise TypeError("map returned None: it must return the state")
             else:
-                s = self.current.map(self.states[h], block, first)
-            if s is None:
-                raise TypeError("map returned None: it must return the state")
+                s = self.states[h]
+                for r in range(0, b.rows, k):
+                    at = None if first is None else first + r
+                    if inputs is None:
+                        s = self.current.map(s, block[r:r + k], at)
+                    else:
+                        s = self.current.map(s, block[r:r + k], at, {n: v[r:r + k] for n, v in inputs.items()})
+                    if s is None:
+                        raise TypeError("map returned None: it must return the state")
             self.states[h] = s
             return 0
         except Exception as e:  # noqa: BLE001

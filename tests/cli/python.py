@@ -228,6 +228,36 @@ class WeightedSum(h5mr.Kernel):
 r = h5mr.run(WeightedSum(), "py.h5", "/x", weights="/w", chunk_rows=13, **kw)
 check("a companion (weights, broadcast (C,) to the block): = numpy (to rounding)",
       abs(r["wsum"] - np.nansum(x.astype(np.float64) * w)) < 1e-9)
+class Pieces(h5mr.Kernel):
+    """what map is handed: joined blocks cut into pieces of block_bytes (whole rows)"""
+    accepts = ("weights",)
+    block_bytes = 3 * x.shape[1] * 4 + 1  # three rows of f32
+
+    def init(self, info):
+        return []
+
+    def map(self, state, block, first_row, inputs):
+        n = block.shape[0]
+        same_rows = same(block, x[first_row:first_row + n])
+        state.append((first_row, n, bool(same_rows) and inputs["weights"].shape == block.shape))
+        return state
+
+    def combine(self, a, b):
+        return a + b
+
+    def finish(self, state):
+        s = sorted(state)
+        cover = [r for f, n, _ in s for r in range(f, f + n)]
+        return {"covered": cover == list(range(x.shape[0])), "most": max(n for _, n, _ in s),
+                "right": all(ok for _, _, ok in s)}
+
+
+for cr in (10, 2):
+    r = h5mr.run(Pieces(), "py.h5", "/x", weights="/w", chunk_rows=cr, **kw)
+    check("block_bytes: blocks of at most 3 rows (chunk_rows %d), every row once, first_row and the companion's "
+          "rows with each (%s)" % (cr, r), r["covered"] is True and r["most"] == min(3, cr) and r["right"] is True)
+
+
 class FracBy(FracAbove):
     name = "fracby"
     accepts = ("by",)
