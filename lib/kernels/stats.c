@@ -144,8 +144,16 @@ typedef struct stats_state {
 /* The fast path with NaN skipped (a mask, CF missing values, gaps): the same lanes,
  * NaN lanes adding zero and not counted.  Returns 0 when a lane is not finite. */
 #define FAST_NAN(T, exact)                                                                                             \
-    H5MR_HOT static int fast_nan_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1, double M)                  \
+    FAST_NAN_OF(T, exact, fast_nan, (v == v) & (v != M), h5mr_v4_select(ok & (v < mn[k]), v, mn[k]),                   \
+                h5mr_v4_select(ok & (v > mx[k]), v, mx[k]))                                                            \
+    FAST_NAN_OF(T, exact, fast_nan0, v == v, FAST_MIN(v, mn[k]), FAST_MAX(v, mx[k]))
+/* NAME_T with M a marker (CF) or NaN; NAME0_T: NaN only (a mask, gaps), where the
+ * min and max of the fast path pass over NaN as they are (the same picks). */
+#define FAST_NAN_OF(T, exact, NAME, OK, MN, MX)                                                                        \
+    __attribute__((unused))                                                                                            \
+    H5MR_HOT static int NAME##_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1, double M)                    \
     {                                                                                                                  \
+        (void)M;                                                                                                       \
         h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}}, cnt[2] = {{0}};                           \
         h5mr_v4d mn[2], mx[2];                                                                                         \
         for (int k = 0; k < 2; k++)                                                                                    \
@@ -193,7 +201,7 @@ typedef struct stats_state {
         /* Both fast paths give the same bits on data without NaN: NaN early on (a mask)                               \
          * goes straight to the one that skips them. */                                                                \
         int nan_seen = H5MR_NAN_EARLY(x, body);                                                                        \
-        if (body > 0 && ((!nan_seen && FAST_OF(T)(x, body, s, s1)) || fast_nan_##T(x, body, s, s1, NAN))) {            \
+        if (body > 0 && ((!nan_seen && FAST_OF(T)(x, body, s, s1)) || fast_nan0_##T(x, body, s, s1, NAN))) {           \
             squares_##T(x + body, n - body, s, s1, NAN);                                                               \
             return;                                                                                                    \
         }                                                                                                              \

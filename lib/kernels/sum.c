@@ -213,6 +213,7 @@ typedef struct sum_config {
     h5mr__wscratch wsc;
     uint64_t pixels;
     double *hi, *lo, *cnt; /* per-pixel scratch of one item */
+    uint64_t *nz;          /* the pixels of an item that have values */
     int64_t *iacc;
     const h5mr_packing *pk; /* packed integers taken as stored, or NULL */
 } sum_config;
@@ -221,7 +222,7 @@ static void sum_config_free(void *p)
 {
     sum_config *c = p;
     h5mr__wscratch_free(&c->wsc);
-    free(c->hi), free(c->lo), free(c->cnt), free(c->iacc);
+    free(c->hi), free(c->lo), free(c->cnt), free(c->iacc), free(c->nz);
     free(c);
 }
 
@@ -305,8 +306,25 @@ static void *rows_sums(void *s, uint64_t P) { return (char *)s + ((P * 8 + 15) &
         }                                                                                                              \
         memset(c->hi, 0, P * 8), memset(c->lo, 0, P * 8), memset(c->cnt, 0, P * 8);                                    \
         rows_pairs_##T(x, rows, P, c->hi, c->lo, c->cnt);                                                              \
+        /* The pixels with values (a mask leaves a pattern no branch predicts: skipping the                            \
+         * others one by one cost 3x the adds), listed without branches, then added. */                                \
+        uint64_t k = 0;                                                                                                \
+        int finite = 1;                                                                                                \
         for (uint64_t p = 0; p < P; p++) {                                                                             \
             n[p] += (int64_t)c->cnt[p];                                                                                \
+            finite &= (c->hi[p] - c->hi[p] == 0.0) & (c->lo[p] - c->lo[p] == 0.0);                                     \
+            c->nz[k] = p;                                                                                              \
+            k += (c->hi[p] != 0.0) | (c->lo[p] != 0.0);                                                                \
+        }                                                                                                              \
+        if (finite) {                                                                                                  \
+            for (uint64_t j = 0; j < k; j++) {                                                                         \
+                uint64_t p = c->nz[j];                                                                                 \
+                RSUM_ADD_NZ(&s[p], c->hi[p]);                                                                          \
+                RSUM_ADD_NZ(&s[p], c->lo[p]);                                                                          \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        for (uint64_t p = 0; p < P; p++) {                                                                             \
             if (isfinite(c->hi[p]) && isfinite(c->lo[p])) {                                                            \
                 RSUM_ADD_NZ(&s[p], c->hi[p]);                                                                          \
                 RSUM_ADD_NZ(&s[p], c->lo[p]);                                                                          \
@@ -370,7 +388,8 @@ static h5mr_status sum_setup(h5mr_ctx *ctx)
     uint64_t P = c->pixels = h5mr_trailing(ctx, &shape, &nd);
     uint64_t alloc = P ? P : 1;
     c->hi = malloc(alloc * 8), c->lo = malloc(alloc * 8), c->cnt = malloc(alloc * 8), c->iacc = malloc(alloc * 8);
-    if (!c->hi || !c->lo || !c->cnt || !c->iacc) return H5MR_ENOMEM;
+    c->nz = malloc(alloc * sizeof *c->nz);
+    if (!c->hi || !c->lo || !c->cnt || !c->iacc || !c->nz) return H5MR_ENOMEM;
     h5mr_ctx_set_state_size(ctx, rows_state_size(P, h5mr_dtype_is_float(h5mr_ctx_dtype(ctx))));
     return H5MR_OK;
 }
