@@ -154,19 +154,19 @@ typedef struct stats_state {
     H5MR_HOT static int NAME##_##T(const T *x, uint64_t n, stats_state *s, h5mr_xsum *s1, double M)                    \
     {                                                                                                                  \
         (void)M;                                                                                                       \
-        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}}, cnt[2] = {{0}};                           \
+        h5mr_v4d h1[2] = {{0}}, l1[2] = {{0}}, h2[2] = {{0}}, l2[2] = {{0}};                                           \
+        h5mr_v4l cnt[2] = {{0}}; /* minus the count: a true lane of ok is -1 */                                        \
         h5mr_v4d mn[2], mx[2];                                                                                         \
         for (int k = 0; k < 2; k++)                                                                                    \
             mn[k] = (h5mr_v4d){INFINITY, INFINITY, INFINITY, INFINITY}, mx[k] = -mn[k];                                \
-        const h5mr_v4d one = {1, 1, 1, 1};                                                                             \
         for (uint64_t i = 0; i + 8 <= n; i += 8) {                                                                     \
             for (int k = 0; k < 2; k++) {                                                                              \
                 h5mr_v4d v = h5mr_load4_##T(x + i + 4 * k);                                                            \
-                h5mr_v4l ok = (v == v) & (v != M);                                                                     \
-                mn[k] = h5mr_v4_select(ok & (v < mn[k]), v, mn[k]);                                                    \
-                mx[k] = h5mr_v4_select(ok & (v > mx[k]), v, mx[k]);                                                    \
+                h5mr_v4l ok = OK;                                                                                      \
+                mn[k] = MN;                                                                                            \
+                mx[k] = MX;                                                                                            \
                 v = (h5mr_v4d)((h5mr_v4l)v & ok);                                                                      \
-                cnt[k] += (h5mr_v4d)((h5mr_v4l)one & ok);                                                              \
+                cnt[k] += ok;                                                                                          \
                 H5MR_FOLD_X_X2(exact, 1, v, h1[k], l1[k], h2[k], l2[k]);                                               \
             }                                                                                                          \
         }                                                                                                              \
@@ -179,7 +179,7 @@ typedef struct stats_state {
             double a = mn[k / 4][k % 4], b = mx[k / 4][k % 4];                                                         \
             s->fmin = a < s->fmin ? a : s->fmin;                                                                       \
             s->fmax = b > s->fmax ? b : s->fmax;                                                                       \
-            c += (int64_t)cnt[k / 4][k % 4];                                                                           \
+            c -= cnt[k / 4][k % 4];                                                                                    \
             if (s1) {                                                                                                  \
                 h5mr_xsum_add(s1, h1[k / 4][k % 4]);                                                                   \
                 h5mr_xsum_add(s1, l1[k / 4][k % 4]);                                                                   \
