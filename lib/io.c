@@ -153,6 +153,54 @@ static int in_place_layout(h5mr__dset *d, hid_t type)
     return ok;
 }
 
+/* Whether `name`, a virtual dataset's source file, is found where HDF5 looks for it:
+ * as given (absolute, or from the working folder), in the folders of HDF5_VDS_PREFIX
+ * ("${ORIGIN}": the virtual dataset's file's folder), and in that folder (by its last
+ * component too, as HDF5 tries an absolute name that is not found). */
+static int source_found(const char *vfile, const char *name)
+{
+    if (access(name, F_OK) == 0) return 1;
+    const char *slash = strrchr(vfile, '/'), *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    const char *rel = name[0] == '/' ? base : name;
+    int dlen = slash ? (int)(slash - vfile) : 1;
+    const char *dir = slash ? vfile : ".";
+    char path[8192];
+    int n;
+    for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p;) {
+        int k = (int)strcspn(p, ":");
+        if (k >= 9 && !strncmp(p, "${ORIGIN}", 9))
+            n = snprintf(path, sizeof path, "%.*s%.*s/%s", dlen, dir, k - 9, p + 9, rel);
+        else
+            n = snprintf(path, sizeof path, "%.*s/%s", k, p, rel);
+        if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0) return 1;
+        p += k + (p[k] == ':');
+    }
+    n = snprintf(path, sizeof path, "%.*s/%s", dlen, dir, rel);
+    return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
+}
+
+/* A virtual dataset reads fill values where a source file is missing (HDF5's rule): a
+ * job would run on them and say nothing.  Every source file must be there. */
+static h5mr_status virtual_sources(hid_t dcpl, const char *file, const char *dataset, h5mr_error *err)
+{
+    size_t n = 0;
+    if (H5Pget_virtual_count(dcpl, &n) < 0) n = 0;
+    H5Eclear2(H5E_DEFAULT);
+    for (size_t i = 0; i < n; i++) {
+        char name[4096];
+        ssize_t len = H5Pget_virtual_filename(dcpl, i, name, sizeof name);
+        H5Eclear2(H5E_DEFAULT);
+        /* ("." is this file; a name with % is a pattern of an unlimited mapping) */
+        if (len <= 0 || (size_t)len >= sizeof name || !strcmp(name, ".") || strchr(name, '%')) continue;
+        if (!source_found(file, name))
+            return h5mr__error_set(err, H5MR_EINPUT,
+                                   "virtual dataset '%s' in '%s' maps rows of '%s', which is missing (HDF5 would "
+                                   "read them as fill values)",
+                                   dataset, file, name);
+    }
+    return H5MR_OK;
+}
+
 h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err)
 {
     h5mr__hdf5_quiet();
@@ -296,6 +344,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             goto out;
         }
     }
+    if (d->desc.layout == H5D_VIRTUAL && (st = virtual_sources(dcpl, file, dataset, err)) != H5MR_OK) goto out;
     if (st == H5MR_OK) d->direct = direct_offset(d, type);
     if (st == H5MR_OK) d->in_place = in_place_layout(d, type);
 out:

@@ -36,6 +36,23 @@ for t in string compound enum array vlen float16; do
     expect_error 3 "/$t.*unsupported type" run odd.h5 /$t
 done
 expect_error 3 "is a directory" run . /x
+# A virtual dataset whose source file is missing (HDF5 would read fill values there);
+# sources are found beside the virtual dataset's file, from any working folder.
+/usr/bin/python3 -c '
+import h5py, numpy as np
+with h5py.File("vsrc.h5", "w") as f:
+    f["x"] = np.ones((4, 3))
+for name, other in (("vmissing.h5", "gone.h5"), ("vok.h5", "vsrc.h5")):
+    lay = h5py.VirtualLayout(shape=(8, 3), dtype="f8")
+    lay[0:4] = h5py.VirtualSource("vsrc.h5", "x", shape=(4, 3))
+    lay[4:8] = h5py.VirtualSource(other, "x", shape=(4, 3))
+    with h5py.File(name, "w") as f:
+        f.create_virtual_dataset("v", lay, fillvalue=0)
+'
+expect_error 3 "virtual dataset '/v' in 'vmissing.h5' maps rows of 'gone.h5', which is missing" run vmissing.h5 /v
+mkdir -p elsewhere
+(cd elsewhere && mpi 1 "$H5MR" run -k sum --json ../vok.h5 /v > ../vok.json)
+expect "a virtual dataset's sources beside it, run from another folder" grep -q '"sum": 24.0, "count": 24' vok.json
 expect_error 3 "one row of the dataset is 4.29 GB" run odd.h5 /wide_rows
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
