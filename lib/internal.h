@@ -87,6 +87,7 @@ typedef struct h5mr__part {
     int64_t direct, size0, mtime0_s, mtime0_ns;
     /* The dataset behind an external link: the size and time of the file it is in (0). */
     int64_t link_size0, link_mtime0_s, link_mtime0_ns;
+    uint64_t sources_id; /* a virtual dataset: its source files' sizes and times, hashed (0) */
 } h5mr__part;
 
 /* How the rows of a dataset are cut into work items. */
@@ -225,10 +226,11 @@ typedef struct h5mr__dset {
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
     int64_t data_size0, data_mtime0_s, data_mtime0_ns; /* the same of data_fd's file (not own_file) */
-    int64_t direct;   /* where the rows are, in native order, one after the other (contiguous
-                         data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
-    int whole_chunks; /* h5mr__dset_whole_chunks was called */
-    void *cover_buf;  /* a slab with steps: its covering block (io.c read_covering) */
+    uint64_t sources_id; /* a virtual dataset: its source files' sizes and times when opened, hashed */
+    int64_t direct;      /* where the rows are, in native order, one after the other (contiguous
+                            data, or one unfiltered chunk holding them all): a byte offset, -1 if not */
+    int whole_chunks;    /* h5mr__dset_whole_chunks was called */
+    void *cover_buf;     /* a slab with steps: its covering block (io.c read_covering) */
     uint64_t cover_cap;
     /* Whole rows read in place (h5mr__dset_rows_in_place): 1 if they lie in the file as
      * the kernel takes them, 0 if not; where contiguous data starts, or the user block
@@ -338,6 +340,7 @@ typedef struct h5mr__fdesc {
     h5mr__cf cf;
     int64_t direct, size0, mtime0_s, mtime0_ns; /* as in h5mr__part */
     int64_t link_size0, link_mtime0_s, link_mtime0_ns;
+    uint64_t sources_id;
 } h5mr__fdesc;
 
 #define H5MR__OPEN_FILES 4

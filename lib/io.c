@@ -157,47 +157,62 @@ static int in_place_layout(h5mr__dset *d, hid_t type)
  * as given (absolute, or from the working folder), in the folders of HDF5_VDS_PREFIX
  * ("${ORIGIN}": the virtual dataset's file's folder), and in that folder (by its last
  * component too, as HDF5 tries an absolute name that is not found). */
-static int source_found(const char *vfile, const char *name)
+static int source_found(const char *vfile, const char *name, char *found, size_t size)
 {
-    if (access(name, F_OK) == 0) return 1;
     const char *slash = strrchr(vfile, '/'), *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     const char *rel = name[0] == '/' ? base : name;
     int dlen = slash ? (int)(slash - vfile) : 1;
     const char *dir = slash ? vfile : ".";
-    char path[8192];
-    int n;
+    int n = snprintf(found, size, "%s", name);
+    if (n > 0 && (size_t)n < size && access(found, F_OK) == 0) return 1;
     for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p;) {
         int k = (int)strcspn(p, ":");
         if (k >= 9 && !strncmp(p, "${ORIGIN}", 9))
-            n = snprintf(path, sizeof path, "%.*s%.*s/%s", dlen, dir, k - 9, p + 9, rel);
+            n = snprintf(found, size, "%.*s%.*s/%s", dlen, dir, k - 9, p + 9, rel);
         else
-            n = snprintf(path, sizeof path, "%.*s/%s", k, p, rel);
-        if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0) return 1;
+            n = snprintf(found, size, "%.*s/%s", k, p, rel);
+        if (n > 0 && (size_t)n < size && access(found, F_OK) == 0) return 1;
         p += k + (p[k] == ':');
     }
-    n = snprintf(path, sizeof path, "%.*s/%s", dlen, dir, rel);
-    return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
+    n = snprintf(found, size, "%.*s/%s", dlen, dir, rel);
+    return n > 0 && (size_t)n < size && access(found, F_OK) == 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
 }
 
 /* A virtual dataset reads fill values where a source file is missing (HDF5's rule): a
- * job would run on them and say nothing.  Every source file must be there. */
-static h5mr_status virtual_sources(hid_t dcpl, const char *file, const char *dataset, h5mr_error *err)
+ * job would run on them and say nothing.  Every source file must be there; their
+ * sizes and times go into d->sources_id (a checkpoint's fingerprint holds it). */
+static h5mr_status virtual_sources(hid_t dcpl, const char *file, const char *dataset, h5mr__dset *d, h5mr_error *err)
 {
     size_t n = 0;
     if (H5Pget_virtual_count(dcpl, &n) < 0) n = 0;
     H5Eclear2(H5E_DEFAULT);
+    uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) {
-        char name[4096];
+        char name[4096], found[8192];
         ssize_t len = H5Pget_virtual_filename(dcpl, i, name, sizeof name);
         H5Eclear2(H5E_DEFAULT);
         /* ("." is this file; a name with % is a pattern of an unlimited mapping) */
         if (len <= 0 || (size_t)len >= sizeof name || !strcmp(name, ".") || strchr(name, '%')) continue;
-        if (!source_found(file, name))
+        if (!source_found(file, name, found, sizeof found))
             return h5mr__error_set(err, H5MR_EINPUT,
                                    "virtual dataset '%s' in '%s' maps rows of '%s', which is missing (HDF5 would "
                                    "read them as fill values)",
                                    dataset, file, name);
+        struct stat sb;
+        int64_t meta[3] = {-1, 0, 0};
+        if (stat(found, &sb) == 0)
+            meta[0] = (int64_t)sb.st_size, meta[1] = (int64_t)sb.st_mtim.tv_sec, meta[2] = (int64_t)sb.st_mtim.tv_nsec;
+        h = fnv(fnv(h, found, strlen(found)), meta, sizeof meta);
     }
+    d->sources_id = n ? h | 1 : 0;
     return H5MR_OK;
 }
 
@@ -344,7 +359,7 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
             goto out;
         }
     }
-    if (d->desc.layout == H5D_VIRTUAL && (st = virtual_sources(dcpl, file, dataset, err)) != H5MR_OK) goto out;
+    if (d->desc.layout == H5D_VIRTUAL && (st = virtual_sources(dcpl, file, dataset, d, err)) != H5MR_OK) goto out;
     if (st == H5MR_OK) d->direct = direct_offset(d, type);
     if (st == H5MR_OK) d->in_place = in_place_layout(d, type);
 out:
@@ -639,14 +654,6 @@ h5mr_status h5mr__dset_check_unchanged(const h5mr__dset *d, h5mr_error *err)
     return changed_error(how, name, d->data_size0, now, err);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -656,6 +663,7 @@ uint64_t h5mr__dset_fingerprint(const h5mr__dset *d)
         int64_t dm[3] = {d->data_size0, d->data_mtime0_s, d->data_mtime0_ns};
         h = fnv(h, dm, sizeof dm);
     }
+    if (d->sources_id) h = fnv(h, &d->sources_id, sizeof d->sources_id); /* (a virtual dataset's) */
     if (d->fd < 0) return h;
     char buf[4096];
     ssize_t n = pread(d->fd, buf, sizeof buf, 0);

@@ -907,6 +907,9 @@ static char *fingerprint(const h5mr_job *job)
         if (p->link_size0 > 0 && (i == 0 || job->parts[i - 1].file != p->file))
             fprintf(f, "file %s links to a file of size %lld mtime %lld.%09lld\n", job->in.names[p->file],
                     (long long)p->link_size0, (long long)p->link_mtime0_s, (long long)p->link_mtime0_ns);
+        if (p->sources_id && (i == 0 || job->parts[i - 1].file != p->file))
+            fprintf(f, "file %s virtual, its sources %016llx\n", job->in.names[p->file],
+                    (unsigned long long)p->sources_id);
     }
     fprintf(f, "items %llu of %llu rows\n", (unsigned long long)job->plan.items,
             (unsigned long long)job->plan.chunk_rows);

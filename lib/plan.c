@@ -121,7 +121,8 @@ static h5mr_status make_parts(const h5mr__fdesc *f, uint64_t n, const h5mr__view
                         .mtime0_ns = f[i].mtime0_ns,
                         .link_size0 = f[i].link_size0,
                         .link_mtime0_s = f[i].link_mtime0_s,
-                        .link_mtime0_ns = f[i].link_mtime0_ns};
+                        .link_mtime0_ns = f[i].link_mtime0_ns,
+                        .sources_id = f[i].sources_id};
         if (!raw_cf) q.cf = f[i].cf;
         if (v->split == 0) {
             /* Selected indices s + j*t (0 <= j < c) that fall in [off, off + r). */

@@ -59,6 +59,27 @@ expect "... which a resume takes while that file is unchanged" bash -c '! grep -
 touch -d "2001-01-01" xt.h5
 expect_error 2 "is of another job (it has 'file xl.h5 links to a file of size 98048 mtime" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck \
     --resume xl.h5 /x
+# The same for a virtual dataset: refused once one of its source files has changed.
+/usr/bin/python3 -c '
+import h5py, numpy as np
+for i in range(2):
+    with h5py.File("vs%d.h5" % i, "w") as f:
+        f["x"] = np.arange(300 * 40, dtype="f4").reshape(300, 40) + i
+lay = h5py.VirtualLayout(shape=(600, 40), dtype="f4")
+for i in range(2):
+    lay[300 * i:300 * (i + 1)] = h5py.VirtualSource("vs%d.h5" % i, "x", shape=(300, 40))
+with h5py.File("vv.h5", "w") as f:
+    f.create_virtual_dataset("x", lay)
+'
+rm -f vv.ck
+mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint vv.ck --checkpoint-every 0.000001 vv.h5 /x \
+    > /dev/null 2>&1
+expect "a failed job over a virtual dataset keeps its checkpoint" test -s vv.ck
+mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint vv.ck --resume vv.h5 /x > /dev/null 2> err.txt
+expect "... which a resume takes while its sources are unchanged" bash -c '! grep -q "another job" err.txt && grep -q "item 2" err.txt'
+touch -d "2001-01-01" vs1.h5
+expect_error 2 "is of another job (it has 'file vv.h5 virtual, its sources" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
+    --checkpoint vv.ck --resume vv.h5 /x
 rm -f fresh.ck
 mpi 2 "$H5MR" run -k sum --json --checkpoint fresh.ck --resume ck.h5 /x > fresh.json
 expect "--resume without a file starts afresh, and success removes it" test $? -eq 0 -a ! -e fresh.ck
