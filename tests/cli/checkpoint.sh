@@ -46,20 +46,26 @@ cp c.ck bad.ck
 printf 'X' | dd of=bad.ck bs=1 seek=100 conv=notrunc status=none # a byte changed
 expect_error 2 "is not an h5mr checkpoint (or is damaged)" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
     --checkpoint bad.ck --resume ck.h5 /x
-# A checkpoint of a job over an external link is refused once the file the link points
-# to has changed (the link's own file has not).
+# A checkpoint of a job whose rows are in other files (behind an external link, the
+# sources of a virtual dataset) is taken while they are unchanged, refused once one of
+# them has changed (the input file itself has not).
+# other_files WHAT INPUT OTHER LINE: INPUT's /x reads from OTHER; LINE begins the
+# fingerprint line that says so.
+other_files() {
+    local ck=${2%.h5}.ck
+    rm -f "$ck"
+    mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint "$ck" --checkpoint-every 0.000001 \
+        "$2" /x > /dev/null 2>&1
+    expect "a failed job over $1 keeps its checkpoint" test -s "$ck"
+    mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint "$ck" --resume "$2" /x > /dev/null 2> err.txt
+    expect "... which a resume takes while $3 is unchanged" bash -c '! grep -q "another job" err.txt && grep -q "item 2" err.txt'
+    touch -d "2001-01-01" "$3"
+    expect_error 2 "is of another job (it has '$4" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint "$ck" \
+        --resume "$2" /x
+}
 /usr/bin/python3 -c 'import h5py; h5py.File("xl.h5", "w")["x"] = h5py.ExternalLink("xt.h5", "/x")'
 "$H5MR" gen --shape 600x40 --dtype f32 --fill normal --seed 5 xt.h5 /x > /dev/null
-rm -f xl.ck
-mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck --checkpoint-every 0.000001 xl.h5 /x \
-    > /dev/null 2>&1
-expect "a failed job over an external link keeps its checkpoint" test -s xl.ck
-mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck --resume xl.h5 /x > /dev/null 2> err.txt
-expect "... which a resume takes while that file is unchanged" bash -c '! grep -q "another job" err.txt && grep -q "item 2" err.txt'
-touch -d "2001-01-01" xt.h5
-expect_error 2 "is of another job (it has 'file xl.h5 links to a file of size 98048 mtime" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint xl.ck \
-    --resume xl.h5 /x
-# The same for a virtual dataset: refused once one of its source files has changed.
+other_files "an external link" xl.h5 xt.h5 "file xl.h5 links to a file of size 98048 mtime"
 /usr/bin/python3 -c '
 import h5py, numpy as np
 for i in range(2):
@@ -71,15 +77,7 @@ for i in range(2):
 with h5py.File("vv.h5", "w") as f:
     f.create_virtual_dataset("x", lay)
 '
-rm -f vv.ck
-mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint vv.ck --checkpoint-every 0.000001 vv.h5 /x \
-    > /dev/null 2>&1
-expect "a failed job over a virtual dataset keeps its checkpoint" test -s vv.ck
-mpi 1 "$H5MR" run --plugin "$plug" -k fails_on_item --chunk-rows 1 --checkpoint vv.ck --resume vv.h5 /x > /dev/null 2> err.txt
-expect "... which a resume takes while its sources are unchanged" bash -c '! grep -q "another job" err.txt && grep -q "item 2" err.txt'
-touch -d "2001-01-01" vs1.h5
-expect_error 2 "is of another job (it has 'file vv.h5 virtual, its sources" run --plugin "$plug" -k fails_on_item --chunk-rows 1 \
-    --checkpoint vv.ck --resume vv.h5 /x
+other_files "a virtual dataset" vv.h5 vs1.h5 "file vv.h5 virtual, its sources"
 rm -f fresh.ck
 mpi 2 "$H5MR" run -k sum --json --checkpoint fresh.ck --resume ck.h5 /x > fresh.json
 expect "--resume without a file starts afresh, and success removes it" test $? -eq 0 -a ! -e fresh.ck
