@@ -316,8 +316,7 @@ h5mr_status h5mr__describe_file(h5mr__files *fs, uint64_t i, h5mr__fdesc *out, h
     out->fingerprint = i == 0 ? h5mr__dset_fingerprint(d) : 0;
     out->direct = d->direct;
     out->size0 = d->size0, out->mtime0_s = d->mtime0_s, out->mtime0_ns = d->mtime0_ns;
-    if (!d->own_file && d->data_fd >= 0)
-        out->link_size0 = d->data_size0, out->link_mtime0_s = d->data_mtime0_s, out->link_mtime0_ns = d->data_mtime0_ns;
+    out->link_size0 = d->data_size0, out->link_mtime0_s = d->data_mtime0_s, out->link_mtime0_ns = d->data_mtime0_ns;
     out->sources_id = d->sources_id;
     h5mr__cf_read(d, &out->cf);
     return H5MR_OK;

@@ -225,7 +225,7 @@ typedef struct h5mr__dset {
     int own_file;     /* it is fd's file */
     int64_t size0;    /* size and modification time when opened */
     int64_t mtime0_s, mtime0_ns;
-    int64_t data_size0, data_mtime0_s, data_mtime0_ns; /* the same of data_fd's file (not own_file) */
+    int64_t data_size0, data_mtime0_s, data_mtime0_ns; /* the same of data_fd's file (not own_file; else 0) */
     uint64_t sources_id; /* a virtual dataset: its source files' sizes and times when opened, hashed */
     int64_t direct;      /* where the rows are, in native order, one after the other (contiguous
                             data, or one unfiltered chunk holding them all): a byte offset, -1 if not */

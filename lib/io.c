@@ -157,25 +157,25 @@ static int in_place_layout(h5mr__dset *d, hid_t type)
  * as given (absolute, or from the working folder), in the folders of HDF5_VDS_PREFIX
  * ("${ORIGIN}": the virtual dataset's file's folder), and in that folder (by its last
  * component too, as HDF5 tries an absolute name that is not found). */
-static int source_found(const char *vfile, const char *name, char *found, size_t size)
+static int source_found(const char *vfile, const char *name, char *found, size_t size, struct stat *sb)
 {
     const char *slash = strrchr(vfile, '/'), *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     const char *rel = name[0] == '/' ? base : name;
     int dlen = slash ? (int)(slash - vfile) : 1;
     const char *dir = slash ? vfile : ".";
     int n = snprintf(found, size, "%s", name);
-    if (n > 0 && (size_t)n < size && access(found, F_OK) == 0) return 1;
+    if (n > 0 && (size_t)n < size && stat(found, sb) == 0) return 1;
     for (const char *p = getenv("HDF5_VDS_PREFIX"); p && *p;) {
         int k = (int)strcspn(p, ":");
         if (k >= 9 && !strncmp(p, "${ORIGIN}", 9))
             n = snprintf(found, size, "%.*s%.*s/%s", dlen, dir, k - 9, p + 9, rel);
         else
             n = snprintf(found, size, "%.*s/%s", k, p, rel);
-        if (n > 0 && (size_t)n < size && access(found, F_OK) == 0) return 1;
+        if (n > 0 && (size_t)n < size && stat(found, sb) == 0) return 1;
         p += k + (p[k] == ':');
     }
     n = snprintf(found, size, "%.*s/%s", dlen, dir, rel);
-    return n > 0 && (size_t)n < size && access(found, F_OK) == 0;
+    return n > 0 && (size_t)n < size && stat(found, sb) == 0;
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -201,15 +201,13 @@ static h5mr_status virtual_sources(hid_t dcpl, const char *file, const char *dat
         H5Eclear2(H5E_DEFAULT);
         /* ("." is this file; a name with % is a pattern of an unlimited mapping) */
         if (len <= 0 || (size_t)len >= sizeof name || !strcmp(name, ".") || strchr(name, '%')) continue;
-        if (!source_found(file, name, found, sizeof found))
+        struct stat sb;
+        if (!source_found(file, name, found, sizeof found, &sb))
             return h5mr__error_set(err, H5MR_EINPUT,
                                    "virtual dataset '%s' in '%s' maps rows of '%s', which is missing (HDF5 would "
                                    "read them as fill values)",
                                    dataset, file, name);
-        struct stat sb;
-        int64_t meta[3] = {-1, 0, 0};
-        if (stat(found, &sb) == 0)
-            meta[0] = (int64_t)sb.st_size, meta[1] = (int64_t)sb.st_mtim.tv_sec, meta[2] = (int64_t)sb.st_mtim.tv_nsec;
+        int64_t meta[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec};
         h = fnv(fnv(h, found, strlen(found)), meta, sizeof meta);
     }
     d->sources_id = n ? h | 1 : 0;
@@ -284,8 +282,8 @@ h5mr_status h5mr__dset_open(const char *file, const char *dataset, h5mr__dset *d
         d->data_size0 = (int64_t)sb.st_size;
         d->data_mtime0_s = (int64_t)sb.st_mtim.tv_sec;
         d->data_mtime0_ns = (int64_t)sb.st_mtim.tv_nsec;
-    } else {
-        d->data_fd = d->own_file ? d->data_fd : -1;
+    } else if (!d->own_file) {
+        d->data_fd = -1; /* (unknown, or not to be watched) */
     }
     if ((type = H5Dget_type(d->dset)) < 0) {
         st = h5mr__hdf5_error(err, H5MR_EINPUT, "cannot read the type of '%s' in '%s'", dataset, file);

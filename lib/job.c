@@ -904,10 +904,11 @@ static char *fingerprint(const h5mr_job *job)
     /* A dataset behind an external link: the file it is in, as it was described. */
     for (uint64_t i = 0; i < job->plan.nparts; i++) {
         const h5mr__part *p = &job->parts[i];
-        if (p->link_size0 > 0 && (i == 0 || job->parts[i - 1].file != p->file))
+        if (i > 0 && job->parts[i - 1].file == p->file) continue; /* (a file's parts: said once) */
+        if (p->link_size0 > 0)
             fprintf(f, "file %s links to a file of size %lld mtime %lld.%09lld\n", job->in.names[p->file],
                     (long long)p->link_size0, (long long)p->link_mtime0_s, (long long)p->link_mtime0_ns);
-        if (p->sources_id && (i == 0 || job->parts[i - 1].file != p->file))
+        if (p->sources_id)
             fprintf(f, "file %s virtual, its sources %016llx\n", job->in.names[p->file],
                     (unsigned long long)p->sources_id);
     }
